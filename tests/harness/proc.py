@@ -1,0 +1,159 @@
+"""Child processes with captured logs, readiness waits with deadlines, and sure teardown."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+# Every Proc started in this interpreter, so a failing test can print each component's log tail.
+REGISTRY: list[Proc] = []
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    try:
+        with path.open("rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 64 * 1024))
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+class Proc:
+    """One long-running child process whose stdout and stderr go to `log`."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        log: Path,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        user: str | None = None,
+    ) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self.log = log
+        self.env = dict(env) if env is not None else None
+        self.cwd = cwd
+        self.user = user
+        self.popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Proc:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        argv = self.argv if self.user is None else ["setpriv", *self._drop_to(self.user), "--", *self.argv]
+        with self.log.open("ab") as out:
+            out.write(f"\n=== start: {' '.join(argv)}\n".encode())
+            out.flush()
+            # A session of its own, so stop() can signal the whole process group.
+            self.popen = subprocess.Popen(
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+                cwd=self.cwd,
+                start_new_session=True,
+            )
+        if self not in REGISTRY:
+            REGISTRY.append(self)
+        return self
+
+    @staticmethod
+    def _drop_to(user: str) -> list[str]:
+        import pwd
+
+        pw = pwd.getpwnam(user)
+        return [f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--init-groups"]
+
+    @property
+    def pid(self) -> int:
+        assert self.popen is not None
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def stop(self, timeout: float = 15.0, sig: int = signal.SIGTERM) -> None:
+        if self.popen is None:
+            return
+        if self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, sig)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(10)
+        self.popen = None
+
+    def tail(self, lines: int = 40) -> str:
+        return tail(self.log, lines)
+
+
+class WaitTimeout(AssertionError):
+    pass
+
+
+def wait_for(
+    check: Callable[[], T | None],
+    timeout: float,
+    what: str,
+    interval: float = 0.1,
+    procs: Sequence[Proc] = (),
+) -> T:
+    """Poll `check` until it returns a truthy value or `timeout` seconds pass.
+
+    Exceptions from `check` count as "not yet"; the last one is reported on timeout. A watched
+    process that exits fails the wait at once with its log tail, instead of waiting out the deadline.
+    """
+    deadline = time.monotonic() + timeout
+    last: BaseException | None = None
+    delay = interval
+    while True:
+        try:
+            result = check()
+            if result:
+                return result
+        except Exception as e:  # noqa: BLE001 - any failure means "not ready yet"
+            last = e
+        for p in procs:
+            if p.popen is not None and p.popen.poll() is not None:
+                raise WaitTimeout(
+                    f"{p.name} exited with {p.popen.returncode} while waiting for {what}\n{p.tail()}"
+                )
+        if time.monotonic() >= deadline:
+            logs = "".join(f"\n--- {p.name} ({p.log}) ---\n{p.tail()}" for p in procs)
+            raise WaitTimeout(f"timed out after {timeout:.0f}s waiting for {what}; last error: {last!r}{logs}")
+        time.sleep(delay)
+        delay = min(delay * 1.5, 1.0)
+
+
+def run(argv: Sequence[str], **kw: object) -> subprocess.CompletedProcess[str]:
+    """Run a short command, raising with its output when it fails."""
+    kw.setdefault("capture_output", True)
+    kw.setdefault("text", True)
+    kw.setdefault("timeout", 300)
+    check = bool(kw.pop("check", True))
+    cp: subprocess.CompletedProcess[str] = subprocess.run(list(argv), **kw)  # type: ignore[call-overload]
+    if check and cp.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited {cp.returncode}\n{cp.stdout}\n{cp.stderr}")
+    return cp
