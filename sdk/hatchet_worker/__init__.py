@@ -1,0 +1,87 @@
+"""hatchet-worker: a small, fast Python worker SDK wire-compatible with the Hatchet engine.
+
+Code written for the official SDK runs after changing ``hatchet_sdk`` imports to
+``hatchet_worker``. Public names are imported lazily (PEP 562) so that the listener subprocess,
+which imports ``hatchet_worker._listener``, never pays for pydantic or the rest of the SDK.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hatchet_worker.client import Hatchet as Hatchet
+    from hatchet_worker.config import ClientConfig as ClientConfig
+    from hatchet_worker.config import ClientTLSConfig as ClientTLSConfig
+    from hatchet_worker.config import ConfigError as ConfigError
+    from hatchet_worker.config import HealthCheckConfig as HealthCheckConfig
+    from hatchet_worker.config import HealthcheckConfig as HealthcheckConfig
+    from hatchet_worker.context import Context as Context
+    from hatchet_worker.context import DurableContext as DurableContext
+    from hatchet_worker.exceptions import FailedTaskRunExceptionGroup as FailedTaskRunExceptionGroup
+    from hatchet_worker.exceptions import IllegalTaskOutputError as IllegalTaskOutputError
+    from hatchet_worker.exceptions import LifespanSetupError as LifespanSetupError
+    from hatchet_worker.exceptions import LoopAlreadyRunningError as LoopAlreadyRunningError
+    from hatchet_worker.exceptions import NonRetryableException as NonRetryableException
+    from hatchet_worker.exceptions import TaskRunError as TaskRunError
+    from hatchet_worker.labels import DesiredWorkerLabel as DesiredWorkerLabel
+    from hatchet_worker.labels import WorkerLabel as WorkerLabel
+    from hatchet_worker.labels import WorkerLabelComparator as WorkerLabelComparator
+    from hatchet_worker.runs import TriggerWorkflowOptions as TriggerWorkflowOptions
+    from hatchet_worker.runs import WorkflowRunRef as WorkflowRunRef
+    from hatchet_worker.worker import Worker as Worker
+    from hatchet_worker.workflow import ConcurrencyExpression as ConcurrencyExpression
+    from hatchet_worker.workflow import ConcurrencyLimitStrategy as ConcurrencyLimitStrategy
+    from hatchet_worker.workflow import EmptyModel as EmptyModel
+    from hatchet_worker.workflow import RateLimit as RateLimit
+    from hatchet_worker.workflow import Standalone as Standalone
+    from hatchet_worker.workflow import StickyStrategy as StickyStrategy
+    from hatchet_worker.workflow import Task as Task
+    from hatchet_worker.workflow import Workflow as Workflow
+
+_EXPORTS: dict[str, str] = {
+    "Hatchet": "client",
+    "ClientConfig": "config",
+    "ClientTLSConfig": "config",
+    "ConfigError": "config",
+    "HealthCheckConfig": "config",
+    "HealthcheckConfig": "config",
+    "Context": "context",
+    "DurableContext": "context",
+    "FailedTaskRunExceptionGroup": "exceptions",
+    "IllegalTaskOutputError": "exceptions",
+    "LifespanSetupError": "exceptions",
+    "LoopAlreadyRunningError": "exceptions",
+    "NonRetryableException": "exceptions",
+    "TaskRunError": "exceptions",
+    "DesiredWorkerLabel": "labels",
+    "WorkerLabel": "labels",
+    "WorkerLabelComparator": "labels",
+    "TriggerWorkflowOptions": "runs",
+    "WorkflowRunRef": "runs",
+    "Worker": "worker",
+    "ConcurrencyExpression": "workflow",
+    "ConcurrencyLimitStrategy": "workflow",
+    "EmptyModel": "workflow",
+    "RateLimit": "workflow",
+    "Standalone": "workflow",
+    "StickyStrategy": "workflow",
+    "Task": "workflow",
+    "Workflow": "workflow",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hatchet_worker' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"hatchet_worker.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,123 @@
+"""Pure translation of declarations into protocol messages: PutWorkflow and Register requests."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from hatchet_worker._proto import dispatcher_pb2, v1_trigger_pb2, v1_workflows_pb2
+from hatchet_worker.labels import DesiredWorkerLabel
+from hatchet_worker.workflow import Task, Workflow
+
+SDK_VERSION = "0.1.0"
+
+
+def desired_label_proto(label: DesiredWorkerLabel) -> v1_trigger_pb2.DesiredWorkerLabels:
+    msg = v1_trigger_pb2.DesiredWorkerLabels(required=label.required)
+    if isinstance(label.value, int) and not isinstance(label.value, bool):
+        msg.int_value = label.value
+    else:
+        msg.str_value = str(label.value)
+    if label.weight is not None:
+        msg.weight = label.weight
+    if label.comparator is not None:
+        msg.comparator = int(label.comparator)
+    return msg
+
+
+def task_proto(workflow: Workflow[Any], task: Task[Any, Any]) -> v1_workflows_pb2.CreateTaskOpts:
+    msg = v1_workflows_pb2.CreateTaskOpts(
+        readable_id=task.name,
+        action=workflow.action_id(task),
+        timeout=task.execution_timeout,
+        inputs="{}",
+        parents=[p.name for p in task.parents],
+        retries=task.retries,
+        schedule_timeout=task.schedule_timeout,
+        is_durable=task.is_durable,
+        slot_requests=task.slot_requests,
+    )
+    for key, label in task.desired_worker_labels.items():
+        msg.worker_labels[key].CopyFrom(desired_label_proto(label))
+    if task.backoff_factor is not None:
+        msg.backoff_factor = task.backoff_factor
+    if task.backoff_max_seconds is not None:
+        msg.backoff_max_seconds = task.backoff_max_seconds
+    for limit in task.rate_limits:
+        msg.rate_limits.add(key=limit.static_key, units=limit.units)
+    for conc in task.concurrency:
+        msg.concurrency.add(expression=conc.expression, max_runs=conc.max_runs,
+                            limit_strategy=int(conc.limit_strategy))
+    return msg
+
+
+def workflow_proto(workflow: Workflow[Any], namespace: str) -> v1_workflows_pb2.CreateWorkflowVersionRequest:
+    """The ``v1.AdminService/PutWorkflow`` request declaring ``workflow``."""
+    msg = v1_workflows_pb2.CreateWorkflowVersionRequest(
+        name=workflow.name,
+        description=workflow.description,
+        version=workflow.version,
+        event_triggers=[e if not namespace or e.startswith(namespace) else namespace + e
+                        for e in workflow.on_events],
+        cron_triggers=workflow.on_crons,
+        tasks=[task_proto(workflow, t) for t in workflow.tasks],
+    )
+    if workflow.on_failure is not None:
+        msg.on_failure_task.CopyFrom(task_proto(workflow, workflow.on_failure))
+    if workflow.sticky is not None:
+        msg.sticky = int(workflow.sticky)
+    if workflow.default_priority is not None:
+        msg.default_priority = workflow.default_priority
+    for conc in workflow.concurrency:
+        msg.concurrency_arr.add(expression=conc.expression, max_runs=conc.max_runs,
+                                limit_strategy=int(conc.limit_strategy))
+    schema = _input_schema(workflow)
+    if schema is not None:
+        msg.input_json_schema = schema
+    return msg
+
+
+def _input_schema(workflow: Workflow[Any]) -> bytes | None:
+    validator = workflow.input_validator
+    schema_fn = getattr(validator, "model_json_schema", None)
+    if schema_fn is None:
+        return None
+    try:
+        return json.dumps(schema_fn()).encode()
+    except Exception:  # a model whose schema cannot be generated still runs
+        return None
+
+
+def all_tasks(workflows: Iterable[Workflow[Any]]) -> list[tuple[Workflow[Any], Task[Any, Any]]]:
+    out: list[tuple[Workflow[Any], Task[Any, Any]]] = []
+    for wf in workflows:
+        out.extend((wf, t) for t in wf.tasks)
+        if wf.on_failure is not None:
+            out.append((wf, wf.on_failure))
+    return out
+
+
+def register_request(name: str, actions: Iterable[str], slot_config: Mapping[str, int],
+                     labels: Mapping[str, str | int]) -> dispatcher_pb2.WorkerRegisterRequest:
+    """The ``Dispatcher/Register`` request for a worker."""
+    msg = dispatcher_pb2.WorkerRegisterRequest(
+        worker_name=name,
+        actions=sorted(set(actions)),
+        services=["default"],
+        slot_config=dict(slot_config),
+    )
+    for key, value in labels.items():
+        if isinstance(value, int) and not isinstance(value, bool):
+            msg.labels[key].int_value = value
+        else:
+            msg.labels[key].str_value = str(value)
+    info = msg.runtime_info
+    info.sdk_version = SDK_VERSION
+    info.language = dispatcher_pb2.PYTHON
+    info.language_version = platform.python_version()
+    info.os = sys.platform
+    info.extra = "hatchet-worker"
+    return msg

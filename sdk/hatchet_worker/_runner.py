@@ -1,0 +1,243 @@
+"""Executes assignments in the worker process.
+
+Each START_STEP_RUN becomes one asyncio task on the worker's loop: async task functions run on
+the loop, sync ones on a thread pool sized to the worker's slots (threads are created lazily and
+reused, never one per task). The action bytes are parsed once here. Results and errors are queued
+on the event sender, which batches them. A CANCEL_STEP_RUN marks the context cancelled and, after a
+short grace period, cancels the asyncio task; nothing is reported for an engine-initiated cancel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import grpc.aio
+
+from hatchet_worker import _channel, _events, _serde
+from hatchet_worker._proto import dispatcher_pb2 as pb
+from hatchet_worker._proto import v1_dispatcher_pb2, v1_workflows_pb2
+from hatchet_worker._stats import Stats
+from hatchet_worker.context import Context, DurableContext, current_context
+from hatchet_worker.exceptions import NonRetryableException
+from hatchet_worker.workflow import Task
+
+log = logging.getLogger("hatchet_worker.runner")
+CANCEL_GRACE_SECONDS = 1.0
+
+
+@dataclasses.dataclass(slots=True)
+class _Run:
+    action: pb.AssignedAction
+    task: Task[Any, Any]
+    started: float
+    ctx: Context | None = None
+    future: asyncio.Task[None] | None = None
+    cancelled: bool = False
+    slot_released: bool = False
+
+
+class Runner:
+    """Runs tasks and implements the engine calls a :class:`Context` makes."""
+
+    def __init__(self, tasks: Mapping[str, Task[Any, Any]], events: _events.EventSender, stats: Stats,
+                 channel: grpc.aio.Channel, metadata: Any, threads: int, lifespan: Any = None) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.lifespan = lifespan
+        self.worker_id = ""
+        self._tasks = dict(tasks)
+        self._events = events
+        self._stats = stats
+        self._md = metadata
+        self._running: dict[tuple[str, int], _Run] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._executor = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="hatchet-task")
+        self._release = _channel.unary(channel, pb, "Dispatcher", "ReleaseSlot")
+        self._refresh = _channel.unary(channel, pb, "Dispatcher", "RefreshTimeout")
+        self._cancel_tasks = _channel.unary(channel, v1_workflows_pb2, "AdminService", "CancelTasks")
+        self._register_durable = _channel.unary(channel, v1_dispatcher_pb2, "V1Dispatcher",
+                                                "RegisterDurableEvent")
+        self._durable_listener: Any = None
+        self._channel = channel
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._running)
+
+    # -- dispatch -----------------------------------------------------------------------------------
+    def handle(self, raw: bytes) -> None:
+        action = pb.AssignedAction.FromString(raw)
+        kind = action.action_type
+        if kind == pb.START_STEP_RUN:
+            self._start(action)
+        elif kind == pb.CANCEL_STEP_RUN:
+            self._cancel(action)
+        else:
+            log.warning("ignoring unsupported action type %s for %s", kind, action.action_id)
+
+    def _start(self, action: pb.AssignedAction) -> None:
+        key = (action.task_run_external_id, action.retry_count)
+        if key in self._running:
+            return  # a duplicate delivery after a reconnect
+        task = self._tasks.get(action.action_id)
+        if task is None:
+            self._events.put(_events.Event(_events.FAILED, action.task_run_external_id, action.retry_count,
+                                           action.action_id,
+                                           f"worker has no task registered for action {action.action_id}"))
+            return
+        run = _Run(action=action, task=task, started=time.perf_counter())
+        self._running[key] = run
+        self._idle.clear()
+        stats = self._stats
+        stats.slots_in_use[task.slot_type] = stats.slots_in_use.get(task.slot_type, 0) + task.slot_cost
+        Stats.bump(stats.started, action.action_id)
+        self._events.put(_events.Event(_events.STARTED, action.task_run_external_id, action.retry_count,
+                                       action.action_id))
+        run.future = self.loop.create_task(self._execute(run, key))
+
+    def _cancel(self, action: pb.AssignedAction) -> None:
+        run = self._running.get((action.task_run_external_id, action.retry_count))
+        if run is None:
+            rid = action.task_run_external_id
+            run = next((r for (k, _), r in self._running.items() if k == rid), None)
+        if run is None or run.cancelled:
+            return
+        run.cancelled = True
+        if run.ctx is not None:
+            run.ctx._mark_cancelled()
+        future = run.future
+        if future is not None and not future.done():
+            self.loop.call_later(CANCEL_GRACE_SECONDS, future.cancel)
+
+    # -- execution ------------------------------------------------------------------------------------
+    async def _execute(self, run: _Run, key: tuple[str, int]) -> None:
+        action, task = run.action, run.task
+        outcome = "failed"
+        try:
+            payload = json.loads(action.action_payload) if action.action_payload else {}
+            ctx = (DurableContext if task.is_durable else Context)(action, payload, self, task)
+            run.ctx = ctx
+            if run.cancelled:
+                ctx._mark_cancelled()
+            token = current_context.set(ctx)
+            try:
+                value = task.workflow.parse_input(payload.get("input"))
+                if task.is_async:
+                    result = await task.fn(value, ctx)
+                else:
+                    call = contextvars.copy_context().run
+                    result = await self.loop.run_in_executor(self._executor, call, task.fn, value, ctx)
+            finally:
+                current_context.reset(token)
+            body = _serde.dump_output(result)
+        except asyncio.CancelledError:
+            if not run.cancelled:
+                raise
+            outcome = "cancelled"
+        except Exception as exc:
+            if run.cancelled:
+                outcome = "cancelled"
+            else:
+                log.error("task %s (run %s, attempt %d) failed: %r", action.action_id,
+                          action.task_run_external_id, action.retry_count + 1, exc)
+                self._events.put(_events.Event(
+                    _events.FAILED, action.task_run_external_id, action.retry_count, action.action_id,
+                    _serde.format_error(exc, action.task_run_external_id),
+                    should_not_retry=True if isinstance(exc, NonRetryableException) else None))
+        else:
+            if run.cancelled:
+                outcome = "cancelled"
+            else:
+                outcome = "succeeded"
+                self._events.put(_events.Event(_events.COMPLETED, action.task_run_external_id,
+                                               action.retry_count, action.action_id, body))
+        finally:
+            self._finish(run, key, outcome)
+
+    def _finish(self, run: _Run, key: tuple[str, int], outcome: str) -> None:
+        stats = self._stats
+        self._running.pop(key, None)
+        if not run.slot_released:
+            kind = run.task.slot_type
+            stats.slots_in_use[kind] = max(0, stats.slots_in_use.get(kind, 0) - run.task.slot_cost)
+        action_id = run.action.action_id
+        counters = {"succeeded": stats.succeeded, "failed": stats.failed, "cancelled": stats.cancelled}
+        counter = counters[outcome]
+        Stats.bump(counter, action_id)
+        stats.observe(action_id, time.perf_counter() - run.started)
+        if not self._running:
+            self._idle.set()
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """Wait until no task runs; False when ``timeout`` passed first."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def cancel_all(self) -> None:
+        """Cancel every remaining run (drain timeout); nothing is reported, the engine reassigns them."""
+        futures = [r.future for r in self._running.values() if r.future is not None]
+        for run in list(self._running.values()):
+            run.cancelled = True
+            if run.ctx is not None:
+                run.ctx._mark_cancelled()
+        for fut in futures:
+            fut.cancel()
+        if futures:
+            await asyncio.wait(futures, timeout=5.0)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- TaskRuntime --------------------------------------------------------------------------------------
+    def _run_of(self, ctx: Context) -> _Run | None:
+        return self._running.get((ctx.task_run_id, ctx.retry_count))
+
+    async def release_slot(self, ctx: Context) -> None:
+        run = self._run_of(ctx)
+        if run is not None and not run.slot_released:
+            run.slot_released = True
+            kind = run.task.slot_type
+            in_use = self._stats.slots_in_use
+            in_use[kind] = max(0, in_use.get(kind, 0) - run.task.slot_cost)
+        await self._release(pb.ReleaseSlotRequest(task_run_external_id=ctx.task_run_id), timeout=30.0,
+                            metadata=self._md)
+
+    async def refresh_timeout(self, ctx: Context, increment: str) -> None:
+        await self._refresh(pb.RefreshTimeoutRequest(task_run_external_id=ctx.task_run_id,
+                                                     increment_timeout_by=increment),
+                            timeout=30.0, metadata=self._md)
+
+    async def cancel_run(self, ctx: Context) -> None:
+        await self._cancel_tasks(v1_workflows_pb2.CancelTasksRequest(external_ids=[ctx.task_run_id]),
+                                 timeout=30.0, metadata=self._md)
+
+    def log(self, ctx: Context, message: str, level: str) -> None:
+        if self.loop.is_closed():
+            return
+        self.loop.call_soon_threadsafe(self._events.log, ctx.task_run_id, message, level, ctx.retry_count)
+
+    async def durable_sleep(self, ctx: Context, duration: str) -> dict[str, Any]:
+        from hatchet_worker import _durable
+
+        if self._durable_listener is None:
+            self._durable_listener = _durable.DurableEvents(self._channel, self._md)
+        result: dict[str, Any] = await self._durable_listener.sleep(ctx, duration)
+        return result
+
+    async def aclose(self) -> None:
+        if self._durable_listener is not None:
+            with contextlib.suppress(Exception):
+                await self._durable_listener.close()
+        self.close()

@@ -1,0 +1,125 @@
+"""``Hatchet``: the entry point. Declares workflows and tasks, creates workers, triggers runs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from hatchet_worker.config import ClientConfig
+from hatchet_worker.runs import EventClient, RunsClient
+from hatchet_worker.worker import LifespanFn, Worker
+from hatchet_worker.workflow import (
+    ConcurrencyArg,
+    DesiredLabels,
+    Duration,
+    RateLimit,
+    Standalone,
+    StickyStrategy,
+    Workflow,
+)
+
+
+class Hatchet:
+    """The client. ``Hatchet()`` reads ``HATCHET_CLIENT_*``; ``Hatchet(config=ClientConfig(...))`` too.
+
+    Raises:
+        hatchet_worker.config.ConfigError: the token is missing or malformed (the message says what
+            to set).
+    """
+
+    def __init__(self, debug: bool = False, config: ClientConfig | None = None) -> None:
+        self.config = config if config is not None else ClientConfig()
+        self.debug = debug
+        if debug:
+            logging.getLogger("hatchet_worker").setLevel(logging.DEBUG)
+        self.runs = RunsClient(self)
+        self.event = EventClient(self.runs)
+
+    @property
+    def tenant_id(self) -> str:
+        return self.config.tenant_id
+
+    @property
+    def namespace(self) -> str:
+        return self.config.namespace
+
+    def workflow(self, *, name: str, description: str | None = None, input_validator: type[Any] | None = None,
+                 on_events: Sequence[str] | None = None, on_crons: Sequence[str] | None = None,
+                 version: str | None = None, sticky: StickyStrategy | None = None,
+                 default_priority: int | None = None,
+                 concurrency: ConcurrencyArg = None,
+                 ) -> Workflow[Any]:
+        """Declare a workflow; add tasks with ``@workflow.task()``."""
+        return Workflow(self, name=name, description=description, input_validator=input_validator,
+                        on_events=on_events or (), on_crons=on_crons or (), version=version, sticky=sticky,
+                        default_priority=default_priority, concurrency=concurrency)
+
+    def _standalone(self, *, durable: bool, name: str | None, description: str | None,
+                    input_validator: type[Any] | None, on_events: Sequence[str] | None,
+                    on_crons: Sequence[str] | None, version: str | None, sticky: StickyStrategy | None,
+                    default_priority: int | None,
+                    concurrency: ConcurrencyArg,
+                    task_opts: dict[str, Any]) -> Callable[[Callable[..., Any]], Standalone[Any, Any]]:
+        def decorator(fn: Callable[..., Any]) -> Standalone[Any, Any]:
+            wf: Standalone[Any, Any] = Standalone(
+                self, name=name or fn.__name__, description=description, input_validator=input_validator,
+                on_events=on_events or (), on_crons=on_crons or (), version=version, sticky=sticky,
+                default_priority=default_priority)
+            declare = wf.durable_task if durable else wf.task
+            task = declare(name=name or fn.__name__, concurrency=concurrency, **task_opts)(fn)
+            return wf._bind(task)
+
+        return decorator
+
+    def task(self, *, name: str | None = None, description: str | None = None,
+             input_validator: type[Any] | None = None, on_events: Sequence[str] | None = None,
+             on_crons: Sequence[str] | None = None, version: str | None = None,
+             sticky: StickyStrategy | None = None, default_priority: int | None = None,
+             concurrency: ConcurrencyArg = None,
+             schedule_timeout: Duration = timedelta(minutes=5),
+             execution_timeout: Duration = timedelta(seconds=60),
+             retries: int = 0, rate_limits: Sequence[RateLimit] | None = None,
+             desired_worker_labels: DesiredLabels = None,
+             backoff_factor: float | None = None, backoff_max_seconds: int | None = None,
+             slot_cost: int | None = None) -> Callable[[Callable[..., Any]], Standalone[Any, Any]]:
+        """Declare a standalone task: a one-task workflow whose ``run`` returns the task's output."""
+        return self._standalone(
+            durable=False, name=name, description=description, input_validator=input_validator,
+            on_events=on_events, on_crons=on_crons, version=version, sticky=sticky,
+            default_priority=default_priority, concurrency=concurrency, task_opts={
+                "schedule_timeout": schedule_timeout, "execution_timeout": execution_timeout,
+                "retries": retries, "rate_limits": rate_limits,
+                "desired_worker_labels": desired_worker_labels,
+                "backoff_factor": backoff_factor, "backoff_max_seconds": backoff_max_seconds,
+                "slot_cost": slot_cost})
+
+    def durable_task(self, *, name: str | None = None, description: str | None = None,
+                     input_validator: type[Any] | None = None, on_events: Sequence[str] | None = None,
+                     on_crons: Sequence[str] | None = None, version: str | None = None,
+                     sticky: StickyStrategy | None = None, default_priority: int | None = None,
+                     concurrency: ConcurrencyArg = None,
+                     schedule_timeout: Duration = timedelta(minutes=5),
+                     execution_timeout: Duration = timedelta(seconds=60), retries: int = 0,
+                     rate_limits: Sequence[RateLimit] | None = None,
+                     desired_worker_labels: DesiredLabels = None,
+                     backoff_factor: float | None = None, backoff_max_seconds: int | None = None,
+                     ) -> Callable[[Callable[..., Any]], Standalone[Any, Any]]:
+        """Declare a standalone durable task (runs from the worker's ``durable`` slot pool)."""
+        return self._standalone(
+            durable=True, name=name, description=description, input_validator=input_validator,
+            on_events=on_events, on_crons=on_crons, version=version, sticky=sticky,
+            default_priority=default_priority, concurrency=concurrency, task_opts={
+                "schedule_timeout": schedule_timeout, "execution_timeout": execution_timeout,
+                "retries": retries, "rate_limits": rate_limits,
+                "desired_worker_labels": desired_worker_labels,
+                "backoff_factor": backoff_factor, "backoff_max_seconds": backoff_max_seconds})
+
+    def worker(self, name: str, slots: int | None = None, durable_slots: int | None = None,
+               labels: dict[str, str | int] | None = None,
+               workflows: Sequence[Workflow[Any]] | None = None,
+               lifespan: LifespanFn | None = None) -> Worker:
+        """Create a worker. Slots default from the registered tasks (see ``docs/sdk.md``)."""
+        return Worker(self, name, slots=slots, durable_slots=durable_slots, labels=labels,
+                      workflows=workflows, lifespan=lifespan)

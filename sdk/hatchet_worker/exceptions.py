@@ -1,0 +1,38 @@
+"""Exceptions a user of the SDK may raise or catch."""
+
+from __future__ import annotations
+
+
+class NonRetryableException(Exception):
+    """Raise from a task to fail it without using its remaining retries."""
+
+
+class LifespanSetupError(Exception):
+    """The worker's lifespan setup raised; the worker does not start."""
+
+
+class IllegalTaskOutputError(Exception):
+    """A task returned something that is not a JSON object (dict, pydantic model or dataclass)."""
+
+
+class LoopAlreadyRunningError(Exception):
+    """``Worker.start()`` was called from a running event loop; use ``await worker.async_start()``."""
+
+
+class TaskRunError(Exception):
+    """One task of a run failed or was cancelled."""
+
+    def __init__(self, task_name: str, message: str, task_run_external_id: str = "") -> None:
+        super().__init__(f"{task_name}: {message}")
+        self.task_name = task_name
+        self.message = message
+        self.task_run_external_id = task_run_external_id
+
+
+class FailedTaskRunExceptionGroup(Exception):
+    """A workflow run ended FAILED or CANCELLED; ``exceptions`` holds one error per failed task."""
+
+    def __init__(self, message: str, exceptions: list[TaskRunError]) -> None:
+        super().__init__(message + "".join(f"\n  {e}" for e in exceptions))
+        self.message = message
+        self.exceptions = exceptions

@@ -1,0 +1,290 @@
+"""The client side: trigger workflow runs, wait for or fetch their results, cancel them, push events.
+
+Triggering uses ``WorkflowService/TriggerWorkflow``; results are read with
+``v1.AdminService/GetRunDetails``, polled with a short, growing interval (20 ms up to 1 s) so a
+fast run is seen quickly without hammering the engine while a slow one runs. A run triggered from
+inside a task becomes a child of that task's run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from hatchet_worker import _channel, _serde
+from hatchet_worker._proto import events_pb2, v1_trigger_pb2, v1_workflows_pb2, workflows_pb2
+from hatchet_worker.context import current_context
+from hatchet_worker.exceptions import FailedTaskRunExceptionGroup, TaskRunError
+from hatchet_worker.labels import DesiredWorkerLabel
+
+if TYPE_CHECKING:
+    from hatchet_worker.client import Hatchet
+    from hatchet_worker.workflow import Workflow
+
+Meta = Mapping[str, Any] | None
+_DONE = {v1_workflows_pb2.COMPLETED, v1_workflows_pb2.FAILED, v1_workflows_pb2.CANCELLED}
+_POLL_START, _POLL_MAX = 0.02, 1.0
+
+
+class TriggerWorkflowOptions(BaseModel):
+    """Per-run options for ``run``/``run_no_wait``."""
+
+    additional_metadata: dict[str, Any] = Field(default_factory=dict)
+    priority: int | None = None
+    desired_worker_id: str | None = None
+    child_index: int | None = None
+    child_key: str | None = None
+    desired_worker_labels: dict[str, DesiredWorkerLabel] = Field(default_factory=dict)
+
+
+def _dump_input(value: Any) -> str:
+    if value is None:
+        return "{}"
+    if isinstance(value, BaseModel):
+        return value.model_dump_json()
+    return json.dumps(value, default=_serde._default)
+
+
+def build_trigger(workflow_name: str, input: Any, options: TriggerWorkflowOptions | None,
+                  **kwargs: Any) -> v1_trigger_pb2.TriggerWorkflowRequest:
+    """The TriggerWorkflow request; inside a task the run becomes a child of the current task run."""
+    from hatchet_worker._register import desired_label_proto
+
+    opts = options or TriggerWorkflowOptions()
+    if kwargs:
+        opts = opts.model_copy(update={k: v for k, v in kwargs.items() if v is not None})
+    req = v1_trigger_pb2.TriggerWorkflowRequest(name=workflow_name, input=_dump_input(input))
+    meta = dict(opts.additional_metadata)
+    ctx = current_context.get()
+    if ctx is not None:
+        req.parent_id = ctx.workflow_run_id
+        req.parent_task_run_external_id = ctx.task_run_id
+        req.child_index = opts.child_index if opts.child_index is not None else ctx._next_child_index()
+        if opts.child_key is not None:
+            req.child_key = opts.child_key
+    if meta:
+        req.additional_metadata = json.dumps(meta, default=str)
+    if opts.priority is not None:
+        req.priority = opts.priority
+    if opts.desired_worker_id is not None:
+        req.desired_worker_id = opts.desired_worker_id
+    for key, label in opts.desired_worker_labels.items():
+        req.desired_worker_labels[key].CopyFrom(desired_label_proto(label))
+    return req
+
+
+def interpret_details(run_id: str, details: v1_workflows_pb2.GetRunDetailsResponse) -> dict[str, Any] | None:
+    """``{task_name: output}`` for a finished run, None while it runs.
+
+    Raises:
+        FailedTaskRunExceptionGroup: the run FAILED or was CANCELLED.
+    """
+    if details.status not in _DONE or not details.done:
+        return None
+    if details.status == v1_workflows_pb2.COMPLETED:
+        out: dict[str, Any] = {}
+        for name, task in details.task_runs.items():
+            out[name] = json.loads(task.output) if task.HasField("output") and task.output else None
+        return out
+    errors = [TaskRunError(name, _serde.error_text(task.error) if task.HasField("error") else
+                           v1_workflows_pb2.RunStatus.Name(task.status), task.external_id)
+              for name, task in details.task_runs.items()
+              if task.status in (v1_workflows_pb2.FAILED, v1_workflows_pb2.CANCELLED)]
+    status = v1_workflows_pb2.RunStatus.Name(details.status)
+    raise FailedTaskRunExceptionGroup(f"workflow run {run_id} {status}", errors)
+
+
+class WorkflowRunRef:
+    """A triggered run: ``result()`` / ``await aio_result()`` wait for it."""
+
+    def __init__(self, client: Hatchet, workflow_run_id: str) -> None:
+        self._client = client
+        self.workflow_run_id = workflow_run_id
+
+    def __str__(self) -> str:
+        return self.workflow_run_id
+
+    def result(self, timeout: float | None = None) -> dict[str, Any]:
+        """Block until the run finishes; ``{task_name: output}``.
+
+        Raises:
+            FailedTaskRunExceptionGroup: the run failed or was cancelled.
+            TimeoutError: ``timeout`` seconds passed first.
+        """
+        return self._client.runs.wait(self.workflow_run_id, timeout)
+
+    async def aio_result(self, timeout: float | None = None) -> dict[str, Any]:
+        return await self._client.runs.aio_wait(self.workflow_run_id, timeout)
+
+
+class RunsClient:
+    def __init__(self, client: Hatchet) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self._sync: dict[str, Any] = {}
+        self._aio: dict[int, tuple[asyncio.AbstractEventLoop, dict[str, Any]]] = {}
+
+    def _md(self) -> Any:
+        return _channel.auth_metadata(self._client.config.token)
+
+    def _calls(self) -> dict[str, Any]:
+        with self._lock:
+            if not self._sync:
+                ch = _channel.sync_channel(self._client.config.listener_settings())
+                self._sync = _make_calls(ch)
+            return self._sync
+
+    def _aio_calls(self) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        entry = self._aio.get(id(loop))
+        if entry is None or entry[0] is not loop:
+            ch = _channel.aio_channel(self._client.config.listener_settings())
+            entry = (loop, _make_calls(ch))
+            self._aio[id(loop)] = entry
+        return entry[1]
+
+    # -- trigger -------------------------------------------------------------------------------------
+    def trigger(self, workflow: Workflow[Any], input: Any, options: TriggerWorkflowOptions | None,
+                **kwargs: Any) -> WorkflowRunRef:
+        req = build_trigger(workflow.name, input, options, **kwargs)
+        resp = self._calls()["trigger"](req, timeout=30.0, metadata=self._md())
+        return WorkflowRunRef(self._client, resp.workflow_run_id)
+
+    async def aio_trigger(self, workflow: Workflow[Any], input: Any, options: TriggerWorkflowOptions | None,
+                          **kwargs: Any) -> WorkflowRunRef:
+        req = build_trigger(workflow.name, input, options, **kwargs)
+        resp = await self._aio_calls()["trigger"](req, timeout=30.0, metadata=self._md())
+        return WorkflowRunRef(self._client, resp.workflow_run_id)
+
+    # -- results -------------------------------------------------------------------------------------
+    def get_details(self, run_id: str) -> v1_workflows_pb2.GetRunDetailsResponse:
+        req = v1_workflows_pb2.GetRunDetailsRequest(external_id=run_id)
+        return self._calls()["details"](req, timeout=30.0, metadata=self._md())
+
+    async def aio_get_details(self, run_id: str) -> v1_workflows_pb2.GetRunDetailsResponse:
+        req = v1_workflows_pb2.GetRunDetailsRequest(external_id=run_id)
+        return await self._aio_calls()["details"](req, timeout=30.0, metadata=self._md())
+
+    def get_status(self, run_id: str) -> str:
+        """QUEUED, RUNNING, COMPLETED, FAILED or CANCELLED."""
+        return str(v1_workflows_pb2.RunStatus.Name(self.get_details(run_id).status))
+
+    def wait(self, run_id: str, timeout: float | None = None) -> dict[str, Any]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = _POLL_START
+        while True:
+            found = _not_found_is_none(lambda: self.get_details(run_id))
+            result = interpret_details(run_id, found) if found is not None else None
+            if result is not None:
+                return result
+            if deadline is not None and time.monotonic() + delay > deadline:
+                raise TimeoutError(f"workflow run {run_id} did not finish within {timeout} s")
+            time.sleep(delay)
+            delay = min(delay * 1.5, _POLL_MAX)
+
+    async def aio_wait(self, run_id: str, timeout: float | None = None) -> dict[str, Any]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = _POLL_START
+        while True:
+            try:
+                found: v1_workflows_pb2.GetRunDetailsResponse | None = await self.aio_get_details(run_id)
+            except Exception as exc:
+                if not _is_not_found(exc):
+                    raise
+                found = None
+            result = interpret_details(run_id, found) if found is not None else None
+            if result is not None:
+                return result
+            if deadline is not None and time.monotonic() + delay > deadline:
+                raise TimeoutError(f"workflow run {run_id} did not finish within {timeout} s")
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, _POLL_MAX)
+
+    # -- cancel --------------------------------------------------------------------------------------
+    def cancel(self, run_id: str) -> None:
+        """Cancel a workflow run (or a task run) by external id; the engine cancels asynchronously."""
+        req = v1_workflows_pb2.CancelTasksRequest(external_ids=[run_id])
+        self._calls()["cancel"](req, timeout=30.0, metadata=self._md())
+
+    async def aio_cancel(self, run_id: str) -> None:
+        req = v1_workflows_pb2.CancelTasksRequest(external_ids=[run_id])
+        await self._aio_calls()["cancel"](req, timeout=30.0, metadata=self._md())
+
+    # -- events --------------------------------------------------------------------------------------
+    def _push_request(self, key: str, payload: Mapping[str, Any], additional_metadata: Meta,
+                      priority: int | None, scope: str | None) -> events_pb2.PushEventRequest:
+        req = events_pb2.PushEventRequest(key=self._client.config.apply_namespace(key),
+                                          payload=json.dumps(payload, default=_serde._default))
+        req.event_timestamp.GetCurrentTime()
+        meta = dict(additional_metadata or {})
+        ctx = current_context.get()
+        if ctx is not None:
+            meta.setdefault("hatchet__source_workflow_run_id", ctx.workflow_run_id)
+            meta.setdefault("hatchet__source_step_run_id", ctx.task_run_id)
+        if meta:
+            req.additional_metadata = json.dumps(meta, default=str)
+        if priority is not None:
+            req.priority = priority
+        if scope is not None:
+            req.scope = scope
+        return req
+
+    def push(self, key: str, payload: Mapping[str, Any], *, additional_metadata: Meta = None,
+             priority: int | None = None, scope: str | None = None) -> str:
+        """Push an event; returns its id. Workflows with a matching ``on_events`` key are triggered."""
+        req = self._push_request(key, payload, additional_metadata, priority, scope)
+        return str(self._calls()["push"](req, timeout=30.0, metadata=self._md()).event_id)
+
+    async def aio_push(self, key: str, payload: Mapping[str, Any], *,
+                       additional_metadata: Meta = None, priority: int | None = None,
+                       scope: str | None = None) -> str:
+        req = self._push_request(key, payload, additional_metadata, priority, scope)
+        return str((await self._aio_calls()["push"](req, timeout=30.0, metadata=self._md())).event_id)
+
+
+def _make_calls(ch: Any) -> dict[str, Any]:
+    return {
+        "trigger": _channel.unary(ch, workflows_pb2, "WorkflowService", "TriggerWorkflow"),
+        "details": _channel.unary(ch, v1_workflows_pb2, "AdminService", "GetRunDetails"),
+        "cancel": _channel.unary(ch, v1_workflows_pb2, "AdminService", "CancelTasks"),
+        "push": _channel.unary(ch, events_pb2, "EventsService", "Push"),
+    }
+
+
+def _is_not_found(exc: BaseException) -> bool:
+    import grpc
+
+    return isinstance(exc, grpc.RpcError) and exc.code() == grpc.StatusCode.NOT_FOUND
+
+
+def _not_found_is_none(fetch: Any) -> Any:
+    try:
+        return fetch()
+    except Exception as exc:
+        if _is_not_found(exc):
+            return None
+        raise
+
+
+class EventClient:
+    """``hatchet.event``: push events."""
+
+    def __init__(self, runs: RunsClient) -> None:
+        self._runs = runs
+
+    def push(self, event_key: str, payload: Mapping[str, Any], additional_metadata: Meta = None,
+             priority: int | None = None, scope: str | None = None) -> str:
+        return self._runs.push(event_key, payload, additional_metadata=additional_metadata, priority=priority,
+                               scope=scope)
+
+    async def aio_push(self, event_key: str, payload: Mapping[str, Any],
+                       additional_metadata: Meta = None, priority: int | None = None,
+                       scope: str | None = None) -> str:
+        return await self._runs.aio_push(event_key, payload, additional_metadata=additional_metadata,
+                                         priority=priority, scope=scope)

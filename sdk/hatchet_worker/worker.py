@@ -1,0 +1,439 @@
+"""The worker: registers workflows, runs the action listener subprocess, executes tasks, drains.
+
+Start-up (``start()`` blocks until shutdown):
+
+1. the health server starts (``/health`` says STARTING) and the listener subprocess is spawned,
+   while, concurrently, the lifespan setup runs and every workflow is declared (``PutWorkflow``);
+   a failing lifespan or declaration stops the worker with a non-zero exit before it registers;
+2. the listener registers the worker, opens ``ListenV2`` and heartbeats; once it reports the
+   registration the worker is HEALTHY and assignments flow to the runner.
+
+Shutdown on SIGTERM/SIGINT (a second signal forces an immediate exit): readiness turns off, the
+worker is paused at the engine so nothing new is assigned, in-flight tasks finish (up to the drain
+timeout), queued results are flushed while the listener keeps heartbeating, the listener stops
+and unsubscribes, then the lifespan teardown runs. If the listener subprocess exits unexpectedly
+the worker turns UNHEALTHY and performs the same drain, then exits non-zero.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import inspect
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import AsyncGenerator, Callable, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+from hatchet_worker import _ipc
+from hatchet_worker._slots import resolve_slots
+from hatchet_worker._stats import Stats
+from hatchet_worker.exceptions import LifespanSetupError, LoopAlreadyRunningError
+from hatchet_worker.workflow import Workflow
+
+if TYPE_CHECKING:
+    from hatchet_worker._health import HealthServer
+    from hatchet_worker._runner import Runner
+    from hatchet_worker.client import Hatchet
+
+log = logging.getLogger("hatchet_worker")
+
+LifespanFn = Callable[[], AsyncGenerator[Any, None]]
+STARTING_GRACE_SECONDS = 10.0
+HEARTBEAT_STALE_SECONDS = 12.0
+EXIT_LISTENER_DIED = 1
+_NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")
+
+
+class Worker:
+    """A worker process; create with ``hatchet.worker(name, ...)`` and call :meth:`start`."""
+
+    def __init__(self, client: Hatchet, name: str, *, slots: int | None = None,
+                 durable_slots: int | None = None, labels: dict[str, str | int] | None = None,
+                 workflows: Sequence[Workflow[Any]] | None = None,
+                 lifespan: LifespanFn | None = None) -> None:
+        self._client = client
+        self.config = client.config
+        self._code_name = name
+        self._code_slots = slots
+        self._code_durable_slots = durable_slots
+        self.labels: dict[str, str | int] = {**self.config.worker_preset_labels, **(labels or {})}
+        self.workflows: list[Workflow[Any]] = []
+        self.lifespan = lifespan
+        self.stats = Stats()
+        self.worker_id: str | None = None
+        self.health_port: int | None = None
+        self._state = "created"
+        self._listener_state: dict[str, Any] = {}
+        self._registered = False
+        self._draining = False
+        self._listener_died = False
+        self._started_mono = time.monotonic()
+        self._loop_lag = 0.0
+        self._shutdown_event = asyncio.Event()
+        self._stopping_listener = False
+        self._runner: Runner | None = None
+        self._proc: asyncio.subprocess.Process | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._signals = 0
+        self.register_workflows(workflows or [])
+
+    # -- configuration --------------------------------------------------------------------------
+    def register_workflow(self, workflow: Workflow[Any]) -> None:
+        if not isinstance(workflow, Workflow):
+            raise TypeError(f"expected a workflow made by hatchet.workflow/task/durable_task, got "
+                            f"{type(workflow).__name__} (pass the workflow, not one of its tasks)")
+        if workflow not in self.workflows:
+            self.workflows.append(workflow)
+
+    def register_workflows(self, workflows: Sequence[Workflow[Any]]) -> None:
+        for wf in workflows:
+            self.register_workflow(wf)
+
+    @property
+    def name(self) -> str:
+        """The registered worker name: ``HATCHET_CLIENT_WORKER_NAME`` wins, then the name in code."""
+        return self.config.apply_namespace(self.config.worker_name or self._code_name)
+
+    def _tasks(self) -> dict[str, Any]:
+        from hatchet_worker._register import all_tasks
+
+        return {wf.action_id(t): t for wf, t in all_tasks(self.workflows)}
+
+    # -- health -------------------------------------------------------------------------------------
+    def health_status(self) -> str:
+        """STARTING, HEALTHY or UNHEALTHY, with the official SDK's meaning."""
+        if self._listener_died or self._draining or self._listener_state.get("state") == "given_up":
+            return "UNHEALTHY"
+        if self._loop_lag > self.config.healthcheck.event_loop_block_threshold_seconds:
+            return "UNHEALTHY"
+        if not self._registered or self.stats.last_heartbeat is None:
+            if time.monotonic() - self._started_mono > STARTING_GRACE_SECONDS:
+                return "UNHEALTHY"
+            return "STARTING"
+        if self._listener_state.get("state") != "listening":
+            return "UNHEALTHY"
+        return "HEALTHY"
+
+    def _probe_health(self) -> tuple[bool, dict[str, Any]]:
+        status = self.health_status()
+        return status == "HEALTHY", {"status": status, "name": self.name, "worker_id": self.worker_id}
+
+    def _probe_live(self) -> tuple[bool, dict[str, Any]]:
+        if self._listener_died:
+            return False, {"status": "dead", "reason": "the action listener subprocess exited"}
+        if self._listener_state.get("state") == "given_up":
+            return False, {"status": "dead", "reason": "the action listener gave up reconnecting"}
+        return True, {"status": "alive", "listener": self._listener_state.get("state", "starting")}
+
+    def _probe_ready(self) -> tuple[bool, dict[str, Any]]:
+        age = self.stats.heartbeat_age()
+        reasons = []
+        if self._draining:
+            reasons.append("draining")
+        if not self._registered:
+            reasons.append("not registered")
+        if self._listener_state.get("state") != "listening":
+            reasons.append(f"listener {self._listener_state.get('state', 'starting')}")
+        if age is None or age > HEARTBEAT_STALE_SECONDS:
+            reasons.append("no recent heartbeat")
+        return not reasons, {"status": "ready" if not reasons else "not ready", "reasons": reasons}
+
+    # -- running ------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Run the worker until SIGTERM/SIGINT; raises SystemExit with a non-zero code on failure."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise LoopAlreadyRunningError("Worker.start() needs its own event loop; "
+                                          "use `await worker.async_start()` inside a running loop")
+        code = asyncio.run(self.async_start())
+        if code:
+            raise SystemExit(code)
+
+    async def async_start(self) -> int:
+        """Run the worker on the current loop; returns the process exit code."""
+        from hatchet_worker import _events
+        from hatchet_worker._channel import aio_channel, auth_metadata
+        from hatchet_worker._register import register_request
+        from hatchet_worker._runner import Runner
+
+        loop = asyncio.get_running_loop()
+        self._started_mono = time.monotonic()
+        self._shutdown_event = asyncio.Event()
+        self._stopping_listener = self._listener_died = self._draining = self._registered = False
+        name = self.name
+        if not name or not set(name) <= _NAME_OK:
+            log.error("invalid worker name %r: use letters, digits, '.', '-' and '_'", name)
+            return 2
+        tasks = self._tasks()
+        cfg = self.config
+        plan = resolve_slots(code_slots=self._code_slots, code_durable_slots=self._code_durable_slots,
+                             env_slots=cfg.worker_slots, env_durable_slots=cfg.worker_durable_slots,
+                             task_slots=[(a, t.slot_type, t.slot_cost) for a, t in tasks.items()])
+        for note in plan.overrides:
+            log.warning("%s", note)
+        self.stats.slot_capacity = dict(plan.slot_config)
+        settings = self.config.listener_settings()
+        channel = aio_channel(settings)
+        md = auth_metadata(self.config.token)
+        health = await self._start_health()
+        spawn = asyncio.create_task(self._spawn_listener())
+        events = _events.EventSender(channel, md, lambda: self.worker_id or "")
+        lifespan_gen: AsyncGenerator[Any, None] | None = None
+        exit_code = 0
+        try:
+            try:
+                lifespan_value, lifespan_gen = await self._setup(channel, md)
+            except LifespanSetupError as exc:
+                log.error("%s", exc)
+                spawn.cancel()
+                await self._stop_listener(force=True)
+                return 1
+            except Exception as exc:
+                log.error("could not declare workflows at the engine: %s", exc)
+                spawn.cancel()
+                await self._stop_listener(force=True)
+                return 1
+            reader = await spawn
+            events.start()
+            self._runner = runner = Runner(tasks, events, self.stats, channel, md,
+                                           threads=sum(plan.slot_config.values()), lifespan=lifespan_value)
+            request = register_request(name, tasks.keys(), plan.slot_config, self.labels)
+            assert self._writer is not None
+            self._writer.write(_ipc.encode_json(_ipc.START, {
+                "settings": settings, "register": base64.b64encode(request.SerializeToString()).decode()}))
+            log.info("starting worker %s: %d action(s), slots %s, labels %s", name, len(tasks),
+                     plan.slot_config, self.labels or {})
+            self._install_signals(loop)
+            pump = asyncio.create_task(self._pump(reader, runner))
+            lag = asyncio.create_task(self._watch_loop_lag())
+            await self._shutdown_event.wait()
+            exit_code = EXIT_LISTENER_DIED if self._listener_died else 0
+            await self._drain(runner, events)
+            pump.cancel()
+            lag.cancel()
+        finally:
+            if lifespan_gen is not None:
+                await self._teardown(lifespan_gen)
+            await events.close()
+            if self._runner is not None:
+                await self._runner.aclose()
+            await self._stop_listener(force=True)
+            if health is not None:
+                await health.close()
+            await channel.close(grace=1.0)
+            self._remove_signals(loop)
+        log.info("worker %s stopped (exit code %d)", name, exit_code)
+        return exit_code
+
+    async def _start_health(self) -> HealthServer | None:
+        hc = self.config.healthcheck
+        if not hc.enabled:
+            return None
+        from hatchet_worker._health import HealthServer
+
+        metrics: Any = None
+
+        def render_metrics() -> bytes:
+            nonlocal metrics
+            if metrics is None:
+                from hatchet_worker._metrics import Metrics
+
+                metrics = Metrics(self.stats, lambda: self.health_status() == "HEALTHY")
+            return bytes(metrics.render())
+
+        server = HealthServer(health=self._probe_health, live=self._probe_live, ready=self._probe_ready,
+                              metrics=render_metrics)
+        await server.start(hc.bind_address, hc.port)
+        self.health_port = server.port
+        return server
+
+    async def _setup(self, channel: Any, md: Any) -> tuple[Any, AsyncGenerator[Any, None] | None]:
+        """Run the lifespan setup and declare every workflow, concurrently."""
+        from hatchet_worker import _channel
+        from hatchet_worker._proto import v1_workflows_pb2
+        from hatchet_worker._register import workflow_proto
+
+        put = _channel.unary(channel, v1_workflows_pb2, "AdminService", "PutWorkflow")
+        namespace = self.config.namespace
+        declare = [put(workflow_proto(wf, namespace), timeout=30.0, metadata=md, wait_for_ready=True)
+                   for wf in self.workflows]
+        lifespan_task = asyncio.create_task(self._run_lifespan())
+        try:
+            await asyncio.gather(*declare)
+        except BaseException:
+            lifespan_task.cancel()
+            with contextlib.suppress(BaseException):
+                gen = (await lifespan_task)[1]
+                if gen is not None:
+                    await self._teardown(gen)
+            raise
+        return await lifespan_task
+
+    async def _run_lifespan(self) -> tuple[Any, AsyncGenerator[Any, None] | None]:
+        if self.lifespan is None:
+            return None, None
+        gen: AsyncGenerator[Any, None]
+        try:
+            gen = self.lifespan()
+            if not inspect.isasyncgen(gen):
+                raise TypeError("lifespan must be an async generator function (async def ...: yield value)")
+            value: Any = await gen.__anext__()
+        except StopAsyncIteration:
+            raise LifespanSetupError("lifespan setup failed: the lifespan generator did not yield") from None
+        except Exception as exc:
+            raise LifespanSetupError(f"lifespan setup failed, the worker does not start: "
+                                     f"{type(exc).__name__}: {exc}") from exc
+        return value, cast(AsyncGenerator[Any, None], gen)
+
+    async def _teardown(self, gen: AsyncGenerator[Any, None]) -> None:
+        try:
+            await gen.__anext__()
+        except StopAsyncIteration:
+            return
+        except Exception:
+            log.exception("lifespan teardown raised")
+            return
+        log.warning("lifespan yielded more than once; only the first value is used")
+        await gen.aclose()
+
+    async def _spawn_listener(self) -> asyncio.StreamReader:
+        parent_sock, child_sock = socket.socketpair()
+        try:
+            self._proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "hatchet_worker._listener", str(child_sock.fileno()),
+                pass_fds=(child_sock.fileno(),), stdin=asyncio.subprocess.DEVNULL)
+        finally:
+            child_sock.close()
+        reader, self._writer = await asyncio.open_unix_connection(sock=parent_sock, limit=1 << 22)
+        return reader
+
+    async def _pump(self, reader: asyncio.StreamReader, runner: Runner) -> None:
+        """Feed frames from the listener to the runner; notice the listener's exit."""
+        handle = runner.handle
+        try:
+            while True:
+                frame = await _ipc.read_frame(reader)
+                if frame is None:
+                    break
+                kind, body = frame
+                if kind == _ipc.ACTION:
+                    try:
+                        handle(body)
+                    except Exception:
+                        log.exception("could not start an assigned task")
+                elif kind == _ipc.STATUS:
+                    self._on_status(body)
+                elif kind == _ipc.REGISTERED:
+                    self._on_registered(body)
+        finally:
+            code = await self._proc.wait() if self._proc is not None else None
+            if not self._stopping_listener:
+                self._listener_died = True
+                log.error("the action listener subprocess exited unexpectedly (exit code %s); the worker is "
+                          "UNHEALTHY and shuts down", code)
+                self._shutdown_event.set()
+
+    def _on_status(self, body: bytes) -> None:
+        import json
+
+        status = json.loads(body)
+        previous = self._listener_state.get("reconnects", 0)
+        self._listener_state = status
+        self.stats.listener_reconnects = status.get("reconnects", previous)
+        if status.get("last_heartbeat"):
+            self.stats.last_heartbeat = status["last_heartbeat"]
+
+    def _on_registered(self, body: bytes) -> None:
+        import json
+
+        info = json.loads(body)
+        self.worker_id = info["worker_id"]
+        self._registered = True
+        if self._runner is not None:
+            self._runner.worker_id = info["worker_id"]
+        if self._draining:  # re-registered while draining: the new worker id must not get work either
+            asyncio.get_running_loop().create_task(self._pause())
+
+    async def _watch_loop_lag(self) -> None:
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(1.0)
+            self._loop_lag = max(0.0, time.monotonic() - before - 1.0)
+
+    # -- shutdown ---------------------------------------------------------------------------------
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def _remove_signals(self, loop: asyncio.AbstractEventLoop) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(sig)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        self._signals += 1
+        if self._signals > 1:
+            log.error("second %s: exiting immediately without waiting for tasks", sig.name)
+            if self._proc is not None and self._proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    self._proc.kill()
+            os._exit(1)
+        log.info("%s received: draining (signal again to force exit)", sig.name)
+        self._shutdown_event.set()
+
+    def stop(self) -> None:
+        """Ask a running worker to drain and stop (same as SIGTERM)."""
+        self._shutdown_event.set()
+
+    async def _pause(self) -> None:
+        if not self.worker_id or not self.config.server_url:
+            return
+        from hatchet_worker._rest import pause_worker
+
+        try:
+            await asyncio.to_thread(pause_worker, self.config.server_url, self.config.token, self.worker_id,
+                                    root_ca_file=self.config.tls_config.root_ca_file)
+            log.info("paused worker %s at the engine: no new tasks will be assigned", self.worker_id)
+        except OSError as exc:
+            log.warning("could not pause worker %s at the engine (%s); draining anyway", self.worker_id, exc)
+
+    async def _drain(self, runner: Runner, events: Any) -> None:
+        self._draining = True
+        timeout = self.config.worker_drain_timeout_seconds
+        await self._pause()
+        if runner.in_flight:
+            log.info("waiting up to %.0f s for %d in-flight task(s)", timeout, runner.in_flight)
+        if not await runner.wait_idle(timeout):
+            log.error("drain timeout (%.0f s) reached with %d task(s) running; abandoning them (the engine "
+                      "reassigns them)", timeout, runner.in_flight)
+            await runner.cancel_all()
+        if not await events.flush(30.0):
+            log.error("some task results could not be reported before shutdown")
+        await self._stop_listener(force=False)
+
+    async def _stop_listener(self, force: bool) -> None:
+        self._stopping_listener = True
+        proc = self._proc
+        if proc is None or proc.returncode is not None:
+            return
+        if not force and self._writer is not None:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                self._writer.write(_ipc.encode(_ipc.STOP, b""))
+                await self._writer.drain()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(proc.wait(), 5.0)
+                return
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(proc.wait(), 5.0)

@@ -1,0 +1,350 @@
+"""Declaring workflows and tasks: ``hatchet.workflow(...)``, ``@workflow.task(...)``, standalone tasks.
+
+A :class:`Workflow` is a DAG of :class:`Task` objects sharing one input model. Declaring does no
+I/O: the worker turns declarations into ``PutWorkflow`` requests (``_register``) when it starts,
+and ``run``/``run_no_wait`` trigger them through the client.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+
+from pydantic import BaseModel, ConfigDict
+
+from hatchet_worker.labels import DesiredWorkerLabel
+
+if TYPE_CHECKING:
+    from hatchet_worker.client import Hatchet
+    from hatchet_worker.context import Context
+    from hatchet_worker.runs import TriggerWorkflowOptions, WorkflowRunRef
+
+
+class EmptyModel(BaseModel):
+    """The default input model: accepts any JSON object and keeps every field."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+TWorkflowInput = TypeVar("TWorkflowInput")
+R = TypeVar("R")
+Duration = timedelta | str | int | float
+"""A timedelta, a number of seconds, or an engine duration string such as ``"30s"``/``"5m"``/``"1h"``."""
+
+
+def duration_expr(value: Duration) -> str:
+    """The engine's duration syntax (whole seconds, minutes or hours) for ``value``."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text or text[-1] not in "smh" or not text[:-1].isdigit():
+            raise ValueError(f"duration {value!r} must look like '30s', '5m' or '1h'")
+        return text
+    seconds = int(value.total_seconds()) if isinstance(value, timedelta) else int(value)
+    if seconds <= 0:
+        raise ValueError(f"duration {value!r} must be at least one second")
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60}m"
+    return f"{seconds}s"
+
+
+class StickyStrategy(IntEnum):
+    SOFT = 0
+    HARD = 1
+
+
+class ConcurrencyLimitStrategy(IntEnum):
+    CANCEL_IN_PROGRESS = 0
+    GROUP_ROUND_ROBIN = 3
+    CANCEL_NEWEST = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class ConcurrencyExpression:
+    """At most ``max_runs`` runs per value of the CEL ``expression`` (e.g. ``"input.user_id"``)."""
+
+    expression: str
+    max_runs: int
+    limit_strategy: ConcurrencyLimitStrategy = ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN
+
+
+@dataclasses.dataclass(frozen=True)
+class RateLimit:
+    """Consume ``units`` of the static rate limit ``static_key`` (created with the admin API)."""
+
+    static_key: str
+    units: int = 1
+
+
+TaskFn = Callable[[Any, "Context"], Any]
+DesiredLabels = dict[str, DesiredWorkerLabel] | list[DesiredWorkerLabel] | None
+"""Desired worker labels: ``{key: DesiredWorkerLabel}`` or a list of labels with ``key`` set."""
+ConcurrencyArg = ConcurrencyExpression | Sequence[ConcurrencyExpression] | int | None
+"""One or more concurrency expressions, or an int (a constant group limited to that many runs)."""
+
+
+def _normalise_labels(labels: DesiredLabels) -> dict[str, DesiredWorkerLabel]:
+    if labels is None:
+        return {}
+    if isinstance(labels, dict):
+        return dict(labels)
+    out: dict[str, DesiredWorkerLabel] = {}
+    for label in labels:
+        if not label.key:
+            raise ValueError("a DesiredWorkerLabel in a list needs its key set")
+        out[label.key] = label
+    return out
+
+
+class Task(Generic[TWorkflowInput, R]):
+    """One task of a workflow; calling it directly calls the wrapped function."""
+
+    def __init__(self, *, fn: Callable[..., Any], workflow: Workflow[TWorkflowInput], name: str,
+                 execution_timeout: Duration, schedule_timeout: Duration,
+                 parents: Sequence[Task[TWorkflowInput, Any]], retries: int,
+                 rate_limits: Sequence[RateLimit], desired_worker_labels: dict[str, DesiredWorkerLabel],
+                 backoff_factor: float | None, backoff_max_seconds: int | None,
+                 concurrency: Sequence[ConcurrencyExpression], slot_cost: int, is_durable: bool) -> None:
+        if retries < 0:
+            raise ValueError("retries must be >= 0")
+        if slot_cost < 1:
+            raise ValueError("slot_cost must be a positive integer")
+        self.fn = fn
+        self.workflow = workflow
+        self.name = name
+        self.execution_timeout = duration_expr(execution_timeout)
+        self.schedule_timeout = duration_expr(schedule_timeout)
+        self.parents = list(parents)
+        self.retries = retries
+        self.rate_limits = list(rate_limits)
+        self.desired_worker_labels = desired_worker_labels
+        self.backoff_factor = backoff_factor
+        self.backoff_max_seconds = backoff_max_seconds
+        self.concurrency = list(concurrency)
+        self.slot_cost = slot_cost
+        self.is_durable = is_durable
+        self.is_async = inspect.iscoroutinefunction(fn)
+
+    @property
+    def slot_type(self) -> str:
+        return "durable" if self.is_durable else "default"
+
+    @property
+    def slot_requests(self) -> dict[str, int]:
+        return {self.slot_type: self.slot_cost}
+
+    def __call__(self, input: TWorkflowInput, ctx: Context) -> Any:
+        return self.fn(input, ctx)
+
+    def __repr__(self) -> str:
+        return f"Task({self.workflow.name}:{self.name})"
+
+
+def _parse_task_name(name: str | None, fn: Callable[..., Any]) -> str:
+    return (name or fn.__name__).lower()
+
+
+class Workflow(Generic[TWorkflowInput]):
+    """A named DAG of tasks with one input model; create with ``hatchet.workflow(name=...)``."""
+
+    def __init__(self, client: Hatchet, *, name: str, description: str | None = None,
+                 input_validator: type[Any] | None = None, on_events: Sequence[str] = (),
+                 on_crons: Sequence[str] = (), version: str | None = None,
+                 sticky: StickyStrategy | None = None, default_priority: int | None = None,
+                 concurrency: ConcurrencyArg = None,
+                 ) -> None:
+        self._client = client
+        self._name = name
+        self.description = description or ""
+        self.input_validator: type[Any] = input_validator or EmptyModel
+        self.on_events = list(on_events)
+        self.on_crons = list(on_crons)
+        self.version = version or ""
+        self.sticky = sticky
+        self.default_priority = default_priority
+        self.concurrency = _normalise_concurrency(concurrency)
+        self.tasks: list[Task[TWorkflowInput, Any]] = []
+        self.on_failure: Task[TWorkflowInput, Any] | None = None
+        self._adapter: Any = None
+
+    @property
+    def name(self) -> str:
+        """The workflow name as registered (with the namespace prefix)."""
+        return self._client.config.apply_namespace(self._name)
+
+    @property
+    def service_name(self) -> str:
+        """The action prefix of this workflow's tasks: namespaced, lower case."""
+        return self._client.config.apply_namespace(self._name.lower())
+
+    def action_id(self, task: Task[Any, Any]) -> str:
+        return f"{self.service_name}:{task.name}"
+
+    # -- declaring tasks -------------------------------------------------------------------------
+    def _add(self, fn: Callable[..., Any], name: str | None, *, is_durable: bool, on_failure: bool,
+             **opts: Any) -> Task[TWorkflowInput, Any]:
+        task_name = _parse_task_name(name, fn)
+        if any(t.name == task_name for t in self.tasks) or (
+                self.on_failure is not None and self.on_failure.name == task_name):
+            raise ValueError(f"workflow {self._name!r} already has a task named {task_name!r}")
+        for parent in opts["parents"]:
+            if parent.workflow is not self:
+                raise ValueError(f"parent {parent!r} belongs to another workflow")
+        task: Task[TWorkflowInput, Any] = Task(fn=fn, workflow=self, name=task_name, is_durable=is_durable,
+                                               **opts)
+        if on_failure:
+            self.on_failure = task
+        else:
+            self.tasks.append(task)
+        return task
+
+    def task(self, name: str | None = None, schedule_timeout: Duration = timedelta(minutes=5),
+             execution_timeout: Duration = timedelta(seconds=60),
+             parents: Sequence[Task[TWorkflowInput, Any]] | None = None, retries: int = 0,
+             rate_limits: Sequence[RateLimit] | None = None,
+             desired_worker_labels: DesiredLabels = None,
+             backoff_factor: float | None = None, backoff_max_seconds: int | None = None,
+             concurrency: ConcurrencyArg = None,
+             slot_cost: int | None = None,
+             ) -> Callable[[Callable[[TWorkflowInput, Context], R | Awaitable[R]]], Task[TWorkflowInput, R]]:
+        """Declare a task: ``fn(input, ctx)``, sync or ``async``, returning a JSON object."""
+
+        def decorator(fn: Callable[[TWorkflowInput, Context], R | Awaitable[R]]) -> Task[TWorkflowInput, R]:
+            return self._add(fn, name, is_durable=False, on_failure=False, **_task_opts(
+                schedule_timeout, execution_timeout, parents, retries, rate_limits, desired_worker_labels,
+                backoff_factor, backoff_max_seconds, concurrency, slot_cost))
+
+        return decorator
+
+    def durable_task(self, name: str | None = None, schedule_timeout: Duration = timedelta(minutes=5),
+                     execution_timeout: Duration = timedelta(seconds=60),
+                     parents: Sequence[Task[TWorkflowInput, Any]] | None = None, retries: int = 0,
+                     rate_limits: Sequence[RateLimit] | None = None,
+                     desired_worker_labels: DesiredLabels = None,
+                     backoff_factor: float | None = None, backoff_max_seconds: int | None = None,
+                     concurrency: ConcurrencyArg = None,
+                     ) -> Callable[[Callable[..., Any]], Task[TWorkflowInput, Any]]:
+        """Declare a durable task: it occupies a ``durable`` slot and gets a :class:`DurableContext`."""
+
+        def decorator(fn: Callable[..., Any]) -> Task[TWorkflowInput, Any]:
+            return self._add(fn, name, is_durable=True, on_failure=False, **_task_opts(
+                schedule_timeout, execution_timeout, parents, retries, rate_limits, desired_worker_labels,
+                backoff_factor, backoff_max_seconds, concurrency, None))
+
+        return decorator
+
+    def on_failure_task(self, name: str | None = None, schedule_timeout: Duration = timedelta(minutes=5),
+                        execution_timeout: Duration = timedelta(seconds=60), retries: int = 0,
+                        ) -> Callable[[Callable[..., Any]], Task[TWorkflowInput, Any]]:
+        """Declare the task that runs when any other task of the run fails."""
+
+        def decorator(fn: Callable[..., Any]) -> Task[TWorkflowInput, Any]:
+            return self._add(fn, name, is_durable=False, on_failure=True, **_task_opts(
+                schedule_timeout, execution_timeout, None, retries, None, None, None, None, None, None))
+
+        return decorator
+
+    # -- input --------------------------------------------------------------------------------
+    def parse_input(self, data: Any) -> Any:
+        """Validate a run's input JSON object into the workflow's input model."""
+        validator = self.input_validator
+        if data is None:
+            data = {}
+        if isinstance(validator, type) and issubclass(validator, BaseModel):
+            return validator.model_validate(data)
+        if validator is dict:
+            return data
+        if self._adapter is None:
+            from pydantic import TypeAdapter
+
+            self._adapter = TypeAdapter(validator)
+        return self._adapter.validate_python(data)
+
+    # -- running --------------------------------------------------------------------------------
+    def run_no_wait(self, input: TWorkflowInput | None = None,
+                    options: TriggerWorkflowOptions | None = None, **kwargs: Any) -> WorkflowRunRef:
+        """Trigger a run and return a reference to it without waiting."""
+        return self._client.runs.trigger(self, input, options, **kwargs)
+
+    async def aio_run_no_wait(self, input: TWorkflowInput | None = None,
+                              options: TriggerWorkflowOptions | None = None, **kwargs: Any) -> WorkflowRunRef:
+        return await self._client.runs.aio_trigger(self, input, options, **kwargs)
+
+    def run(self, input: TWorkflowInput | None = None, options: TriggerWorkflowOptions | None = None,
+            **kwargs: Any) -> Any:
+        """Trigger a run, wait for it and return ``{task_name: output}``; raise if it failed."""
+        return self._shape(self.run_no_wait(input, options, **kwargs).result())
+
+    async def aio_run(self, input: TWorkflowInput | None = None,
+                      options: TriggerWorkflowOptions | None = None, **kwargs: Any) -> Any:
+        ref = await self.aio_run_no_wait(input, options, **kwargs)
+        return self._shape(await ref.aio_result())
+
+    def _shape(self, result: dict[str, Any]) -> Any:
+        return result
+
+    def __repr__(self) -> str:
+        return f"Workflow({self._name!r}, tasks={[t.name for t in self.tasks]})"
+
+
+class Standalone(Workflow[TWorkflowInput], Generic[TWorkflowInput, R]):
+    """A workflow of exactly one task, made by ``@hatchet.task``; ``run`` returns that task's output."""
+
+    def __init__(self, client: Hatchet, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
+        self._task: Task[TWorkflowInput, R] | None = None
+
+    @property
+    def task_(self) -> Task[TWorkflowInput, R]:
+        assert self._task is not None
+        return self._task
+
+    def _bind(self, task: Task[TWorkflowInput, R]) -> Standalone[TWorkflowInput, R]:
+        self._task = task
+        return self
+
+    def _shape(self, result: dict[str, Any]) -> Any:
+        return result.get(self.task_.name)
+
+    def __call__(self, input: TWorkflowInput, ctx: Context) -> R:
+        return cast(R, self.task_.fn(input, ctx))
+
+    @property
+    def fn(self) -> Callable[..., Any]:
+        return self.task_.fn
+
+
+def _normalise_concurrency(value: ConcurrencyArg) -> list[ConcurrencyExpression]:
+    if value is None:
+        return []
+    if isinstance(value, int):
+        return [ConcurrencyExpression(expression="'constant'", max_runs=value)]
+    if isinstance(value, ConcurrencyExpression):
+        return [value]
+    return list(value)
+
+
+def _task_opts(schedule_timeout: Duration, execution_timeout: Duration,
+               parents: Sequence[Task[Any, Any]] | None, retries: int,
+               rate_limits: Sequence[RateLimit] | None,
+               desired_worker_labels: DesiredLabels,
+               backoff_factor: float | None, backoff_max_seconds: int | None,
+               concurrency: ConcurrencyArg, slot_cost: int | None,
+               ) -> dict[str, Any]:
+    return {
+        "schedule_timeout": schedule_timeout,
+        "execution_timeout": execution_timeout,
+        "parents": list(parents or []),
+        "retries": retries,
+        "rate_limits": list(rate_limits or []),
+        "desired_worker_labels": _normalise_labels(desired_worker_labels),
+        "backoff_factor": backoff_factor,
+        "backoff_max_seconds": backoff_max_seconds,
+        "concurrency": _normalise_concurrency(concurrency),
+        "slot_cost": 1 if slot_cost is None else slot_cost,
+    }
