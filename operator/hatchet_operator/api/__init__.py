@@ -1,0 +1,1 @@
+"""The HatchetWorker API (typed models; the CRD is generated from them)."""
