@@ -50,6 +50,17 @@ EXIT_LISTENER_DIED = 1
 _NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")
 
 
+def _default_logging() -> None:
+    """Show the worker's INFO logs on stderr unless the application configured logging itself."""
+    if logging.getLogger().handlers or log.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"))
+    log.addHandler(handler)
+    if log.level == logging.NOTSET:
+        log.setLevel(logging.INFO)
+
+
 class Worker:
     """A worker process; create with ``hatchet.worker(name, ...)`` and call :meth:`start`."""
 
@@ -154,6 +165,7 @@ class Worker:
         else:
             raise LoopAlreadyRunningError("Worker.start() needs its own event loop; "
                                           "use `await worker.async_start()` inside a running loop")
+        _default_logging()
         code = asyncio.run(self.async_start())
         if code:
             raise SystemExit(code)

@@ -1,0 +1,161 @@
+"""A worker application used by the SDK integration tests (one process per worker).
+
+Knobs (environment): APP_SLOTS, APP_DURABLE_SLOTS, APP_LABELS (JSON), APP_LIFESPAN (ok|fail),
+APP_MARKERS (a folder for marker files), APP_TAG (identifies this worker in task outputs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import AsyncGenerator
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from hatchet_worker import Context, DesiredWorkerLabel, DurableContext, Hatchet, NonRetryableException
+
+hatchet = Hatchet()
+TAG = os.environ.get("APP_TAG", "")
+MARKERS = Path(os.environ.get("APP_MARKERS", "/tmp"))
+
+
+def mark(name: str, line: str) -> None:
+    with (MARKERS / name).open("a") as f:
+        f.write(line + "\n")
+
+
+class EchoInput(BaseModel):
+    value: Any = None
+
+
+class SleepInput(BaseModel):
+    seconds: float = 0.5
+    sync: bool = False
+
+
+class FlakyInput(BaseModel):
+    succeed_on: int = 2
+    key: str = "flaky"
+
+
+@hatchet.task(name="echo", input_validator=EchoInput)
+def echo(input: EchoInput, ctx: Context) -> dict[str, Any]:
+    return {"value": input.value, "tag": TAG, "lifespan": ctx.lifespan, "retry_count": ctx.retry_count,
+            "worker_id": ctx.worker_id, "pid": os.getpid()}
+
+
+@hatchet.task(name="aecho", input_validator=EchoInput)
+async def aecho(input: EchoInput, ctx: Context) -> dict[str, Any]:
+    await asyncio.sleep(0)
+    return {"value": input.value, "tag": TAG, "async": True}
+
+
+dag = hatchet.workflow(name="dag", input_validator=EchoInput)
+
+
+@dag.task()
+def first(input: EchoInput, ctx: Context) -> dict[str, Any]:
+    return {"n": int(input.value or 0) + 1}
+
+
+@dag.task()
+async def second(input: EchoInput, ctx: Context) -> dict[str, Any]:
+    return {"n": int(input.value or 0) * 10}
+
+
+@dag.task(parents=[first, second])
+def join(input: EchoInput, ctx: Context) -> dict[str, Any]:
+    return {"sum": ctx.task_output(first)["n"] + ctx.task_output(second)["n"]}
+
+
+@hatchet.task(name="flaky", input_validator=FlakyInput, retries=3, backoff_factor=1.5, backoff_max_seconds=2)
+def flaky(input: FlakyInput, ctx: Context) -> dict[str, Any]:
+    mark(input.key, f"attempt {ctx.attempt_number}")
+    if ctx.retry_count < input.succeed_on:
+        raise RuntimeError(f"flaky failure on attempt {ctx.attempt_number}")
+    return {"attempts": ctx.attempt_number}
+
+
+@hatchet.task(name="broken", input_validator=FlakyInput, retries=1)
+def broken(input: FlakyInput, ctx: Context) -> dict[str, Any]:
+    mark(input.key, f"attempt {ctx.attempt_number}")
+    raise ValueError(f"boom from attempt {ctx.attempt_number}")
+
+
+@hatchet.task(name="fatal", input_validator=FlakyInput, retries=3)
+def fatal(input: FlakyInput, ctx: Context) -> dict[str, Any]:
+    mark(input.key, f"attempt {ctx.attempt_number}")
+    raise NonRetryableException("do not retry me")
+
+
+@hatchet.task(name="sleepy", input_validator=SleepInput, execution_timeout="2m")
+async def sleepy(input: SleepInput, ctx: Context) -> dict[str, Any]:
+    start = time.time()
+    if input.sync:
+        await asyncio.to_thread(time.sleep, input.seconds)
+    else:
+        await asyncio.sleep(input.seconds)
+    return {"start": start, "end": time.time(), "tag": TAG}
+
+
+@hatchet.task(name="blocking", input_validator=SleepInput, execution_timeout="2m")
+def blocking(input: SleepInput, ctx: Context) -> dict[str, Any]:
+    start = time.time()
+    time.sleep(input.seconds)  # a sync task that blocks its thread: heartbeats must go on
+    return {"start": start, "end": time.time(), "tag": TAG}
+
+
+@hatchet.task(name="cancellable", input_validator=FlakyInput, execution_timeout="2m")
+async def cancellable(input: FlakyInput, ctx: Context) -> dict[str, Any]:
+    mark(input.key, "started")
+    try:
+        for _ in range(1200):
+            await asyncio.sleep(0.1)
+            if ctx.is_cancelled:
+                mark(input.key, "saw is_cancelled")
+    except asyncio.CancelledError:
+        mark(input.key, "cancelled")
+        raise
+    return {"finished": True}
+
+
+@hatchet.task(name="labelled", desired_worker_labels={"model": DesiredWorkerLabel(value="b", required=True)})
+def labelled(input: EchoInput, ctx: Context) -> dict[str, Any]:
+    return {"tag": TAG}
+
+
+@hatchet.durable_task(name="durable")
+async def durable(input: EchoInput, ctx: DurableContext) -> dict[str, Any]:
+    return {"durable": True, "tag": TAG}
+
+
+async def lifespan() -> AsyncGenerator[dict[str, Any], None]:
+    mode = os.environ.get("APP_LIFESPAN", "")
+    if mode == "fail":
+        raise RuntimeError("database unreachable")
+    mark("lifespan", "setup")
+    yield {"db": "connected", "tag": TAG}
+    mark("lifespan", "teardown")
+
+
+WORKFLOWS = [echo, aecho, dag, flaky, broken, fatal, sleepy, blocking, cancellable, labelled]
+
+
+def main() -> None:
+    slots = int(os.environ["APP_SLOTS"]) if os.environ.get("APP_SLOTS") else None
+    labels = json.loads(os.environ.get("APP_LABELS", "{}"))
+    workflows = list(WORKFLOWS)
+    if os.environ.get("APP_DURABLE"):
+        workflows.append(durable)
+    worker = hatchet.worker("test-worker", slots=slots, labels=labels, workflows=workflows[:3],
+                            lifespan=lifespan if os.environ.get("APP_LIFESPAN") else None)
+    worker.register_workflows(workflows[3:])  # registering after construction works too
+    worker.start()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""Fixtures for SDK tests against the real engine: worker subprocesses and a client, per namespace.
+
+Each test gets its own Hatchet namespace, so workflows, runs and workers of different tests never
+meet even though they share one engine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.hatchet import HatchetEngine
+from harness.proc import free_port
+from hatchet_worker import ClientConfig, ClientTLSConfig, Hatchet
+
+APP = Path(__file__).parent / "apps" / "app.py"
+
+
+def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
+    """Poll ``check`` until it returns something truthy; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except Exception as exc:  # not ready yet
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("HATCHET_CLIENT_", "APP_"))}
+
+
+class WorkerProc:
+    """A worker process running ``apps/app.py`` (or another script) with its own health port."""
+
+    def __init__(self, env: dict[str, str], log: Path, script: Path = APP) -> None:
+        self.health_port = int(env["HATCHET_CLIENT_WORKER_HEALTHCHECK_PORT"])
+        self.log = log
+        self.started = time.monotonic()
+        self._out = log.open("wb")
+        self.popen = subprocess.Popen([sys.executable, str(script)], env=env, stdout=self._out,
+                                      stderr=subprocess.STDOUT, cwd=str(script.parent))
+
+    def get(self, path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}{path}", timeout=2) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        code, body = self.get("/health")
+        return code, json.loads(body)
+
+    def wait_healthy(self, timeout: float = 30.0) -> float:
+        """Seconds from spawn to the first HEALTHY answer."""
+        def healthy() -> bool:
+            if self.popen.poll() is not None:
+                raise AssertionError(f"worker exited with {self.popen.returncode}:\n{self.output()}")
+            return self.health()[0] == 200
+        wait_until(healthy, timeout, "worker HEALTHY")
+        return time.monotonic() - self.started
+
+    def metric(self, name: str) -> float:
+        """Sum of a metric's samples over all label sets."""
+        _, text = self.get("/metrics")
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith(name + "{") or line.startswith(name + " "):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def listener_pid(self) -> int:
+        children = Path(f"/proc/{self.popen.pid}/task/{self.popen.pid}/children").read_text().split()
+        for pid in children:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if "hatchet_worker._listener" in cmd:
+                return int(pid)
+        raise AssertionError(f"no listener subprocess among {children}")
+
+    def signal(self, sig: signal.Signals) -> None:
+        self.popen.send_signal(sig)
+
+    def wait_exit(self, timeout: float) -> int:
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"worker still running after {timeout} s:\n{self.output()}") from None
+
+    def output(self) -> str:
+        self._out.flush()
+        return self.log.read_text(errors="replace")[-6000:]
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(20)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(5)
+        self._out.close()
+
+
+@pytest.fixture
+def ns() -> str:
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def client(hatchet: HatchetEngine, ns: str) -> Hatchet:
+    return Hatchet(config=ClientConfig(token=hatchet.token, host_port=hatchet.grpc_address,
+                                       server_url=hatchet.rest_url, namespace=ns,
+                                       tls_config=ClientTLSConfig(strategy="none")))
+
+
+@pytest.fixture
+def markers(tmp_path: Path) -> Path:
+    path = tmp_path / "markers"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def worker_env(hatchet: HatchetEngine, ns: str, markers: Path) -> Callable[..., dict[str, str]]:
+    def make(**extra: str) -> dict[str, str]:
+        env = clean_env()
+        env.update(hatchet.client_env())
+        env.update({
+            "HATCHET_CLIENT_NAMESPACE": ns,
+            "HATCHET_CLIENT_WORKER_HEALTHCHECK_ENABLED": "true",
+            "HATCHET_CLIENT_WORKER_HEALTHCHECK_PORT": str(free_port()),
+            "HATCHET_CLIENT_WORKER_HEALTHCHECK_BIND_ADDRESS": "127.0.0.1",
+            "APP_MARKERS": str(markers),
+        })
+        env.update(extra)
+        return env
+    return make
+
+
+@pytest.fixture
+def start_worker(worker_env: Callable[..., dict[str, str]], tmp_path: Path) -> Iterator[Callable[..., WorkerProc]]:
+    started: list[WorkerProc] = []
+
+    def start(script: Path = APP, healthy: bool = True, **extra: str) -> WorkerProc:
+        proc = WorkerProc(worker_env(**extra), tmp_path / f"worker-{len(started)}.log", script)
+        started.append(proc)
+        if healthy:
+            proc.wait_healthy()
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()
+
+
+def stub(client: Hatchet, name: str) -> Any:
+    """A declaration in the test process used only to trigger runs of ``name`` by name."""
+    return client.workflow(name=name)
+
+
+def standalone(client: Hatchet, name: str) -> Any:
+    """Like :func:`stub`, but ``run`` returns the single task's output (the task shares the name)."""
+    from hatchet_worker.workflow import Standalone
+
+    wf: Standalone[Any, Any] = Standalone(client, name=name)
+    return wf._bind(wf.task(name=name)(lambda i, c: None))

@@ -1,0 +1,79 @@
+"""Tasks run on a real engine: outputs come back, failures carry tracebacks, retries follow policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hatchet_worker import FailedTaskRunExceptionGroup, Hatchet
+
+from .conftest import WorkerProc, standalone, stub
+
+
+def attempts(markers: Path, key: str) -> list[str]:
+    path = markers / key
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_sync_async_and_dag_outputs_are_read_back(client: Hatchet, start_worker: Any) -> None:
+    worker: WorkerProc = start_worker(APP_TAG="w1")
+    out = standalone(client, "echo").run({"value": {"x": [1, 2]}})
+    assert out["value"] == {"x": [1, 2]}
+    assert out["tag"] == "w1"
+    assert out["retry_count"] == 0
+    assert out["worker_id"]  # the context knows the engine's id for this worker
+    assert standalone(client, "aecho").run({"value": "a"}) == {"value": "a", "tag": "w1", "async": True}
+    result = stub(client, "dag").run({"value": 4})
+    assert result == {"first": {"n": 5}, "second": {"n": 40}, "join": {"sum": 45}}
+    assert worker.metric("hatchet_worker_tasks_succeeded_total") == 5
+
+
+def test_async_client_api(client: Hatchet, start_worker: Any) -> None:
+    import asyncio
+
+    start_worker()
+
+    async def go() -> dict[str, Any]:
+        ref = await standalone(client, "echo").aio_run_no_wait({"value": 7})
+        assert ref.workflow_run_id
+        return await ref.aio_result(timeout=30)
+
+    assert asyncio.run(go())["echo"]["value"] == 7
+
+
+def test_exception_fails_with_traceback_after_retries(client: Hatchet, start_worker: Any,
+                                                      markers: Path) -> None:
+    start_worker()
+    with pytest.raises(FailedTaskRunExceptionGroup) as info:
+        standalone(client, "broken").run({"key": "broken"})
+    [error] = info.value.exceptions
+    assert error.task_name == "broken"
+    assert "ValueError: boom from attempt 2" in error.message
+    assert "Traceback (most recent call last)" in error.message
+    assert 'in broken' in error.message  # the frame of the task function
+    assert attempts(markers, "broken") == ["attempt 1", "attempt 2"]  # retries=1: two attempts
+
+
+def test_retry_with_backoff_then_success(client: Hatchet, start_worker: Any, markers: Path) -> None:
+    start_worker()
+    out = standalone(client, "flaky").run({"succeed_on": 2, "key": "flaky"})
+    assert out == {"attempts": 3}
+    assert attempts(markers, "flaky") == ["attempt 1", "attempt 2", "attempt 3"]
+
+
+def test_non_retryable_exception_is_not_retried(client: Hatchet, start_worker: Any, markers: Path) -> None:
+    start_worker()
+    with pytest.raises(FailedTaskRunExceptionGroup) as info:
+        standalone(client, "fatal").run({"key": "fatal"})
+    assert "NonRetryableException: do not retry me" in info.value.exceptions[0].message
+    assert attempts(markers, "fatal") == ["attempt 1"]  # retries=3 are not used
+
+
+def test_event_push_and_run_status(client: Hatchet, start_worker: Any) -> None:
+    start_worker()
+    ref = standalone(client, "echo").run_no_wait({"value": 1})
+    ref.result(timeout=30)
+    assert client.runs.get_status(ref.workflow_run_id) == "COMPLETED"
+    assert client.event.push("some:event", {"a": 1})  # an event id comes back
