@@ -1,0 +1,118 @@
+"""Lifespan, graceful drain on SIGTERM, listener death, cancellation, engine restarts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.hatchet import HatchetEngine
+from hatchet_worker import FailedTaskRunExceptionGroup, Hatchet
+
+from .conftest import WorkerProc, standalone, wait_until
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_lifespan_value_reaches_tasks_and_teardown_runs(client: Hatchet, start_worker: Any,
+                                                        markers: Path) -> None:
+    worker: WorkerProc = start_worker(APP_LIFESPAN="ok", APP_TAG="L")
+    assert standalone(client, "echo").run({})["lifespan"] == {"db": "connected", "tag": "L"}
+    assert lines(markers / "lifespan") == ["setup"]
+    worker.signal(signal.SIGTERM)
+    assert worker.wait_exit(30) == 0
+    assert lines(markers / "lifespan") == ["setup", "teardown"]
+
+
+def test_lifespan_failure_prevents_start(start_worker: Any, markers: Path) -> None:
+    worker: WorkerProc = start_worker(APP_LIFESPAN="fail", healthy=False)
+    assert worker.wait_exit(30) != 0
+    out = worker.output()
+    assert "lifespan setup failed, the worker does not start: RuntimeError: database unreachable" in out
+    assert "registered worker" not in out
+
+
+def test_sigterm_drains_in_flight_tasks(client: Hatchet, start_worker: Any) -> None:
+    worker: WorkerProc = start_worker(APP_SLOTS="4", HATCHET_CLIENT_WORKER_DRAIN_TIMEOUT_SECONDS="60")
+    refs = [standalone(client, "sleepy").run_no_wait({"seconds": 3, "sync": i % 2 == 0}) for i in range(4)]
+    wait_until(lambda: worker.metric("hatchet_worker_slots_in_use") == 4, 30, "4 tasks running")
+    worker.signal(signal.SIGTERM)
+    wait_until(lambda: worker.get("/readyz")[0] == 503, 5, "readiness off while draining")
+    late = standalone(client, "echo").run_no_wait({"value": "late"})  # must not land on a draining worker
+    assert worker.wait_exit(60) == 0
+    for ref in refs:
+        assert ref.result(timeout=10)["sleepy"]["end"] > 0
+        assert client.runs.get_status(ref.workflow_run_id) == "COMPLETED"
+    assert client.runs.get_status(late.workflow_run_id) == "QUEUED"
+    assert "paused worker" in worker.output()
+    # A fresh worker picks the queued run up: nothing was lost.
+    start_worker()
+    assert late.result(timeout=30)["echo"]["value"] == "late"
+
+
+def test_drain_timeout_bounds_shutdown(client: Hatchet, start_worker: Any) -> None:
+    worker: WorkerProc = start_worker(HATCHET_CLIENT_WORKER_DRAIN_TIMEOUT_SECONDS="1")
+    standalone(client, "sleepy").run_no_wait({"seconds": 60})
+    wait_until(lambda: worker.metric("hatchet_worker_slots_in_use") == 1, 30, "task running")
+    started = time.monotonic()
+    worker.signal(signal.SIGTERM)
+    assert worker.wait_exit(30) == 0
+    assert time.monotonic() - started < 15
+    assert "drain timeout (1 s) reached with 1 task(s) running" in worker.output()
+
+
+def test_killed_listener_makes_worker_unhealthy_and_exit(client: Hatchet, start_worker: Any) -> None:
+    worker: WorkerProc = start_worker()
+    assert worker.get("/livez")[0] == 200
+    ref = standalone(client, "sleepy").run_no_wait({"seconds": 4})
+    wait_until(lambda: worker.metric("hatchet_worker_slots_in_use") == 1, 30, "task running")
+    os.kill(worker.listener_pid(), signal.SIGKILL)
+    wait_until(lambda: worker.health() == (503, {**worker.health()[1], "status": "UNHEALTHY"}), 5,
+               "UNHEALTHY")
+    assert worker.get("/livez")[0] == 503
+    assert worker.wait_exit(30) == 1
+    assert "action listener subprocess exited unexpectedly" in worker.output()
+    # The in-flight task still finished and was reported through the worker's own channel.
+    assert ref.result(timeout=30)["sleepy"]["end"] > 0
+
+
+def test_cancelling_a_run_cancels_the_task(client: Hatchet, start_worker: Any, markers: Path) -> None:
+    worker: WorkerProc = start_worker()
+    ref = standalone(client, "cancellable").run_no_wait({"key": "c"})
+    wait_until(lambda: "started" in lines(markers / "c"), 30, "task started")
+    client.runs.cancel(ref.workflow_run_id)
+    wait_until(lambda: "cancelled" in lines(markers / "c"), 15, "task cancelled on the worker")
+    assert "saw is_cancelled" in lines(markers / "c")  # the flag is set before the task is interrupted
+    with pytest.raises(FailedTaskRunExceptionGroup, match="CANCELLED"):
+        ref.result(timeout=30)
+    wait_until(lambda: worker.metric("hatchet_worker_tasks_cancelled_total") == 1, 10, "cancel metric")
+    assert worker.metric("hatchet_worker_slots_in_use") == 0
+
+
+def test_blocking_sync_task_does_not_stop_heartbeats(client: Hatchet, start_worker: Any) -> None:
+    worker: WorkerProc = start_worker()
+    ref = standalone(client, "blocking").run_no_wait({"seconds": 10})
+    wait_until(lambda: worker.metric("hatchet_worker_slots_in_use") == 1, 30, "task running")
+    time.sleep(8)  # longer than two heartbeat intervals while the task blocks its thread
+    assert 0 <= worker.metric("hatchet_worker_heartbeat_age_seconds") < 6
+    assert worker.health()[0] == 200
+    assert ref.result(timeout=30)["blocking"]["end"] > 0
+
+
+def test_engine_restart_mid_run(client: Hatchet, start_worker: Any, hatchet: HatchetEngine) -> None:
+    worker: WorkerProc = start_worker(APP_SLOTS="10")
+    sleepy = standalone(client, "sleepy")
+    refs = [sleepy.run_no_wait({"seconds": 2}) for _ in range(10)]
+    wait_until(lambda: worker.metric("hatchet_worker_tasks_started_total") >= 5, 30, "tasks started")
+    hatchet.restart(down_seconds=3)
+    refs += [sleepy.run_no_wait({"seconds": 0.2}) for _ in range(10)]
+    for ref in refs:
+        assert ref.result(timeout=120)["sleepy"]["end"] > 0
+    assert worker.metric("hatchet_worker_listener_reconnects_total") >= 1
+    wait_until(lambda: worker.health()[0] == 200, 30, "HEALTHY again")
