@@ -131,6 +131,8 @@ def _logging(level: str, fmt: str) -> None:
     # kopf logs every watch event at DEBUG; keep it at INFO unless asked for debug.
     if level.upper() != "DEBUG":
         logging.getLogger("kopf").setLevel(logging.INFO)
+        # One "Handler succeeded" line per watch event is noise at fleet scale.
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
 
 
 def render_documents(docs: Sequence[Any], default_image: str | None) -> list[dict[str, Any]]:

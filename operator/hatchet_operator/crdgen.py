@@ -81,10 +81,10 @@ def _rewrite_any_of(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any
     types = sorted(o.get("type", "") for o in rewritten)
     if types == ["integer", "string"]:
         out: dict[str, Any] = {"x-kubernetes-int-or-string": True}
-        # Keep string-side constraints (a pattern, a max length) as anyOf value validations.
+        # String-side constraints (a pattern, a max length) only ever apply to string values, so they
+        # can sit on the node itself; structural schemas forbid types inside anyOf branches.
         string = next(o for o in rewritten if o["type"] == "string")
-        if len(string) > 1:
-            out["anyOf"] = [{"type": "integer"}, string]
+        out.update({k: v for k, v in string.items() if k != "type"})
         out.update(siblings)
         return out
     raise ValueError(f"unsupported union in schema: {node!r}")
@@ -120,7 +120,7 @@ def crd() -> dict[str, Any]:
                 "description": "APIVersion of this object: hatchetkube.io/v1alpha1.",
             },
             "kind": {"type": "string", "description": "Kind of this object: HatchetWorker."},
-            "metadata": {"type": "object", "description": "Standard object metadata."},
+            "metadata": {"type": "object"},
             "spec": spec,
             "status": status,
         },

@@ -83,6 +83,7 @@ def secret_problems(worker: api.HatchetWorker, views: Views) -> list[status.Prob
 class _State:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     applied: Mapping[str, Any] | None = None
+    last_desired: Mapping[str, Any] | None = None
     written_status: Mapping[str, Any] | None = None
     retry: asyncio.TimerHandle | None = None
     attempts: int = 0
@@ -197,7 +198,14 @@ class Reconciler:
         if state.applied is not None and _rv(state.applied) > _rv(observed):
             observed = state.applied
         result = "unchanged"
-        if desired is not None and not diff.holds(desired, observed):
+        # Applied exactly this before and nobody has touched the object since: nothing to do, even if
+        # the apiserver normalized some value so that the containment check below cannot see it.
+        untouched = (
+            state.applied is not None
+            and state.last_desired == desired
+            and _rv(observed) == _rv(state.applied)
+        )
+        if desired is not None and not untouched and not diff.holds(desired, observed):
             created = observed is None
             try:
                 live = await self.client.apply(
@@ -213,7 +221,11 @@ class Reconciler:
                 )
             else:
                 state.applied = observed = strip(live)
+                state.last_desired = desired
                 result = "applied"
+                drift = diff.mismatches(desired, observed)
+                if drift:
+                    log.warning("%s/%s: the apiserver changed applied fields %s", namespace, name, drift[:5])
                 self.post_event(
                     body,
                     status.Event(

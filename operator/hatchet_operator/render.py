@@ -157,13 +157,15 @@ def _probe(tuning: api.Probe | None, defaults: ProbeDefaults) -> dict[str, Any]:
     def pick(value: int | None, default: int) -> int:
         return default if value is None else value
 
-    return {
-        "httpGet": {"path": t.path or api.DEFAULT_HEALTH_PATH, "port": HEALTH_PORT_NAME},
-        "initialDelaySeconds": pick(t.initial_delay_seconds, defaults.initial_delay_seconds),
-        "periodSeconds": pick(t.period_seconds, defaults.period_seconds),
-        "timeoutSeconds": pick(t.timeout_seconds, defaults.timeout_seconds),
-        "failureThreshold": pick(t.failure_threshold, defaults.failure_threshold),
-    }
+    out: dict[str, Any] = {"httpGet": {"path": t.path or api.DEFAULT_HEALTH_PATH, "port": HEALTH_PORT_NAME}}
+    # The apiserver drops a zero initialDelaySeconds (omitempty); leave it out so the live object matches.
+    delay = pick(t.initial_delay_seconds, defaults.initial_delay_seconds)
+    if delay:
+        out["initialDelaySeconds"] = delay
+    out["periodSeconds"] = pick(t.period_seconds, defaults.period_seconds)
+    out["timeoutSeconds"] = pick(t.timeout_seconds, defaults.timeout_seconds)
+    out["failureThreshold"] = pick(t.failure_threshold, defaults.failure_threshold)
+    return out
 
 
 def default_pod_security_context() -> dict[str, Any]:
