@@ -14,7 +14,9 @@ import shutil
 import tempfile
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from . import binaries
 from .proc import Proc, free_port, run, wait_for
@@ -171,6 +173,35 @@ class HatchetEngine:
             "HATCHET_CLIENT_SERVER_URL": self.rest_url,
             "HATCHET_CLIENT_TLS_STRATEGY": "none",
         }
+
+    def rest(self, method: str, path: str, body: object | None = None) -> Any:
+        """Call the engine's REST API with the tenant token; returns the decoded JSON."""
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(
+            f"{self.rest_url}{path}", data=data, method=method,
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as r:
+            raw = r.read()
+        return json.loads(raw) if raw else None
+
+    def workers(self, status: str | None = None) -> list[dict[str, Any]]:
+        q = f"?statuses={status}" if status else ""
+        return list(self.rest("GET", f"/api/v1/tenants/{self.tenant_id}/worker{q}").get("rows") or [])
+
+    def wait_for_worker(self, name: str, timeout: float = 60, procs: Sequence[Proc] = ()) -> dict[str, Any]:
+        """Wait until a worker called `name` is ACTIVE, i.e. registered, listening and heartbeating.
+
+        Trigger runs only after this: the engine accepts a trigger for a workflow that no worker has
+        registered yet and then never creates the run.
+        """
+        def active() -> dict[str, Any] | None:
+            return next((w for w in self.workers("ACTIVE") if w["name"] == name), None)
+
+        return wait_for(active, timeout, f"worker {name!r} ACTIVE at the engine", procs=[*procs, *self._procs()])
+
+    def _procs(self) -> list[Proc]:
+        return [p for p in (self.proc, self.postgres.proc) if p is not None]
 
     def token_claims(self) -> dict[str, object]:
         payload = self.token.split(".")[1]

@@ -149,7 +149,12 @@ class ControlPlane:
 
     def _kwok_config(self) -> Path:
         stages = binaries.kwok_stages()
-        docs = ["apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions: {}\n"]
+        # A config file replaces kwok's built-in option defaults, so the ones it needs are spelled out.
+        docs = [
+            "apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions:\n"
+            "  nodePlayStageParallelism: 4\n  podPlayStageParallelism: 8\n  nodeLeaseParallelism: 4\n"
+            "  podsOnNodeSyncParallelism: 4\n  nodeLeaseDurationSeconds: 40\n"
+        ]
         for rel in ("node/fast", "node/heartbeat-with-lease", "pod/fast"):
             for f in sorted((stages / rel).glob("*.yaml")):
                 if f.name != "kustomization.yaml":
