@@ -22,9 +22,8 @@ import sys
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from pydantic import BaseModel
-
 from hatchet_worker import Context, Hatchet
+from pydantic import BaseModel
 
 hatchet = Hatchet()
 

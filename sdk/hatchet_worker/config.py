@@ -19,7 +19,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 ENV_PREFIX = "HATCHET_CLIENT_"
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
@@ -184,6 +184,19 @@ def _section_from_env(env: Mapping[str, str], prefix: str, names: dict[str, str]
     return out
 
 
+def _explain(exc: ValidationError) -> str:
+    """One line per problem; our own ConfigError messages verbatim (they already name the variable)."""
+    lines = []
+    for err in exc.errors():
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, ConfigError):
+            lines.append(str(cause))
+        else:
+            where = ".".join(str(p) for p in err["loc"]) or "config"
+            lines.append(f"{where}: {err['msg']}")
+    return "; ".join(lines)
+
+
 class ClientConfig(BaseModel):
     """Connection and worker settings.
 
@@ -219,6 +232,12 @@ class ClientConfig(BaseModel):
     worker_listener_give_up_seconds: float = Field(default=300.0, gt=0)
     """The listener gives up (and the worker exits non-zero) after failing to reach the engine for
     this long without a single success; a supervisor then restarts it."""
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise ConfigError(_explain(exc)) from None
 
     @model_validator(mode="before")
     @classmethod

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from harness.hatchet import HatchetEngine
 from harness.proc import free_port
 from hatchet_worker import ClientConfig, ClientTLSConfig, Hatchet
@@ -157,7 +156,8 @@ def worker_env(hatchet: HatchetEngine, ns: str, markers: Path) -> Callable[..., 
 
 
 @pytest.fixture
-def start_worker(worker_env: Callable[..., dict[str, str]], tmp_path: Path) -> Iterator[Callable[..., WorkerProc]]:
+def start_worker(worker_env: Callable[..., dict[str, str]],
+                 tmp_path: Path) -> Iterator[Callable[..., WorkerProc]]:
     started: list[WorkerProc] = []
 
     def start(script: Path = APP, healthy: bool = True, **extra: str) -> WorkerProc:

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from harness.hatchet import HatchetEngine
 from hatchet_worker import FailedTaskRunExceptionGroup, Hatchet
 

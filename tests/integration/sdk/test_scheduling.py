@@ -64,7 +64,8 @@ def test_labels_registered_and_required_label_routes(client: Hatchet, start_work
     assert a.metric("hatchet_worker_tasks_started_total") == 0
 
 
-def test_durable_task_uses_durable_slot_pool(client: Hatchet, start_worker: Any, hatchet: HatchetEngine) -> None:
+def test_durable_task_uses_durable_slot_pool(client: Hatchet, start_worker: Any,
+                                             hatchet: HatchetEngine) -> None:
     worker: WorkerProc = start_worker(APP_DURABLE="1")
     info = worker_info(hatchet, worker.health()[1]["worker_id"])
     assert info["slotConfig"]["durable"]["limit"] == 1000

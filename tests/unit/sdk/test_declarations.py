@@ -8,8 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
-
 from hatchet_worker import (
     ClientConfig,
     Context,
@@ -20,6 +18,7 @@ from hatchet_worker import (
 from hatchet_worker._proto import dispatcher_pb2, v1_workflows_pb2
 from hatchet_worker._register import register_request, workflow_proto
 from hatchet_worker.workflow import duration_expr
+from pydantic import BaseModel
 
 
 def seg(obj: object) -> str:
@@ -43,7 +42,7 @@ def test_workflow_proto(hatchet: Hatchet) -> None:
              desired_worker_labels={"gpu": DesiredWorkerLabel(value=1, required=True,
                                                               comparator=WorkerLabelComparator.GREATER_THAN)},
              slot_cost=2)
-    def Charge(input: In, ctx: Context) -> dict[str, Any]:  # noqa: N802 - task names are lower-cased
+    def Charge(input: In, ctx: Context) -> dict[str, Any]:
         return {}
 
     @wf.task(parents=[Charge], schedule_timeout="10m")

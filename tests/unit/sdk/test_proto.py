@@ -15,7 +15,6 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "sdk" / "proto"))
 
 import generate  # noqa: E402
-
 from hatchet_worker._proto import (  # noqa: E402
     dispatcher_pb2,
     events_pb2,
@@ -43,11 +42,14 @@ def describe(modules: list[Any]) -> dict[str, Any]:
     """Messages (fields by number) and services (methods) of some generated modules."""
     out: dict[str, Any] = {"messages": {}, "enums": {}, "services": {}}
 
+    def type_name(f: Any) -> str:
+        if f.message_type:
+            return str(f.message_type.full_name)
+        return str(f.enum_type.full_name) if f.enum_type else ""
+
     def walk(msg: Any) -> None:
         out["messages"][msg.full_name] = {
-            str(f.number): [f.name, f.type, f.is_repeated, f.message_type.full_name if f.message_type else
-                            (f.enum_type.full_name if f.enum_type else "")]
-            for f in msg.fields}
+            str(f.number): [f.name, f.type, f.is_repeated, type_name(f)] for f in msg.fields}
         for nested in msg.nested_types:
             walk(nested)
 
@@ -98,7 +100,7 @@ def test_every_field_we_declare_matches_the_engine_contract(official: dict[str, 
         assert name in official["messages"], f"message {name} is not in the engine's contract"
         theirs = official["messages"][name]
         for number, spec in fields.items():
-            assert theirs.get(number) == spec, f"{name} field {number}: ours {spec}, engine {theirs.get(number)}"
+            assert theirs.get(number) == spec, f"{name}.{number}: ours {spec}, engine {theirs.get(number)}"
 
 
 def test_every_enum_value_matches(official: dict[str, Any]) -> None:
@@ -109,7 +111,8 @@ def test_every_enum_value_matches(official: dict[str, Any]) -> None:
 
 def test_every_method_we_call_exists_with_the_same_shape(official: dict[str, Any]) -> None:
     ours = describe(OURS)["services"]
-    assert set(ours) == {"Dispatcher", "EventsService", "WorkflowService", "v1.AdminService", "v1.V1Dispatcher"}
+    assert set(ours) == {"Dispatcher", "EventsService", "WorkflowService", "v1.AdminService",
+                         "v1.V1Dispatcher"}
     for svc, methods in ours.items():
         for method, spec in methods.items():
             assert official["services"][svc].get(method) == spec, f"/{svc}/{method}"

@@ -10,13 +10,12 @@ import subprocess
 import sys
 from typing import Any
 
-import pytest
-from pydantic import BaseModel
-
 import hatchet_worker
+import pytest
 from hatchet_worker import IllegalTaskOutputError, _ipc
 from hatchet_worker._listener import BACKOFF_CAP, backoff_delay
 from hatchet_worker._serde import dump_output, error_text, format_error
+from pydantic import BaseModel
 
 
 class Out(BaseModel):
@@ -92,7 +91,8 @@ def test_public_names() -> None:
 
 def test_listener_subprocess_imports_stay_lean() -> None:
     code = ("import sys, hatchet_worker._listener; "
-            "heavy = [m for m in ('pydantic', 'prometheus_client', 'hatchet_worker.worker') if m in sys.modules]; "
+            "mods = ('pydantic', 'prometheus_client', 'hatchet_worker.worker'); "
+            "heavy = [m for m in mods if m in sys.modules]; "
             "print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"

@@ -14,9 +14,8 @@ from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
 from hatchet_worker import Context, DesiredWorkerLabel, DurableContext, Hatchet, NonRetryableException
+from pydantic import BaseModel
 
 hatchet = Hatchet()
 TAG = os.environ.get("APP_TAG", "")
