@@ -61,8 +61,8 @@ def describe(modules: list[Any]) -> dict[str, Any]:
             out["enums"][enum.full_name] = {v.name: v.number for v in enum.values}
         for svc in fd.services_by_name.values():
             out["services"][svc.full_name] = {
-                m.name: [m.input_type.full_name, m.output_type.full_name, m.client_streaming, m.server_streaming]
-                for m in svc.methods}
+                m.name: [m.input_type.full_name, m.output_type.full_name, m.client_streaming,
+                         m.server_streaming] for m in svc.methods}
     return out
 
 
