@@ -72,3 +72,17 @@ def test_durable_task_uses_durable_slot_pool(client: Hatchet, start_worker: Any,
     assert info["slotConfig"]["default"]["limit"] == 100
     assert standalone(client, "durable").run({})["durable"] is True
     wait_until(lambda: worker.metric("hatchet_worker_tasks_succeeded_total") == 1, 10, "metric")
+
+
+def test_release_slot_lets_another_task_start(client: Hatchet, start_worker: Any) -> None:
+    start_worker(APP_SLOTS="1")
+    long = standalone(client, "releaser").run_no_wait({"seconds": 4})
+    quick = standalone(client, "sleepy").run_no_wait({"seconds": 0.1})
+    q = quick.result(timeout=30)["sleepy"]
+    r = long.result(timeout=30)["releaser"]
+    assert q["end"] < r["end"], "with slots=1 the second task only ran because the first released its slot"
+
+
+def test_refresh_timeout_extends_execution_timeout(client: Hatchet, start_worker: Any) -> None:
+    start_worker()
+    assert standalone(client, "refresher").run({"seconds": 5}) == {"slept": 5}

@@ -132,6 +132,22 @@ async def durable(input: EchoInput, ctx: DurableContext) -> dict[str, Any]:
     return {"durable": True, "tag": TAG}
 
 
+@hatchet.task(name="releaser", input_validator=SleepInput, execution_timeout="2m")
+async def releaser(input: SleepInput, ctx: Context) -> dict[str, Any]:
+    start = time.time()
+    await ctx.aio_release_slot()  # frees the slot: another task may start while this one sleeps
+    await asyncio.sleep(input.seconds)
+    return {"start": start, "end": time.time()}
+
+
+@hatchet.task(name="refresher", input_validator=SleepInput, execution_timeout="3s")
+def refresher(input: SleepInput, ctx: Context) -> dict[str, Any]:
+    ctx.refresh_timeout("30s")  # without this the engine would cancel the run after 3 s
+    ctx.log("refreshed the timeout")
+    time.sleep(input.seconds)
+    return {"slept": input.seconds}
+
+
 async def lifespan() -> AsyncGenerator[dict[str, Any], None]:
     mode = os.environ.get("APP_LIFESPAN", "")
     if mode == "fail":
@@ -141,7 +157,7 @@ async def lifespan() -> AsyncGenerator[dict[str, Any], None]:
     mark("lifespan", "teardown")
 
 
-WORKFLOWS = [echo, aecho, dag, flaky, broken, fatal, sleepy, blocking, cancellable, labelled]
+WORKFLOWS = [echo, aecho, dag, flaky, broken, fatal, sleepy, blocking, cancellable, labelled, releaser, refresher]
 
 
 def main() -> None:
