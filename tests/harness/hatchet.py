@@ -46,22 +46,75 @@ class Postgres:
     def start(self) -> Postgres:
         shutil.chown(self.dir, self.user, self.user)
         data = self.dir / "data"
-        run(["setpriv", *Proc._drop_to(self.user), "--", str(self.bindir / "initdb"), "-D", str(data),
-             "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
-            timeout=120)
-        self.proc = Proc("postgres", [
-            str(self.bindir / "postgres"), "-D", str(data), "-p", str(self.port), "-k", str(self.dir),
-            "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=400",
-            # Durability is worthless for a throwaway test database; speed is not.
-            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-            "-c", "shared_buffers=128MB",
-        ], self.logs / "postgres.log", user=self.user).start()
+        run(
+            [
+                "setpriv",
+                *Proc._drop_to(self.user),
+                "--",
+                str(self.bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            ],
+            timeout=120,
+        )
+        self.proc = Proc(
+            "postgres",
+            [
+                str(self.bindir / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(self.port),
+                "-k",
+                str(self.dir),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "max_connections=400",
+                # Durability is worthless for a throwaway test database; speed is not.
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "shared_buffers=128MB",
+            ],
+            self.logs / "postgres.log",
+            user=self.user,
+        ).start()
         wait_for(lambda: self.psql("select 1", check=False).returncode == 0, 60, "postgres", procs=[self.proc])
         return self
 
     def psql(self, sql: str, db: str = "postgres", check: bool = True) -> object:
-        return run([str(self.bindir / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-                    "-d", db, "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql], check=check, timeout=60)
+        return run(
+            [
+                str(self.bindir / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                db,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-qAt",
+                "-c",
+                sql,
+            ],
+            check=check,
+            timeout=60,
+        )
 
     def create_database(self, name: str, owner: str, password: str) -> str:
         self.psql(f"CREATE ROLE {owner} LOGIN PASSWORD '{password}'")
@@ -93,30 +146,32 @@ class HatchetEngine:
 
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SERVER_", "DATABASE_", "HATCHET_"))}
-        env.update({
-            "DATABASE_URL": self.database_url,
-            "DATABASE_MAX_CONNS": "40",
-            "SERVER_MSGQUEUE_KIND": "postgres",
-            "SERVER_PORT": str(self.api_port),
-            "SERVER_URL": self.rest_url,
-            "SERVER_GRPC_PORT": str(self.grpc_port),
-            "SERVER_GRPC_BIND_ADDRESS": "127.0.0.1",
-            "SERVER_GRPC_BROADCAST_ADDRESS": self.grpc_address,
-            "SERVER_GRPC_INSECURE": "t",
-            "SERVER_HEALTHCHECK_PORT": str(self.health_port),
-            "SERVER_AUTH_COOKIE_DOMAIN": "localhost",
-            "SERVER_AUTH_COOKIE_INSECURE": "t",
-            "SERVER_AUTH_SET_EMAIL_VERIFIED": "t",
-            "SERVER_SECURITY_CHECK_ENABLED": "f",  # no call home
-            "SERVER_ANALYTICS_POSTHOG_ENABLED": "f",
-            "SERVER_LOGGER_LEVEL": "warn",
-            "SERVER_LOGGER_FORMAT": "console",
-            "DATABASE_LOGGER_LEVEL": "warn",
-            # hatchet-lite also serves a frontend; give it an empty asset dir and private ports.
-            "LITE_STATIC_ASSET_DIR": str(self.workdir / "static"),
-            "LITE_FRONTEND_PORT": str(self.frontend_port),
-            "LITE_RUNTIME_PORT": str(self.runtime_port),
-        })
+        env.update(
+            {
+                "DATABASE_URL": self.database_url,
+                "DATABASE_MAX_CONNS": "40",
+                "SERVER_MSGQUEUE_KIND": "postgres",
+                "SERVER_PORT": str(self.api_port),
+                "SERVER_URL": self.rest_url,
+                "SERVER_GRPC_PORT": str(self.grpc_port),
+                "SERVER_GRPC_BIND_ADDRESS": "127.0.0.1",
+                "SERVER_GRPC_BROADCAST_ADDRESS": self.grpc_address,
+                "SERVER_GRPC_INSECURE": "t",
+                "SERVER_HEALTHCHECK_PORT": str(self.health_port),
+                "SERVER_AUTH_COOKIE_DOMAIN": "localhost",
+                "SERVER_AUTH_COOKIE_INSECURE": "t",
+                "SERVER_AUTH_SET_EMAIL_VERIFIED": "t",
+                "SERVER_SECURITY_CHECK_ENABLED": "f",  # no call home
+                "SERVER_ANALYTICS_POSTHOG_ENABLED": "f",
+                "SERVER_LOGGER_LEVEL": "warn",
+                "SERVER_LOGGER_FORMAT": "console",
+                "DATABASE_LOGGER_LEVEL": "warn",
+                # hatchet-lite also serves a frontend; give it an empty asset dir and private ports.
+                "LITE_STATIC_ASSET_DIR": str(self.workdir / "static"),
+                "LITE_FRONTEND_PORT": str(self.frontend_port),
+                "LITE_RUNTIME_PORT": str(self.runtime_port),
+            }
+        )
         return env
 
     def start(self) -> HatchetEngine:
@@ -130,19 +185,47 @@ class HatchetEngine:
         env = self._env()
         config = self.workdir / "config"
         run([str(self.bin / "hatchet-migrate")], env=env, timeout=600)
-        run([str(self.bin / "hatchet-admin"), "quickstart", "--skip", "certs",
-             "--generated-config-dir", str(config), "--overwrite=false"], env=env, timeout=300)
+        run(
+            [
+                str(self.bin / "hatchet-admin"),
+                "quickstart",
+                "--skip",
+                "certs",
+                "--generated-config-dir",
+                str(config),
+                "--overwrite=false",
+            ],
+            env=env,
+            timeout=300,
+        )
         self.config_dir = config
-        out = run([str(self.bin / "hatchet-admin"), "token", "create", "--config", str(config),
-                   "--tenant-id", self.tenant_id, "--name", "harness"], env=env, timeout=120).stdout
+        out = run(
+            [
+                str(self.bin / "hatchet-admin"),
+                "token",
+                "create",
+                "--config",
+                str(config),
+                "--tenant-id",
+                self.tenant_id,
+                "--name",
+                "harness",
+            ],
+            env=env,
+            timeout=120,
+        ).stdout
         self.token = out.strip().splitlines()[-1]
         self._start_engine()
         self.start_seconds = time.monotonic() - t0
         return self
 
     def _start_engine(self) -> None:
-        self.proc = Proc("hatchet-lite", [str(self.bin / "hatchet-lite"), "--config", str(self.config_dir)],
-                         self.logs / "hatchet-lite.log", env=self._env()).start()
+        self.proc = Proc(
+            "hatchet-lite",
+            [str(self.bin / "hatchet-lite"), "--config", str(self.config_dir)],
+            self.logs / "hatchet-lite.log",
+            env=self._env(),
+        ).start()
         wait_for(self.ready, 120, "hatchet engine ready", procs=[self.proc])
 
     def ready(self) -> bool:
@@ -178,7 +261,9 @@ class HatchetEngine:
         """Call the engine's REST API with the tenant token; returns the decoded JSON."""
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(
-            f"{self.rest_url}{path}", data=data, method=method,
+            f"{self.rest_url}{path}",
+            data=data,
+            method=method,
             headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
         )
         with urllib.request.urlopen(req, timeout=10) as r:
@@ -195,6 +280,7 @@ class HatchetEngine:
         Trigger runs only after this: the engine accepts a trigger for a workflow that no worker has
         registered yet and then never creates the run.
         """
+
         def active() -> dict[str, Any] | None:
             return next((w for w in self.workers("ACTIVE") if w["name"] == name), None)
 

@@ -56,7 +56,9 @@ class ControlPlane:
         ca = pki.CA(self.pki_dir)
         self.ca_path = ca.cert_path
         serving = ca.issue(
-            "apiserver", "kube-apiserver", server=True,
+            "apiserver",
+            "kube-apiserver",
+            server=True,
             dns=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"),
             ips=("127.0.0.1", "10.0.0.1"),
         )
@@ -64,75 +66,112 @@ class ControlPlane:
         admin = ca.issue("admin", "admin", orgs=("system:masters",))
         write_kubeconfig(self.kubeconfig, self.server, ca.cert_path, *admin, "admin")
         kcm_cfg = write_kubeconfig(
-            self.workdir / "kcm.kubeconfig", self.server, ca.cert_path,
-            *ca.issue("kcm", "system:kube-controller-manager"), "kcm",
+            self.workdir / "kcm.kubeconfig",
+            self.server,
+            ca.cert_path,
+            *ca.issue("kcm", "system:kube-controller-manager"),
+            "kcm",
         )
         sched_cfg = write_kubeconfig(
-            self.workdir / "scheduler.kubeconfig", self.server, ca.cert_path,
-            *ca.issue("scheduler", "system:kube-scheduler"), "scheduler",
+            self.workdir / "scheduler.kubeconfig",
+            self.server,
+            ca.cert_path,
+            *ca.issue("scheduler", "system:kube-scheduler"),
+            "scheduler",
         )
 
         etcd_port, etcd_peer = free_port(), free_port()
-        etcd = self._proc("etcd", [
-            str(self.bin_dir / "etcd"),
-            f"--data-dir={self.workdir / 'etcd'}",
-            f"--listen-client-urls=http://127.0.0.1:{etcd_port}",
-            f"--advertise-client-urls=http://127.0.0.1:{etcd_port}",
-            f"--listen-peer-urls=http://127.0.0.1:{etcd_peer}",
-            f"--initial-advertise-peer-urls=http://127.0.0.1:{etcd_peer}",
-            f"--initial-cluster=default=http://127.0.0.1:{etcd_peer}",
-            "--listen-metrics-urls=", "--unsafe-no-fsync=true", "--log-level=warn",
-        ])
+        etcd = self._proc(
+            "etcd",
+            [
+                str(self.bin_dir / "etcd"),
+                f"--data-dir={self.workdir / 'etcd'}",
+                f"--listen-client-urls=http://127.0.0.1:{etcd_port}",
+                f"--advertise-client-urls=http://127.0.0.1:{etcd_port}",
+                f"--listen-peer-urls=http://127.0.0.1:{etcd_peer}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{etcd_peer}",
+                f"--initial-cluster=default=http://127.0.0.1:{etcd_peer}",
+                "--listen-metrics-urls=",
+                "--unsafe-no-fsync=true",
+                "--log-level=warn",
+            ],
+        )
         wait_for(lambda: _http_ok(f"http://127.0.0.1:{etcd_port}/health"), 60, "etcd /health", procs=[etcd])
 
-        apiserver = self._proc("kube-apiserver", [
-            str(self.bin_dir / "kube-apiserver"),
-            f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-            f"--secure-port={self.port}", "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-            f"--tls-cert-file={serving[0]}", f"--tls-private-key-file={serving[1]}",
-            f"--client-ca-file={ca.cert_path}",
-            "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true",
-            "--authorization-mode=Node,RBAC",
-            f"--service-account-issuer={self.server}",
-            f"--service-account-key-file={sa_pub}",
-            f"--service-account-signing-key-file={sa_key}",
-            "--endpoint-reconciler-type=none",
-            "--v=1",
-        ])
-        wait_for(
-            lambda: self._get("/readyz") == "ok", 120, "kube-apiserver /readyz", procs=[etcd, apiserver]
+        apiserver = self._proc(
+            "kube-apiserver",
+            [
+                str(self.bin_dir / "kube-apiserver"),
+                f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+                f"--secure-port={self.port}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--tls-cert-file={serving[0]}",
+                f"--tls-private-key-file={serving[1]}",
+                f"--client-ca-file={ca.cert_path}",
+                "--service-cluster-ip-range=10.0.0.0/24",
+                "--allow-privileged=true",
+                "--authorization-mode=Node,RBAC",
+                f"--service-account-issuer={self.server}",
+                f"--service-account-key-file={sa_pub}",
+                f"--service-account-signing-key-file={sa_key}",
+                "--endpoint-reconciler-type=none",
+                "--v=1",
+            ],
         )
-        self._proc("kube-controller-manager", [
-            str(self.bin_dir / "kube-controller-manager"),
-            f"--kubeconfig={kcm_cfg}", f"--authentication-kubeconfig={kcm_cfg}",
-            f"--authorization-kubeconfig={kcm_cfg}",
-            f"--root-ca-file={ca.cert_path}",
-            f"--service-account-private-key-file={sa_key}",
-            "--use-service-account-credentials=true",
-            f"--cluster-signing-cert-file={ca.cert_path}", f"--cluster-signing-key-file={ca.key_path}",
-            "--leader-elect=false", f"--secure-port={free_port()}", "--bind-address=127.0.0.1",
-            "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
-            "--v=1",
-        ])
-        self._proc("kube-scheduler", [
-            str(self.bin_dir / "kube-scheduler"),
-            f"--kubeconfig={sched_cfg}", f"--authentication-kubeconfig={sched_cfg}",
-            f"--authorization-kubeconfig={sched_cfg}",
-            "--leader-elect=false", f"--secure-port={free_port()}", "--bind-address=127.0.0.1", "--v=1",
-        ])
-        self._proc("kwok", [
-            str(binaries.kwok()),
-            f"--kubeconfig={self.kubeconfig}",
-            f"--manage-nodes-with-annotation-selector={NODE_ANNOTATION}=fake",
-            f"--config={self._kwok_config()}",
-            f"--server-address=127.0.0.1:{free_port()}",
-            "--cidr=10.244.0.0/16", "--node-ip=127.0.0.1", f"--node-port={free_port()}",
-        ])
+        wait_for(lambda: self._get("/readyz") == "ok", 120, "kube-apiserver /readyz", procs=[etcd, apiserver])
+        self._proc(
+            "kube-controller-manager",
+            [
+                str(self.bin_dir / "kube-controller-manager"),
+                f"--kubeconfig={kcm_cfg}",
+                f"--authentication-kubeconfig={kcm_cfg}",
+                f"--authorization-kubeconfig={kcm_cfg}",
+                f"--root-ca-file={ca.cert_path}",
+                f"--service-account-private-key-file={sa_key}",
+                "--use-service-account-credentials=true",
+                f"--cluster-signing-cert-file={ca.cert_path}",
+                f"--cluster-signing-key-file={ca.key_path}",
+                "--leader-elect=false",
+                f"--secure-port={free_port()}",
+                "--bind-address=127.0.0.1",
+                "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
+                "--v=1",
+            ],
+        )
+        self._proc(
+            "kube-scheduler",
+            [
+                str(self.bin_dir / "kube-scheduler"),
+                f"--kubeconfig={sched_cfg}",
+                f"--authentication-kubeconfig={sched_cfg}",
+                f"--authorization-kubeconfig={sched_cfg}",
+                "--leader-elect=false",
+                f"--secure-port={free_port()}",
+                "--bind-address=127.0.0.1",
+                "--v=1",
+            ],
+        )
+        self._proc(
+            "kwok",
+            [
+                str(binaries.kwok()),
+                f"--kubeconfig={self.kubeconfig}",
+                f"--manage-nodes-with-annotation-selector={NODE_ANNOTATION}=fake",
+                f"--config={self._kwok_config()}",
+                f"--server-address=127.0.0.1:{free_port()}",
+                "--cidr=10.244.0.0/16",
+                "--node-ip=127.0.0.1",
+                f"--node-port={free_port()}",
+            ],
+        )
         self._create_nodes()
         # The token controller must have created the `default` ServiceAccount before pods can be made.
         wait_for(
             lambda: self.kubectl("get", "serviceaccount", "default", "-n", "default", check=False).returncode == 0,
-            60, "the default ServiceAccount", procs=self.procs,
+            60,
+            "the default ServiceAccount",
+            procs=self.procs,
         )
         wait_for(self._nodes_ready, 60, "kwok nodes Ready", procs=self.procs)
         self.start_seconds = time.monotonic() - t0
@@ -189,7 +228,8 @@ class ControlPlane:
         out = self.kubectl("get", "nodes", "-o", "json").stdout
         items = json.loads(out)["items"]
         ready = [
-            n for n in items
+            n
+            for n in items
             for c in n.get("status", {}).get("conditions", [])
             if c["type"] == "Ready" and c["status"] == "True"
         ]
@@ -218,7 +258,9 @@ class ControlPlane:
     ) -> subprocess.CompletedProcess[str]:
         return run(
             [str(self.bin_dir / "kubectl"), f"--kubeconfig={self.kubeconfig}", *args],
-            input=input, check=check, timeout=timeout,
+            input=input,
+            check=check,
+            timeout=timeout,
         )
 
     def api_client(self) -> Any:
@@ -234,7 +276,9 @@ class ControlPlane:
         self.kubectl("apply", "-f", "-", input=json.dumps(ns))
         wait_for(
             lambda: self.kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode == 0,
-            60, f"the default ServiceAccount in {name}", procs=self.procs,
+            60,
+            f"the default ServiceAccount in {name}",
+            procs=self.procs,
         )
         return name
 

@@ -133,13 +133,11 @@ def wait_for(
             result = check()
             if result:
                 return result
-        except Exception as e:  # noqa: BLE001 - any failure means "not ready yet"
+        except Exception as e:
             last = e
         for p in procs:
             if p.popen is not None and p.popen.poll() is not None:
-                raise WaitTimeout(
-                    f"{p.name} exited with {p.popen.returncode} while waiting for {what}\n{p.tail()}"
-                )
+                raise WaitTimeout(f"{p.name} exited with {p.popen.returncode} while waiting for {what}\n{p.tail()}")
         if time.monotonic() >= deadline:
             logs = "".join(f"\n--- {p.name} ({p.log}) ---\n{p.tail()}" for p in procs)
             raise WaitTimeout(f"timed out after {timeout:.0f}s waiting for {what}; last error: {last!r}{logs}")

@@ -39,7 +39,8 @@ def test_deployment_gets_ready_pods_on_kwok_and_is_garbage_collected(kube: Contr
     def ready_pods() -> list[dict[str, object]] | None:
         pods = json.loads(kube.kubectl("get", "pods", "-n", namespace, "-l", "app=web", "-o", "json").stdout)
         ready = [
-            p for p in pods["items"]
+            p
+            for p in pods["items"]
             if any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
         ]
         return ready if len(ready) == 3 else None
@@ -49,9 +50,15 @@ def test_deployment_gets_ready_pods_on_kwok_and_is_garbage_collected(kube: Contr
     rs = json.loads(kube.kubectl("get", "replicasets", "-n", namespace, "-o", "json").stdout)["items"]
     assert len(rs) == 1 and rs[0]["metadata"]["ownerReferences"][0]["name"] == "web"
     wait_for(
-        lambda: json.loads(kube.kubectl("get", "deploy", "web", "-n", namespace, "-o", "json").stdout)["status"]
-        .get("readyReplicas") == 3,
-        60, "deployment readyReplicas=3", procs=kube.procs,
+        lambda: (
+            json.loads(kube.kubectl("get", "deploy", "web", "-n", namespace, "-o", "json").stdout)["status"].get(
+                "readyReplicas"
+            )
+            == 3
+        ),
+        60,
+        "deployment readyReplicas=3",
+        procs=kube.procs,
     )
 
     kube.kubectl("delete", "deployment", "web", "-n", namespace, "--wait=false")
@@ -69,9 +76,15 @@ def test_restricted_namespace_rejects_privileged_pod(kube: ControlPlane) -> None
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "priv"},
-        "spec": {"containers": [{
-            "name": "main", "image": "example.invalid/app:1", "securityContext": {"privileged": True},
-        }]},
+        "spec": {
+            "containers": [
+                {
+                    "name": "main",
+                    "image": "example.invalid/app:1",
+                    "securityContext": {"privileged": True},
+                }
+            ]
+        },
     }
     cp = kube.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(privileged), check=False)
     assert cp.returncode != 0
@@ -84,17 +97,22 @@ def test_restricted_namespace_rejects_privileged_pod(kube: ControlPlane) -> None
         "metadata": {"name": "ok"},
         "spec": {
             "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [{
-                "name": "main", "image": "example.invalid/app:1",
-                "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
-            }],
+            "containers": [
+                {
+                    "name": "main",
+                    "image": "example.invalid/app:1",
+                    "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+                }
+            ],
         },
     }
     kube.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(compliant))
     kube.kubectl("delete", "namespace", ns, "--wait=false")
 
 
-@pytest.mark.parametrize("resource", ["deployments.apps", "leases.coordination.k8s.io", "customresourcedefinitions.apiextensions.k8s.io"])
+@pytest.mark.parametrize(
+    "resource", ["deployments.apps", "leases.coordination.k8s.io", "customresourcedefinitions.apiextensions.k8s.io"]
+)
 def test_api_resources_served(kube: ControlPlane, resource: str) -> None:
     names = kube.kubectl("api-resources", "-o", "name").stdout.split()
     assert resource in names
