@@ -92,6 +92,7 @@ class Worker:
         self._proc: asyncio.subprocess.Process | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._signals = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.register_workflows(workflows or [])
 
     # -- configuration --------------------------------------------------------------------------
@@ -177,7 +178,7 @@ class Worker:
         from hatchet_worker._register import register_request
         from hatchet_worker._runner import Runner
 
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         self._started_mono = time.monotonic()
         self._shutdown_event = asyncio.Event()
         self._stopping_listener = self._listener_died = self._draining = self._registered = False
@@ -187,9 +188,13 @@ class Worker:
             return 2
         tasks = self._tasks()
         cfg = self.config
-        plan = resolve_slots(code_slots=self._code_slots, code_durable_slots=self._code_durable_slots,
-                             env_slots=cfg.worker_slots, env_durable_slots=cfg.worker_durable_slots,
-                             task_slots=[(a, t.slot_type, t.slot_cost) for a, t in tasks.items()])
+        try:
+            plan = resolve_slots(code_slots=self._code_slots, code_durable_slots=self._code_durable_slots,
+                                 env_slots=cfg.worker_slots, env_durable_slots=cfg.worker_durable_slots,
+                                 task_slots=[(a, t.slot_type, t.slot_cost) for a, t in tasks.items()])
+        except ValueError as exc:
+            log.error("invalid slot configuration: %s", exc)
+            return 2
         for note in plan.overrides:
             log.warning("%s", note)
         self.stats.slot_capacity = dict(plan.slot_config)
@@ -404,8 +409,11 @@ class Worker:
         self._shutdown_event.set()
 
     def stop(self) -> None:
-        """Ask a running worker to drain and stop (same as SIGTERM)."""
-        self._shutdown_event.set()
+        """Ask a running worker to drain and stop (same as SIGTERM); callable from any thread."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        loop.call_soon_threadsafe(self._shutdown_event.set)
 
     async def _pause(self) -> None:
         if not self.worker_id or not self.config.server_url:
