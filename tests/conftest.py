@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from harness import proc
 from harness.hatchet import HatchetEngine
 from harness.helm import Helm

@@ -33,7 +33,8 @@ def tail(path: Path, lines: int = 40) -> str:
             text = f.read().decode(errors="replace")
     except OSError:
         return ""
-    return "\n".join(text.splitlines()[-lines:])
+    # Some components log long JSON lines: keep each line readable.
+    return "\n".join(line[:400] for line in text.splitlines()[-lines:])
 
 
 class Proc:

@@ -1,6 +1,16 @@
-"""A worker written with the official hatchet-sdk (test reference only): proves the engine works."""
+"""A worker written with the official hatchet-sdk (test reference only): proves the engine works.
+
+Run as a program only (never imported by tests): the official SDK registers its protobuf messages in
+the process-wide descriptor pool, so it stays out of the test process.
+
+    python reference_worker.py            # run the worker
+    python reference_worker.py trigger N  # run the workflow with input n=N, print the output as JSON
+"""
 
 from __future__ import annotations
+
+import json
+import sys
 
 from hatchet_sdk import Context, Hatchet
 from pydantic import BaseModel
@@ -21,4 +31,7 @@ def double(input: EchoInput, ctx: Context) -> dict[str, int]:
 
 
 if __name__ == "__main__":
-    hatchet.worker("harness-reference-worker", slots=2, workflows=[echo]).start()
+    if sys.argv[1:2] == ["trigger"]:
+        print(json.dumps(echo.run(EchoInput(n=int(sys.argv[2])))))
+    else:
+        hatchet.worker("harness-reference-worker", slots=2, workflows=[echo]).start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from harness.kube import ControlPlane
 from harness.proc import wait_for
 
