@@ -72,6 +72,8 @@ def test_durable_task_uses_durable_slot_pool(client: Hatchet, start_worker: Any,
     assert info["slotConfig"]["default"]["limit"] == 100
     assert standalone(client, "durable").run({})["durable"] is True
     wait_until(lambda: worker.metric("hatchet_worker_tasks_succeeded_total") == 1, 10, "metric")
+    out = standalone(client, "durable").run({"value": 2})
+    assert 2 <= out["slept"] < 10
 
 
 def test_release_slot_lets_another_task_start(client: Hatchet, start_worker: Any) -> None:

@@ -127,9 +127,14 @@ def labelled(input: EchoInput, ctx: Context) -> dict[str, Any]:
     return {"tag": TAG}
 
 
-@hatchet.durable_task(name="durable")
+@hatchet.durable_task(name="durable", input_validator=EchoInput)
 async def durable(input: EchoInput, ctx: DurableContext) -> dict[str, Any]:
-    return {"durable": True, "tag": TAG}
+    slept = None
+    if input.value:
+        start = time.time()
+        await ctx.aio_sleep_for(f"{input.value}s")  # the engine keeps the timer
+        slept = time.time() - start
+    return {"durable": True, "tag": TAG, "slept": slept}
 
 
 @hatchet.task(name="releaser", input_validator=SleepInput, execution_timeout="2m")
