@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import shutil
+import socket
 import tempfile
 import time
 import urllib.request
@@ -229,6 +230,9 @@ class HatchetEngine:
         wait_for(self.ready, 120, "hatchet engine ready", procs=[self.proc])
 
     def ready(self) -> bool:
+        # /ready turns 200 before the gRPC server listens: check the port too.
+        with socket.create_connection(("127.0.0.1", self.grpc_port), timeout=2):
+            pass
         with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/ready", timeout=2) as r:
             if r.status != 200:
                 return False

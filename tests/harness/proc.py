@@ -59,7 +59,11 @@ class Proc:
 
     def start(self) -> Proc:
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        argv = self.argv if self.user is None else ["setpriv", *self._drop_to(self.user), "--", *self.argv]
+        # --pdeathsig: a peer never outlives the test process, even one killed with SIGKILL.
+        wrap = ["setpriv", "--pdeathsig=TERM"]
+        if self.user is not None:
+            wrap += self._drop_to(self.user)
+        argv = [*wrap, "--", *self.argv]
         with self.log.open("ab") as out:
             out.write(f"\n=== start: {' '.join(argv)}\n".encode())
             out.flush()
