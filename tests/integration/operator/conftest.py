@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from harness.kube import ControlPlane
 from harness.proc import Proc, free_port, wait_for
 
@@ -29,9 +30,13 @@ class Operator:
         self.metrics_port = free_port()
         self.health_port = free_port()
         argv = [
-            sys.executable, "-m", "hatchet_operator", "run",
+            sys.executable,
+            "-m",
+            "hatchet_operator",
+            "run",
             f"--kubeconfig={kube.kubeconfig}",
-            f"--metrics-port={self.metrics_port}", f"--health-port={self.health_port}",
+            f"--metrics-port={self.metrics_port}",
+            f"--health-port={self.health_port}",
             "--bind-address=127.0.0.1",
             *extra,
         ]
@@ -39,8 +44,12 @@ class Operator:
 
     def start(self) -> Operator:
         self.proc.start()
-        wait_for(lambda: self.get("/healthz", self.health_port)[0] == 200, 60, f"{self.proc.name} /healthz",
-                 procs=[self.proc])
+        wait_for(
+            lambda: self.get("/healthz", self.health_port)[0] == 200,
+            60,
+            f"{self.proc.name} /healthz",
+            procs=[self.proc],
+        )
         return self
 
     def stop(self, sig: int | None = None) -> None:
@@ -80,13 +89,34 @@ def sum_samples(text: str, name: str, labels: dict[str, str] | None = None) -> f
     return total
 
 
-def apiserver_writes(kube: ControlPlane, resource: str, subresource: str = "") -> float:
+def apiserver_writes(
+    kube: ControlPlane, resource: str, subresource: str = "", verbs: tuple[str, ...] = WRITE_VERBS
+) -> float:
     """Write requests the apiserver has served for one resource (all clients), from its own metrics."""
     text = kube.metrics()
     return sum(
         sum_samples(text, "apiserver_request_total", {"resource": resource, "subresource": subresource, "verb": verb})
-        for verb in WRITE_VERBS
+        for verb in verbs
     )
+
+
+def operator_writes(kube: ControlPlane) -> tuple[float, float]:
+    """The apiserver's count of the operator's kinds of writes: server-side applies of Deployments
+    (only the operator applies them) and patches of HatchetWorker status (only the operator writes it)."""
+    return (
+        apiserver_writes(kube, "deployments", verbs=("APPLY",)),
+        apiserver_writes(kube, "hatchetworkers", "status", verbs=("PATCH", "PUT", "APPLY")),
+    )
+
+
+def wait_quiet(kube: ControlPlane, timeout: float = 120) -> None:
+    """Wait until no namespace is terminating (other tests' clean-up writes would blur write counts)."""
+
+    def quiet() -> bool:
+        items = json.loads(kube.kubectl("get", "namespaces", "-o", "json").stdout)["items"]
+        return not any(n["status"].get("phase") == "Terminating" for n in items)
+
+    wait_for(quiet, timeout, "terminating namespaces to be gone")
 
 
 @pytest.fixture(scope="session")
@@ -94,8 +124,11 @@ def crd(kube: ControlPlane) -> str:
     kube.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD))
     kube.kubectl("wait", "--for=condition=Established", "crd/hatchetworkers.hatchetkube.io", "--timeout=60s")
     # Discovery must list the new resource before kubectl or the operator can use it.
-    wait_for(lambda: "hatchetworkers" in kube.kubectl("api-resources", "--api-group=hatchetkube.io").stdout,
-             60, "hatchetworkers in discovery")
+    wait_for(
+        lambda: "hatchetworkers" in kube.kubectl("api-resources", "--api-group=hatchetkube.io").stdout,
+        60,
+        "hatchetworkers in discovery",
+    )
     return "hatchetworkers.hatchetkube.io"
 
 
@@ -103,8 +136,12 @@ def crd(kube: ControlPlane) -> str:
 def operator(kube: ControlPlane, crd: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
     """One operator for a whole test module, watching all namespaces, with fast leader election."""
     op = Operator(
-        kube, tmp_path_factory.mktemp("operator"), "hatchet-operator",
-        "--leader-election-id=hatchet-operator-shared", "--lease-duration=4", "--renew-deadline=3",
+        kube,
+        tmp_path_factory.mktemp("operator"),
+        "hatchet-operator",
+        "--leader-election-id=hatchet-operator-shared",
+        "--lease-duration=4",
+        "--renew-deadline=3",
         "--retry-period=1",
     )
     try:
@@ -160,8 +197,15 @@ class Cluster:
                 return c  # type: ignore[no-any-return]
         return None
 
-    def wait_condition(self, name: str, type_: str, status: str, reason: str | None = None,
-                       timeout: float = 60, procs: tuple[Proc, ...] = ()) -> dict[str, Any]:
+    def wait_condition(
+        self,
+        name: str,
+        type_: str,
+        status: str,
+        reason: str | None = None,
+        timeout: float = 60,
+        procs: tuple[Proc, ...] = (),
+    ) -> dict[str, Any]:
         def check() -> dict[str, Any] | None:
             c = self.condition(name, type_)
             if c and c["status"] == status and (reason is None or c["reason"] == reason):
@@ -172,7 +216,8 @@ class Cluster:
 
     def events(self, name: str) -> list[dict[str, Any]]:
         return [
-            e for e in self.list("events")
+            e
+            for e in self.list("events")
             if e["involvedObject"].get("kind") == "HatchetWorker" and e["involvedObject"].get("name") == name
         ]
 
@@ -185,8 +230,7 @@ def cluster(kube: ControlPlane, ns: str) -> Cluster:
 def worker_manifest(name: str, **spec: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"image": "hatchet-kube/worker:test", "replicas": 2, "slots": 5}
     body.update(spec)
-    return {"apiVersion": "hatchetkube.io/v1alpha1", "kind": "HatchetWorker", "metadata": {"name": name},
-            "spec": body}
+    return {"apiVersion": "hatchetkube.io/v1alpha1", "kind": "HatchetWorker", "metadata": {"name": name}, "spec": body}
 
 
 def env_of(deployment: dict[str, Any]) -> dict[str, Any]:

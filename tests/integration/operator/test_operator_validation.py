@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import worker_manifest
+
 from harness.kube import ControlPlane
 
 HERE = Path(__file__).parent
@@ -48,10 +49,18 @@ def test_valid_manifests_are_accepted(kube: ControlPlane, corpus_ns: str) -> Non
         workerName="w.1_a-b",
         durableSlots=0,
         labels={"model": "llama", "gpu": 1, "a.b/c": "d"},
-        hatchet={"tokenSecretRef": {"name": "tok", "key": "T"}, "hostPort": "engine.ns.svc:7070",
-                 "serverUrl": "https://engine.example", "namespace": "team_a",
-                 "tls": {"strategy": "mtls", "caSecretRef": {"name": "ca"}, "clientCertSecretRef": {"name": "cc"},
-                         "serverName": "engine"}},
+        hatchet={
+            "tokenSecretRef": {"name": "tok", "key": "T"},
+            "hostPort": "engine.ns.svc:7070",
+            "serverUrl": "https://engine.example",
+            "namespace": "team_a",
+            "tls": {
+                "strategy": "mtls",
+                "caSecretRef": {"name": "ca"},
+                "clientCertSecretRef": {"name": "cc"},
+                "serverName": "engine",
+            },
+        },
         healthCheck={"enabled": True, "port": 9000, "livenessProbe": {"path": "/livez", "periodSeconds": 5}},
         drain={"timeoutSeconds": 0},
         resources={"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"cpu": 2}},

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import yaml
+
 from hatchet_operator import cli, crdgen
 
 REPO = Path(__file__).resolve().parents[3]

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from hatchet_operator import crdgen
 from hatchet_operator.api import v1alpha1 as api
 
@@ -31,9 +32,7 @@ def _walk(node: dict[str, Any], path: str = "") -> list[tuple[str, dict[str, Any
 
 
 def test_committed_crd_is_in_sync_with_the_models() -> None:
-    assert COMMITTED.read_text() == crdgen.crd_yaml(), (
-        "regenerate: hatchet-operator crd > crds/" + crdgen.CRD_FILE
-    )
+    assert COMMITTED.read_text() == crdgen.crd_yaml(), "regenerate: hatchet-operator crd > crds/" + crdgen.CRD_FILE
 
 
 def test_schema_is_structural() -> None:
@@ -51,7 +50,10 @@ def test_every_field_has_a_description() -> None:
     missing = [
         path
         for path, node in _walk(_schema())
-        if path and path != ".metadata" and not path.endswith(("[]", "}")) and "|" not in path
+        if path
+        and path != ".metadata"
+        and not path.endswith(("[]", "}"))
+        and "|" not in path
         and not node.get("description")
     ]
     assert missing == []

@@ -6,8 +6,9 @@ import copy
 from decimal import Decimal
 
 import pytest
-from hatchet_operator import diff, render
 from opunit import make_worker
+
+from hatchet_operator import diff, render
 
 
 def _live_from(desired: dict) -> dict:  # type: ignore[type-arg]

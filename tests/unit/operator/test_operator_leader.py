@@ -6,9 +6,7 @@ from hatchet_operator import leader
 
 
 def test_renew_own_lease() -> None:
-    assert leader.decide(
-        {"holderIdentity": "me", "leaseDurationSeconds": 15}, "me", 0, 100
-    ) == leader.Decision(True)
+    assert leader.decide({"holderIdentity": "me", "leaseDurationSeconds": 15}, "me", 0, 100) == leader.Decision(True)
 
 
 def test_take_a_free_lease() -> None:

@@ -6,9 +6,10 @@ import json
 from typing import Any
 
 import pytest
+from opunit import make_worker
+
 from hatchet_operator import render
 from hatchet_operator.api import v1alpha1 as api
-from opunit import make_worker
 
 
 def _env(dep: dict[str, Any]) -> dict[str, Any]:
@@ -87,9 +88,9 @@ def test_all_settings_are_injected() -> None:
         "name": "hatchet-tls-ca",
         "secret": {"secretName": "ca", "items": [{"key": "ca.crt", "path": "ca.crt"}]},
     } in pod["volumes"]
-    assert {"name": "hatchet-tls-ca", "mountPath": "/etc/hatchet/tls/ca", "readOnly": True} in _container(
-        dep
-    )["volumeMounts"]
+    assert {"name": "hatchet-tls-ca", "mountPath": "/etc/hatchet/tls/ca", "readOnly": True} in _container(dep)[
+        "volumeMounts"
+    ]
 
 
 def test_mtls_mounts_the_client_certificate() -> None:
@@ -153,12 +154,7 @@ def test_probe_tuning_overrides_only_what_is_set() -> None:
 def test_health_check_disabled_removes_port_probes_and_env() -> None:
     dep = render.render_deployment(make_worker({"healthCheck": {"enabled": False}}))
     c = _container(dep)
-    assert (
-        "ports" not in c
-        and "livenessProbe" not in c
-        and "readinessProbe" not in c
-        and "startupProbe" not in c
-    )
+    assert "ports" not in c and "livenessProbe" not in c and "readinessProbe" not in c and "startupProbe" not in c
     assert "HATCHET_CLIENT_WORKER_HEALTHCHECK_ENABLED" not in _env(dep)
 
 
@@ -180,9 +176,7 @@ def test_secure_defaults_pass_restricted() -> None:
 
 def test_security_contexts_can_be_replaced() -> None:
     dep = render.render_deployment(
-        make_worker(
-            {"podSecurityContext": {"runAsUser": 1000}, "securityContext": {"readOnlyRootFilesystem": False}}
-        )
+        make_worker({"podSecurityContext": {"runAsUser": 1000}, "securityContext": {"readOnlyRootFilesystem": False}})
     )
     assert dep["spec"]["template"]["spec"]["securityContext"] == {"runAsUser": 1000}
     assert _container(dep)["securityContext"] == {"readOnlyRootFilesystem": False}
@@ -253,9 +247,7 @@ def test_pod_settings_pass_through() -> None:
         "nodeSelector": {"pool": "gpu"},
         "tolerations": [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}],
         "affinity": {"nodeAffinity": {}},
-        "topologySpreadConstraints": [
-            {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule"}
-        ],
+        "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule"}],
         "serviceAccountName": "sa",
         "imagePullSecrets": [{"name": "pull"}],
         "priorityClassName": "high",

@@ -114,9 +114,7 @@ def test_deployment_failures_degrade() -> None:
     forbidden = _dep(
         ready=0,
         available=0,
-        conditions=[
-            {"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate", "message": "forbidden"}
-        ],
+        conditions=[{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate", "message": "forbidden"}],
     )
     assert _conds(compute(deployment=forbidden))["Degraded"] == ("True", "ReplicaFailure")
 
