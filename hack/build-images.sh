@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Build the operator and example-worker images WITHOUT Docker and without pulling any image:
+#
+#   1. a Debian bookworm root filesystem from Debian's own packages (debootstrap), with python3 and
+#      ca-certificates, cached by its package list under $CACHE_DIR/images (built once);
+#   2. the project's wheel and its dependencies (from the Python package index, cached by the
+#      dependency list) installed into /opt/hatchet/site, byte-compiled by the image's own python;
+#   3. a non-root user (uid/gid 65532), file times clamped to SOURCE_DATE_EPOCH;
+#   4. an OCI image (umoci) written as a tar archive that holds both an OCI layout (index.json) and
+#      a `docker save` style manifest.json, so `ctr -n k8s.io images import`, `docker load` and
+#      `kind load image-archive` all accept it.
+#
+# The result is the same image that images/*/Dockerfile builds from a Debian bookworm base.
+#
+# Usage: hack/build-images.sh [operator] [example-worker]     (default: both)
+# Env:   OUT_DIR (default: out/images), SOURCE_DATE_EPOCH (default: the last commit's time),
+#        IMAGE_PREFIX (default: hatchet-kube), IMAGE_TAG (default: the project version),
+#        DEBIAN_MIRROR (default: the first Debian mirror in this machine's apt sources).
+# Prints one line per image: <name> <archive path> <manifest digest>.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+SUITE=bookworm
+# Bump to rebuild the cached root filesystem even though the package list is unchanged.
+ROOTFS_REVISION=1
+PACKAGES=python3,ca-certificates
+IMAGE_PREFIX=${IMAGE_PREFIX:-hatchet-kube}
+UID_GID=65532
+VENV=${VENV:-$ROOT_DIR/.venv}
+OUT_DIR=${OUT_DIR:-$ROOT_DIR/out/images}
+IMAGES_CACHE=$CACHE_DIR/images
+VERSION=$("$VENV/bin/python" -c 'import tomllib,sys; print(tomllib.load(open(sys.argv[1],"rb"))["project"]["version"])' \
+  "$ROOT_DIR/pyproject.toml")
+IMAGE_TAG=${IMAGE_TAG:-$VERSION}
+SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$ROOT_DIR" log -1 --format=%ct 2>/dev/null || echo 0)}
+export SOURCE_DATE_EPOCH
+CREATED=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
+
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(operator example-worker)
+for t in "${targets[@]}"; do
+  case $t in operator|example-worker) ;; *) echo "unknown image: $t (operator, example-worker)" >&2; exit 2 ;; esac
+done
+
+[ "$(id -u)" = 0 ] || { echo "build-images.sh needs root (debootstrap, chroot, file ownership)" >&2; exit 1; }
+apt_ensure debootstrap debootstrap
+apt_ensure umoci umoci
+mkdir -p "$IMAGES_CACHE" "$OUT_DIR"
+
+mirror() {
+  if [ -n "${DEBIAN_MIRROR:-}" ]; then echo "$DEBIAN_MIRROR"; return; fi
+  # deb822 (URIs:) or one-line (deb URL suite ...) sources; the first plain Debian archive wins.
+  local m
+  m=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null \
+      | sed -nE 's/^URIs:[[:space:]]*([^[:space:]]+).*/\1/p; s/^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?([^[:space:]]+).*/\2/p' \
+      | grep -v -- '-security' | head -n1)
+  [ -n "$m" ] || { echo "no Debian mirror found in apt sources; set DEBIAN_MIRROR" >&2; exit 1; }
+  echo "$m"
+}
+
+# ---- 1. the base root filesystem (cached) -------------------------------------------------------
+ROOTFS_KEY=$(printf '%s\n' "$SUITE" "$PACKAGES" "$ROOTFS_REVISION" "$UID_GID" | sha256sum | cut -c1-16)
+BASE=$IMAGES_CACHE/rootfs-$SUITE-$ROOTFS_KEY
+build_rootfs() {
+  [ -f "$BASE/.done" ] && return 0
+  local tmp=$BASE.tmp
+  rm -rf "$tmp"
+  log "debootstrap $SUITE ($PACKAGES) from $(mirror)"
+  debootstrap --variant=minbase --include="$PACKAGES" --components=main "$SUITE" "$tmp/rootfs" "$(mirror)" \
+    >"$IMAGES_CACHE/debootstrap.log" 2>&1 \
+    || { tail -n 30 "$IMAGES_CACHE/debootstrap.log" >&2; exit 1; }
+  local r=$tmp/rootfs
+  # Package manager state and caches are not needed at run time; documentation neither.
+  rm -rf "$r"/var/cache/apt/* "$r"/var/lib/apt/lists/* "$r"/var/log/* "$r"/var/cache/debconf/*-old \
+    "$r"/usr/share/doc/* "$r"/usr/share/man/* "$r"/usr/share/info/* "$r"/usr/share/locale/* \
+    "$r"/usr/share/lintian "$r"/tmp/* "$r"/root/.cache
+  : >"$r/etc/machine-id"
+  echo "hatchet:x:$UID_GID:$UID_GID:hatchet:/nonexistent:/usr/sbin/nologin" >>"$r/etc/passwd"
+  echo "hatchet:x:$UID_GID:" >>"$r/etc/group"
+  echo "hatchet:!:0:0:99999:7:::" >>"$r/etc/shadow"
+  chmod 1777 "$r/tmp"
+  touch "$tmp/.done"
+  mv "$tmp" "$BASE"
+}
+mkdir -p "$CACHE_DIR/locks"
+(
+  flock 9
+  build_rootfs
+) 9>"$CACHE_DIR/locks/images-rootfs-$ROOTFS_KEY.lock"
+
+# ---- 2. wheels: the project's own (built now) and its dependencies (cached) -------------------------
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/hatchet-images.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+log "building the hatchet-kube $VERSION wheel"
+# From a copy of the sources, so the build leaves nothing behind in the working tree.
+mkdir -p "$WORK/src"
+cp -a "$ROOT_DIR/pyproject.toml" "$ROOT_DIR/README.md" "$ROOT_DIR/sdk" "$ROOT_DIR/operator" "$WORK/src/"
+find "$WORK/src" \( -name __pycache__ -o -name '*.egg-info' \) -prune -exec rm -rf {} +
+"$VENV/bin/python" -m pip wheel --quiet --no-deps --no-build-isolation -w "$WORK/wheel" "$WORK/src" \
+  >"$WORK/wheel.log" 2>&1 || { cat "$WORK/wheel.log" >&2; exit 1; }
+WHEEL=$(ls "$WORK"/wheel/hatchet_kube-*.whl)
+DEPS_KEY=$("$VENV/bin/python" - "$ROOT_DIR/pyproject.toml" <<'EOF' | sha256sum | cut -c1-16
+import sys, tomllib
+p = tomllib.load(open(sys.argv[1], "rb"))["project"]
+print(sorted(p["dependencies"]), sorted(p["optional-dependencies"]["operator"]), sys.version_info[:2])
+EOF
+)
+DEPS=$IMAGES_CACHE/wheels-$DEPS_KEY
+if [ ! -f "$DEPS/.done" ]; then
+  log "downloading dependency wheels"
+  rm -rf "$DEPS.tmp"
+  "$VENV/bin/python" -m pip download --quiet --only-binary=:all: -d "$DEPS.tmp" "$WHEEL[operator]" >/dev/null
+  rm -f "$DEPS".tmp/hatchet_kube-*.whl
+  touch "$DEPS.tmp/.done"
+  rm -rf "$DEPS" && mv "$DEPS.tmp" "$DEPS"
+fi
+
+# ---- 3 + 4. one image ---------------------------------------------------------------------------
+build_image() {
+  local name=$1 extra=$2 ref="$IMAGE_PREFIX/$1:$IMAGE_TAG"
+  local dir=$WORK/$name r=$WORK/$name/rootfs
+  log "image $ref"
+  mkdir -p "$dir"
+  cp -a "$BASE/rootfs" "$r"
+  "$VENV/bin/python" -m pip install --quiet --no-index --find-links "$DEPS" --no-compile --no-warn-script-location --no-warn-conflicts \
+    --target "$r/opt/hatchet/site" "$WHEEL$extra" >/dev/null
+  # Console scripts that pip wrote point at the build machine's interpreter: replace them.
+  rm -rf "$r/opt/hatchet/site/bin"
+  # direct_url.json records the temporary wheel path: it would make every build differ.
+  rm -f "$r"/opt/hatchet/site/*.dist-info/direct_url.json
+  sed -i '/direct_url\.json/d' "$r"/opt/hatchet/site/*.dist-info/RECORD
+  echo /opt/hatchet/site >"$r/usr/lib/python3/dist-packages/hatchet-kube.pth"
+  case $name in
+    operator)
+      printf '#!/usr/bin/python3\nimport sys\nfrom hatchet_operator.cli import main\nsys.exit(main())\n' \
+        >"$r/usr/local/bin/hatchet-operator"
+      chmod 0755 "$r/usr/local/bin/hatchet-operator"
+      entry='["/usr/local/bin/hatchet-operator"]'; cmd='["run"]'
+      ;;
+    example-worker)
+      install -d -m 0755 "$r/app"
+      install -m 0644 "$ROOT_DIR/examples/worker/worker.py" "$r/app/worker.py"
+      entry='["/usr/bin/python3", "/app/worker.py"]'; cmd='[]'
+      ;;
+  esac
+  # Byte-compile with the image's own interpreter; hash-based .pyc files do not depend on file times.
+  chroot "$r" /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash \
+    /opt/hatchet/site $([ -d "$r/app" ] && echo /app) >/dev/null
+  find "$r" -newermt "@$SOURCE_DATE_EPOCH" -print0 | xargs -0r touch -h -d "@$SOURCE_DATE_EPOCH"
+
+  local layout=$dir/oci bundle=$dir/bundle
+  umoci init --layout "$layout"
+  umoci new --image "$layout:$IMAGE_TAG"
+  umoci unpack --image "$layout:$IMAGE_TAG" "$bundle" >/dev/null
+  rm -rf "$bundle/rootfs" && mv "$r" "$bundle/rootfs"
+  umoci repack --image "$layout:$IMAGE_TAG" --history.created "$CREATED" --history.author hatchet-kube \
+    --history.created_by "hack/build-images.sh: Debian $SUITE ($PACKAGES) + hatchet-kube $VERSION" "$bundle"
+  local cfg=(--image "$layout:$IMAGE_TAG" --no-history --created "$CREATED" --author hatchet-kube
+    --architecture amd64 --os linux --config.user "$UID_GID:$UID_GID" --config.workingdir /
+    --config.env PATH=/usr/local/bin:/usr/bin:/bin --config.env PYTHONDONTWRITEBYTECODE=1
+    --config.env PYTHONUNBUFFERED=1
+    --config.label "org.opencontainers.image.title=$IMAGE_PREFIX/$name"
+    --config.label "org.opencontainers.image.version=$IMAGE_TAG"
+    --config.label "org.opencontainers.image.created=$CREATED")
+  umoci config "${cfg[@]}" --clear=config.entrypoint --clear=config.cmd
+  # umoci takes the entrypoint and cmd one argument per flag.
+  local args=() a
+  while IFS= read -r a; do args+=(--config.entrypoint "$a"); done < <(jq -r '.[]' <<<"$entry")
+  while IFS= read -r a; do args+=(--config.cmd "$a"); done < <(jq -r '.[]' <<<"$cmd")
+  umoci config --image "$layout:$IMAGE_TAG" --no-history "${args[@]}"
+  umoci gc --layout "$layout"
+  "$VENV/bin/python" "$HACK_DIR/oci-archive.py" "$layout" "$IMAGE_TAG" "$ref" "$OUT_DIR/$name.tar"
+}
+
+apt_ensure jq jq
+for t in "${targets[@]}"; do
+  case $t in
+    operator) build_image operator "[operator]" ;;
+    example-worker) build_image example-worker "" ;;
+  esac
+done
