@@ -33,15 +33,9 @@ def _parser() -> argparse.ArgumentParser:
         help="watch only this namespace (repeatable); default: all namespaces",
     )
     run.add_argument("-A", "--all-namespaces", action="store_true", help="watch all namespaces (the default)")
-    run.add_argument(
-        "--kubeconfig", help="kubeconfig file (default: in-cluster service account, then $KUBECONFIG)"
-    )
-    run.add_argument(
-        "--metrics-port", type=int, default=8080, help="Prometheus /metrics port, 0 = off (8080)"
-    )
-    run.add_argument(
-        "--health-port", type=int, default=8081, help="/healthz and /readyz port, 0 = off (8081)"
-    )
+    run.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster service account, then $KUBECONFIG)")
+    run.add_argument("--metrics-port", type=int, default=8080, help="Prometheus /metrics port, 0 = off (8080)")
+    run.add_argument("--health-port", type=int, default=8081, help="/healthz and /readyz port, 0 = off (8081)")
     run.add_argument("--bind-address", default="0.0.0.0", help="address for the two servers (0.0.0.0)")
     run.add_argument("--default-image", help="image for HatchetWorkers without spec.image")
     run.add_argument(
@@ -55,9 +49,7 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("POD_NAMESPACE") or "default",
         help="namespace of the Lease ($POD_NAMESPACE, else default)",
     )
-    run.add_argument(
-        "--leader-election-id", default="hatchet-operator", help="name of the Lease (hatchet-operator)"
-    )
+    run.add_argument("--leader-election-id", default="hatchet-operator", help="name of the Lease (hatchet-operator)")
     run.add_argument("--lease-duration", type=float, default=15.0, help="seconds (15)")
     run.add_argument("--renew-deadline", type=float, default=10.0, help="seconds (10)")
     run.add_argument("--retry-period", type=float, default=2.0, help="seconds (2)")
@@ -71,12 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (INFO)")
     run.add_argument("--log-format", choices=("text", "json"), default="text", help="text or json (text)")
 
-    rend = sub.add_parser(
-        "render", help="print the Deployment(s) a HatchetWorker manifest produces (offline)"
-    )
-    rend.add_argument(
-        "-f", "--filename", required=True, help="manifest file (YAML, multi-document), - = stdin"
-    )
+    rend = sub.add_parser("render", help="print the Deployment(s) a HatchetWorker manifest produces (offline)")
+    rend.add_argument("-f", "--filename", required=True, help="manifest file (YAML, multi-document), - = stdin")
     rend.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
     rend.add_argument("--default-image", help="as for run")
 

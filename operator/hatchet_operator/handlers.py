@@ -96,9 +96,7 @@ def register(
         return {(namespace, name): strip(body)}
 
     @kopf.on.event(api.GROUP, api.VERSION, api.PLURAL, id="hatchetworker", **on)  # type: ignore[arg-type]
-    async def worker_event(
-        event: Mapping[str, Any], namespace: str, name: str, body: kopf.Body, **kwargs: Any
-    ) -> None:
+    async def worker_event(event: Mapping[str, Any], namespace: str, name: str, body: kopf.Body, **kwargs: Any) -> None:
         wire(kwargs)
         reconciler.metrics.managed.set(len(kwargs.get("hw_index") or ()))
         if event.get("type") == "DELETED":

@@ -132,9 +132,7 @@ class Client:
                 return None
             raise
 
-    async def apply(
-        self, path: str, config: dict[str, Any], field_manager: str, resource: str
-    ) -> dict[str, Any]:
+    async def apply(self, path: str, config: dict[str, Any], field_manager: str, resource: str) -> dict[str, Any]:
         """Server-side apply (force: the operator owns these fields) and return the live object."""
         result: dict[str, Any] = await self.request(
             "PATCH",

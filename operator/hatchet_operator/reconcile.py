@@ -64,9 +64,7 @@ def secret_problems(worker: api.HatchetWorker, views: Views) -> list[status.Prob
     for name, key in render.secret_references(worker):
         keys = views.secret_keys(worker.metadata.namespace or "", name)
         if keys is None:
-            out.append(
-                status.Problem("SecretNotFound", f"Secret {name!r} (needed for key {key!r}) does not exist")
-            )
+            out.append(status.Problem("SecretNotFound", f"Secret {name!r} (needed for key {key!r}) does not exist"))
         elif key is not None and key not in keys:
             out.append(status.Problem("SecretKeyNotFound", f"Secret {name!r} has no key {key!r}"))
     # One problem per Secret is enough (tls.crt and tls.key of the same missing Secret).
@@ -200,11 +198,7 @@ class Reconciler:
         result = "unchanged"
         # Applied exactly this before and nobody has touched the object since: nothing to do, even if
         # the apiserver normalized some value so that the containment check below cannot see it.
-        untouched = (
-            state.applied is not None
-            and state.last_desired == desired
-            and _rv(observed) == _rv(state.applied)
-        )
+        untouched = state.applied is not None and state.last_desired == desired and _rv(observed) == _rv(state.applied)
         if desired is not None and not untouched and not diff.holds(desired, observed):
             created = observed is None
             try:
@@ -215,9 +209,7 @@ class Reconciler:
                 if e.status not in (400, 422):
                     raise
                 problems.append(
-                    status.Problem(
-                        "DeploymentRejected", f"the apiserver rejected the Deployment: {e.message}"
-                    )
+                    status.Problem("DeploymentRejected", f"the apiserver rejected the Deployment: {e.message}")
                 )
             else:
                 state.applied = observed = strip(live)

@@ -120,9 +120,7 @@ def worker_env(worker: api.HatchetWorker) -> list[dict[str, Any]]:
         {"name": "HATCHET_KUBE_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
         {
             "name": "HATCHET_CLIENT_TOKEN",
-            "valueFrom": {
-                "secretKeyRef": {"name": conn.token_secret_ref.name, "key": conn.token_secret_ref.key}
-            },
+            "valueFrom": {"secretKeyRef": {"name": conn.token_secret_ref.name, "key": conn.token_secret_ref.key}},
         },
     ]
 
@@ -219,9 +217,7 @@ def _volumes(worker: api.HatchetWorker, user_tmp: bool) -> tuple[list[dict[str, 
         )
         mounts.append({"name": CA_VOLUME, "mountPath": CA_DIR, "readOnly": True})
     if tls.client_cert_secret_ref:
-        volumes.append(
-            {"name": CLIENT_CERT_VOLUME, "secret": {"secretName": tls.client_cert_secret_ref.name}}
-        )
+        volumes.append({"name": CLIENT_CERT_VOLUME, "secret": {"secretName": tls.client_cert_secret_ref.name}})
         mounts.append({"name": CLIENT_CERT_VOLUME, "mountPath": CLIENT_CERT_DIR, "readOnly": True})
     volumes.extend(_dump_list(worker.spec.volumes) or [])
     mounts.extend(_dump_list(worker.spec.volume_mounts) or [])

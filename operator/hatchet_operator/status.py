@@ -56,11 +56,7 @@ def deployment_problems(deployment: Mapping[str, Any] | None) -> list[Problem]:
         return []
     out: list[Problem] = []
     progressing = _deployment_condition(deployment, "Progressing")
-    if (
-        progressing
-        and progressing.get("status") == "False"
-        and progressing.get("reason") == "ProgressDeadlineExceeded"
-    ):
+    if progressing and progressing.get("status") == "False" and progressing.get("reason") == "ProgressDeadlineExceeded":
         out.append(Problem("ProgressDeadlineExceeded", str(progressing.get("message", ""))))
     failure = _deployment_condition(deployment, "ReplicaFailure")
     if failure and failure.get("status") == "True":
@@ -94,9 +90,7 @@ def compute(
         if not problems:
             progressing = _cond(PROGRESSING, True, "Creating", "creating the Deployment")
     elif dep_gen is not None and (observed is None or observed < dep_gen):
-        progressing = _cond(
-            PROGRESSING, True, "RollingOut", "the Deployment controller has not seen the change yet"
-        )
+        progressing = _cond(PROGRESSING, True, "RollingOut", "the Deployment controller has not seen the change yet")
     elif updated < desired or replicas > updated or available < desired:
         progressing = _cond(
             PROGRESSING,
@@ -147,9 +141,7 @@ def compute(
         status["deployment"] = name
     status["conditions"] = conditions
     # Round-trip through the model: the status written is always one the CRD schema accepts.
-    return api.HatchetWorkerStatus.model_validate(status).model_dump(
-        by_alias=True, exclude_none=True, mode="json"
-    )
+    return api.HatchetWorkerStatus.model_validate(status).model_dump(by_alias=True, exclude_none=True, mode="json")
 
 
 def events(previous: Mapping[str, Any] | None, current: Mapping[str, Any]) -> list[Event]:

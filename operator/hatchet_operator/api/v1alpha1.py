@@ -114,17 +114,13 @@ Quantity = Annotated[
     int | Annotated[str, Field(pattern=QUANTITY)],
     Field(description="A Kubernetes quantity, e.g. 500m, 1, 2Gi."),
 ]
-PreserveObject = Annotated[
-    dict[str, Any], Field(json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
-]
+PreserveObject = Annotated[dict[str, Any], Field(json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})]
 
 
 class SecretKeySelector(_Model):
     """A key in a Secret in the HatchetWorker's namespace."""
 
-    name: str = Field(
-        description="Name of the Secret (same namespace).", pattern=DNS_SUBDOMAIN, max_length=253
-    )
+    name: str = Field(description="Name of the Secret (same namespace).", pattern=DNS_SUBDOMAIN, max_length=253)
     key: str = Field(description="Key within the Secret.", pattern=SECRET_KEY, max_length=253)
 
 
@@ -133,8 +129,7 @@ class TokenSecretRef(_Model):
 
     name: str = Field(
         default=DEFAULT_TOKEN_SECRET,
-        description=f"Name of the Secret holding the token (same namespace). "
-        f"Default: {DEFAULT_TOKEN_SECRET}.",
+        description=f"Name of the Secret holding the token (same namespace). Default: {DEFAULT_TOKEN_SECRET}.",
         pattern=DNS_SUBDOMAIN,
         max_length=253,
     )
@@ -149,9 +144,7 @@ class TokenSecretRef(_Model):
 class CASecretRef(_Model):
     """A Secret holding a PEM CA bundle."""
 
-    name: str = Field(
-        description="Name of the Secret (same namespace).", pattern=DNS_SUBDOMAIN, max_length=253
-    )
+    name: str = Field(description="Name of the Secret (same namespace).", pattern=DNS_SUBDOMAIN, max_length=253)
     key: str = Field(
         default=DEFAULT_CA_KEY,
         description=f"Key of the PEM CA bundle within the Secret. Default: {DEFAULT_CA_KEY}.",
@@ -163,9 +156,7 @@ class CASecretRef(_Model):
 class ClientCertSecretRef(_Model):
     """A kubernetes.io/tls Secret (keys tls.crt and tls.key) holding the client certificate for mTLS."""
 
-    name: str = Field(
-        description="Name of the Secret (same namespace).", pattern=DNS_SUBDOMAIN, max_length=253
-    )
+    name: str = Field(description="Name of the Secret (same namespace).", pattern=DNS_SUBDOMAIN, max_length=253)
 
 
 class TLSStrategy(StrEnum):
@@ -203,8 +194,7 @@ class TLS(_Model):
 
     strategy: TLSStrategy | None = Field(
         default=None,
-        description="tls, mtls or none -> HATCHET_CLIENT_TLS_STRATEGY. "
-        "Default: unset (the SDK's default, tls).",
+        description="tls, mtls or none -> HATCHET_CLIENT_TLS_STRATEGY. Default: unset (the SDK's default, tls).",
     )
     ca_secret_ref: CASecretRef | None = Field(
         default=None,
@@ -267,9 +257,7 @@ class Probe(_Model):
         default=None, ge=0, le=3600, description="Seconds before the first probe."
     )
     period_seconds: int | None = Field(default=None, ge=1, le=3600, description="Seconds between probes.")
-    timeout_seconds: int | None = Field(
-        default=None, ge=1, le=3600, description="Seconds before a probe times out."
-    )
+    timeout_seconds: int | None = Field(default=None, ge=1, le=3600, description="Seconds before a probe times out.")
     failure_threshold: int | None = Field(
         default=None, ge=1, le=1000, description="Consecutive failures that count as failed."
     )
@@ -300,8 +288,7 @@ class HealthCheck(_Model):
     )
     startup_probe: Probe | None = Field(
         default=None,
-        description="Startup probe tuning. Default: GET /health every 2s, timeout 5s, "
-        "60 failures (2 minutes).",
+        description="Startup probe tuning. Default: GET /health every 2s, timeout 5s, 60 failures (2 minutes).",
     )
 
 
@@ -335,9 +322,7 @@ class EnvVar(_Model):
     model_config = ConfigDict(
         json_schema_extra={
             "x-kubernetes-validations": [
-                _cel(
-                    "!(has(self.value) && has(self.valueFrom))", "value and valueFrom are mutually exclusive"
-                )
+                _cel("!(has(self.value) && has(self.valueFrom))", "value and valueFrom are mutually exclusive")
             ]
         }
     )
@@ -346,8 +331,7 @@ class EnvVar(_Model):
     value: str | None = Field(default=None, description="Literal value.")
     value_from: PreserveObject | None = Field(
         default=None,
-        description="Source of the value (secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef), "
-        "as in core/v1.",
+        description="Source of the value (secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef), as in core/v1.",
     )
 
 
@@ -360,9 +344,7 @@ class LocalObjectReference(_Model):
 class Volume(_OpenModel):
     """A pod volume (core/v1 Volume): `name` plus exactly one volume source."""
 
-    name: str = Field(
-        description="Volume name (DNS label).", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63
-    )
+    name: str = Field(description="Volume name (DNS label).", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)
 
 
 class VolumeMount(_OpenModel):
@@ -459,9 +441,7 @@ class HatchetWorkerSpec(_Model):
                     "label keys must be 1-63 characters of letters, digits, '-', '_', '.', '/', starting and "
                     "ending with a letter or digit",
                 ),
-                _cel(
-                    f"!('{OWNER_LABEL_KEY}' in self)", f"label key '{OWNER_LABEL_KEY}' is set by the operator"
-                ),
+                _cel(f"!('{OWNER_LABEL_KEY}' in self)", f"label key '{OWNER_LABEL_KEY}' is set by the operator"),
             ]
         },
     )
@@ -516,8 +496,7 @@ class HatchetWorkerSpec(_Model):
     volume_mounts: list[VolumeMount] | None = Field(
         default=None,
         max_length=64,
-        description="Extra mounts in the worker container. "
-        "A mount at /tmp replaces the operator's writable /tmp.",
+        description="Extra mounts in the worker container. A mount at /tmp replaces the operator's writable /tmp.",
     )
     pod_annotations: dict[str, Annotated[str, Field(max_length=65536)]] | None = Field(
         default=None, max_length=64, description="Extra pod annotations."
@@ -567,12 +546,8 @@ class Condition(_Model):
 class HatchetWorkerStatus(_Model):
     """Observed state, written by the operator."""
 
-    observed_generation: int | None = Field(
-        default=None, description="The metadata.generation last reconciled."
-    )
-    replicas: int | None = Field(
-        default=None, description="Worker pods (from the Deployment); the scale subresource."
-    )
+    observed_generation: int | None = Field(default=None, description="The metadata.generation last reconciled.")
+    replicas: int | None = Field(default=None, description="Worker pods (from the Deployment); the scale subresource.")
     ready_replicas: int | None = Field(default=None, description="Ready worker pods.")
     updated_replicas: int | None = Field(default=None, description="Pods running the current template.")
     available_replicas: int | None = Field(default=None, description="Available worker pods.")
