@@ -6,11 +6,14 @@ meet even though they share one engine.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -20,11 +23,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from harness.hatchet import HatchetEngine
 from harness.proc import free_port
 from hatchet_worker import ClientConfig, ClientTLSConfig, Hatchet
 
 APP = Path(__file__).parent / "apps" / "app.py"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "engine_restart: restarts the shared engine; runs after other tests")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run engine-restarting tests last: after an unclean restart the engine takes up to a minute to
+    resume scheduling (its partition leases expire), which would slow every later test down."""
+    restarting = [i for i in items if i.get_closest_marker("engine_restart")]
+    for item in restarting:
+        items.remove(item)
+    items.extend(restarting)
 
 
 def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
@@ -45,6 +62,48 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: fl
 
 def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("HATCHET_CLIENT_", "APP_"))}
+
+
+class TcpProxy:
+    """A TCP forwarder on 127.0.0.1 in front of the engine's gRPC port: stopping it cuts the worker
+    off the (still running) engine, so outages can be tested without touching the shared engine."""
+
+    def __init__(self, target: str) -> None:
+        host, port = target.rsplit(":", 1)
+        self.target = (host, int(port))
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self.server.getsockname()[1]}"
+        self._conns: list[socket.socket] = []
+        self._open = True
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while self._open:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target, timeout=5)
+            upstream.settimeout(None)
+            self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                dst.sendall(data)
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        """Refuse new connections and reset every open one."""
+        self._open = False
+        self.server.close()
+        for conn in self._conns:
+            with contextlib.suppress(OSError):
+                conn.close()
 
 
 class WorkerProc:
@@ -75,7 +134,10 @@ class WorkerProc:
             if self.popen.poll() is not None:
                 raise AssertionError(f"worker exited with {self.popen.returncode}:\n{self.output()}")
             return self.health()[0] == 200
-        wait_until(healthy, timeout, "worker HEALTHY")
+        try:
+            wait_until(healthy, timeout, "worker HEALTHY")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\nworker output:\n{self.output()}") from None
         return time.monotonic() - self.started
 
     def metric(self, name: str) -> float:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from hatchet_worker import Hatchet
 
 from .conftest import WorkerProc, standalone

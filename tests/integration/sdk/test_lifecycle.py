@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -9,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from harness.hatchet import HatchetEngine
 from hatchet_worker import FailedTaskRunExceptionGroup, Hatchet
 
-from .conftest import WorkerProc, standalone, wait_until
+from .conftest import TcpProxy, WorkerProc, standalone, wait_until
 
 
 def lines(path: Path) -> list[str]:
@@ -104,6 +106,7 @@ def test_blocking_sync_task_does_not_stop_heartbeats(client: Hatchet, start_work
     assert ref.result(timeout=30)["blocking"]["end"] > 0
 
 
+@pytest.mark.engine_restart
 def test_engine_restart_mid_run(client: Hatchet, start_worker: Any, hatchet: HatchetEngine) -> None:
     worker: WorkerProc = start_worker(APP_SLOTS="10")
     sleepy = standalone(client, "sleepy")
@@ -115,3 +118,23 @@ def test_engine_restart_mid_run(client: Hatchet, start_worker: Any, hatchet: Hat
         assert ref.result(timeout=120)["sleepy"]["end"] > 0
     assert worker.metric("hatchet_worker_listener_reconnects_total") >= 1
     wait_until(lambda: worker.health()[0] == 200, 30, "HEALTHY again")
+
+
+def test_listener_gives_up_loudly_and_liveness_fails(start_worker: Any, hatchet: HatchetEngine) -> None:
+    proxy = TcpProxy(hatchet.grpc_address)
+    worker: WorkerProc = start_worker(HATCHET_CLIENT_WORKER_LISTENER_GIVE_UP_SECONDS="3",
+                                      HATCHET_CLIENT_HOST_PORT=proxy.address)
+    proxy.close()  # the engine is now unreachable for this worker
+    seen: list[int] = []
+
+    def livez_failed_or_exited() -> bool:
+        with contextlib.suppress(OSError):
+            seen.append(worker.get("/livez")[0])
+        return worker.popen.poll() is not None
+
+    wait_until(livez_failed_or_exited, 30, "the worker to give up and exit", interval=0.05)
+    assert worker.wait_exit(5) == 1
+    assert 503 in seen, f"liveness never failed: {sorted(set(seen))}"
+    out = worker.output()
+    assert "giving up: no successful call to the engine" in out
+    assert "action listener subprocess exited unexpectedly (exit code 3)" in out

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from hatchet_worker import FailedTaskRunExceptionGroup, Hatchet
 
 from .conftest import WorkerProc, standalone, stub

@@ -14,8 +14,9 @@ from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
-from hatchet_worker import Context, DesiredWorkerLabel, DurableContext, Hatchet, NonRetryableException
 from pydantic import BaseModel
+
+from hatchet_worker import Context, DesiredWorkerLabel, DurableContext, Hatchet, NonRetryableException
 
 hatchet = Hatchet()
 TAG = os.environ.get("APP_TAG", "")
