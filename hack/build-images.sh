@@ -31,7 +31,10 @@ IMAGES_CACHE=$CACHE_DIR/images
 VERSION=$("$VENV/bin/python" -c 'import tomllib,sys; print(tomllib.load(open(sys.argv[1],"rb"))["project"]["version"])' \
   "$ROOT_DIR/pyproject.toml")
 IMAGE_TAG=${IMAGE_TAG:-$VERSION}
-SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$ROOT_DIR" log -1 --format=%ct 2>/dev/null || echo 0)}
+# The files an image is made from; their last commit dates the image (so unrelated commits do not change it).
+INPUTS=(pyproject.toml README.md sdk operator examples/worker images hack/build-images.sh hack/oci-archive.py)
+SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$ROOT_DIR" log -1 --format=%ct -- "${INPUTS[@]}" 2>/dev/null || true)}
+SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-0}
 export SOURCE_DATE_EPOCH
 CREATED=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
 
@@ -45,6 +48,9 @@ done
 apt_ensure debootstrap debootstrap
 apt_ensure umoci umoci
 mkdir -p "$IMAGES_CACHE" "$OUT_DIR"
+# One build at a time per output folder (parallel test sessions share it).
+exec 8>"$OUT_DIR/.lock"
+flock 8
 
 mirror() {
   if [ -n "${DEBIAN_MIRROR:-}" ]; then echo "$DEBIAN_MIRROR"; return; fi
@@ -88,6 +94,21 @@ mkdir -p "$CACHE_DIR/locks"
 ) 9>"$CACHE_DIR/locks/images-rootfs-$ROOTFS_KEY.lock"
 
 # ---- 2. wheels: the project's own (built now) and its dependencies (cached) -------------------------
+# Every input of the images, hashed: when an archive was built from the same inputs it is reused.
+INPUT_KEY=$( (cd "$ROOT_DIR" && find "${INPUTS[@]}" -type f ! -path '*/__pycache__/*' ! -name '*.pyc' \
+  ! -path '*.egg-info/*' -print0 | sort -z | xargs -0 sha256sum
+  echo "$ROOTFS_KEY $SOURCE_DATE_EPOCH $IMAGE_PREFIX $IMAGE_TAG") | sha256sum | cut -c1-32)
+pending=()
+for t in "${targets[@]}"; do
+  if [ -f "$OUT_DIR/$t.tar" ] && [ "$(cat "$OUT_DIR/$t.key" 2>/dev/null)" = "$INPUT_KEY" ]; then
+    log "image $IMAGE_PREFIX/$t:$IMAGE_TAG is up to date"
+    echo "$IMAGE_PREFIX/$t:$IMAGE_TAG $OUT_DIR/$t.tar $(cat "$OUT_DIR/$t.digest")"
+  else
+    pending+=("$t")
+  fi
+done
+[ ${#pending[@]} -gt 0 ] || exit 0
+
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/hatchet-images.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 log "building the hatchet-kube $VERSION wheel"
@@ -131,15 +152,13 @@ build_image() {
   echo /opt/hatchet/site >"$r/usr/lib/python3/dist-packages/hatchet-kube.pth"
   case $name in
     operator)
-      printf '#!/usr/bin/python3\nimport sys\nfrom hatchet_operator.cli import main\nsys.exit(main())\n' \
-        >"$r/usr/local/bin/hatchet-operator"
-      chmod 0755 "$r/usr/local/bin/hatchet-operator"
-      entry='["/usr/local/bin/hatchet-operator"]'; cmd='["run"]'
+      install -m 0755 "$ROOT_DIR/images/operator/hatchet-operator" "$r/usr/local/bin/hatchet-operator"
+      entry='["/usr/local/bin/hatchet-operator"]'; cmd='["run"]'; ports=()
       ;;
     example-worker)
       install -d -m 0755 "$r/app"
       install -m 0644 "$ROOT_DIR/examples/worker/worker.py" "$r/app/worker.py"
-      entry='["/usr/bin/python3", "/app/worker.py"]'; cmd='[]'
+      entry='["/usr/bin/python3", "/app/worker.py"]'; cmd='[]'; ports=(--config.exposedports 8001/tcp)
       ;;
   esac
   # Byte-compile with the image's own interpreter; hash-based .pyc files do not depend on file times.
@@ -160,7 +179,7 @@ build_image() {
     --config.env PYTHONUNBUFFERED=1
     --config.label "org.opencontainers.image.title=$IMAGE_PREFIX/$name"
     --config.label "org.opencontainers.image.version=$IMAGE_TAG"
-    --config.label "org.opencontainers.image.created=$CREATED")
+    --config.label "org.opencontainers.image.created=$CREATED" "${ports[@]}")
   umoci config "${cfg[@]}" --clear=config.entrypoint --clear=config.cmd
   # umoci takes the entrypoint and cmd one argument per flag.
   local args=() a
@@ -168,11 +187,15 @@ build_image() {
   while IFS= read -r a; do args+=(--config.cmd "$a"); done < <(jq -r '.[]' <<<"$cmd")
   umoci config --image "$layout:$IMAGE_TAG" --no-history "${args[@]}"
   umoci gc --layout "$layout"
-  "$VENV/bin/python" "$HACK_DIR/oci-archive.py" "$layout" "$IMAGE_TAG" "$ref" "$OUT_DIR/$name.tar"
+  local line
+  line=$("$VENV/bin/python" "$HACK_DIR/oci-archive.py" "$layout" "$IMAGE_TAG" "$ref" "$OUT_DIR/$name.tar")
+  echo "${line##* }" >"$OUT_DIR/$name.digest"
+  echo "$INPUT_KEY" >"$OUT_DIR/$name.key"
+  echo "$line"
 }
 
 apt_ensure jq jq
-for t in "${targets[@]}"; do
+for t in "${pending[@]}"; do
   case $t in
     operator) build_image operator "[operator]" ;;
     example-worker) build_image example-worker "" ;;

@@ -1,0 +1,183 @@
+"""The images hack/build-images.sh builds (no Docker, no registry) run, as their non-root user.
+
+Each archive is unpacked the way a container runtime would (its manifest's layers in order), then its
+programs run inside it with chroot as uid 65532, on a read-only root filesystem with a tmpfs /tmp (what
+the operator's pods get): the operator image answers --version and prints the same CRD as the source
+tree; the example worker image registers at a real Hatchet engine and executes a triggered run.
+
+Needs root plus debootstrap and umoci (hack/build-images.sh installs them with apt when missing);
+skipped otherwise. The first build takes a few minutes (cached root filesystem and wheels afterwards);
+unchanged inputs reuse the archives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.binaries import cache_dir
+from harness.hatchet import HatchetEngine
+from harness.proc import Proc, free_port
+from hatchet_operator import crdgen
+
+REPO = Path(__file__).resolve().parents[2]
+UID = 65532
+CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"
+
+
+def _missing_tools() -> str | None:
+    if os.geteuid() != 0:
+        return "building and running the images needs root (debootstrap, chroot)"
+    if not (shutil.which("debootstrap") or shutil.which("apt-get")):
+        return "debootstrap is not installed and apt-get is not available to install it"
+    if not (shutil.which("umoci") or shutil.which("apt-get")):
+        return "umoci is not installed and apt-get is not available to install it"
+    if not shutil.which("unshare"):
+        return "unshare (util-linux) is missing"
+    return None
+
+
+pytestmark = pytest.mark.skipif(_missing_tools() is not None, reason=_missing_tools() or "")
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Build (or reuse) both archives into a private output folder; name -> archive."""
+    # A stable folder outside the repository: unchanged inputs reuse the archives across sessions.
+    out = cache_dir() / "images" / "test-out"
+    cp = subprocess.run(["bash", str(REPO / "hack" / "build-images.sh")], capture_output=True, text=True,
+                        timeout=1800, env={**os.environ, "OUT_DIR": str(out)})
+    assert cp.returncode == 0, cp.stderr[-4000:]
+    built = {}
+    for line in cp.stdout.splitlines():
+        ref, path, digest = line.split()
+        assert digest.startswith("sha256:")
+        built[ref.split("/")[-1].split(":")[0]] = Path(path)
+    assert set(built) == {"operator", "example-worker"}
+    return built
+
+
+def unpack(archive: Path, dest: Path) -> dict[str, Any]:
+    """Apply the image's layers in order into dest/rootfs; return the image config."""
+    with tarfile.open(archive) as tar:
+        [manifest] = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
+        config = json.load(tar.extractfile(manifest["Config"]))  # type: ignore[arg-type]
+        rootfs = dest / "rootfs"
+        rootfs.mkdir(parents=True)
+        for layer in manifest["Layers"]:
+            blob = tar.extractfile(layer)
+            assert blob is not None
+            with tarfile.open(fileobj=blob, mode="r|*") as lt:
+                lt.extractall(rootfs, numeric_owner=True, filter="fully_trusted")
+    return config  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def unpacked(
+    images: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[Path, dict[str, Any]]]:
+    out = {}
+    for name, archive in images.items():
+        dest = tmp_path_factory.mktemp(name)
+        config = unpack(archive, dest)
+        out[name] = (dest / "rootfs", config)
+    return out
+
+
+def in_image(rootfs: Path, argv: list[str]) -> list[str]:
+    """argv that runs a command inside rootfs as uid 65532, root filesystem read-only, /tmp a tmpfs."""
+    script = (
+        'set -e; r="$1"; shift; '
+        'mount --bind "$r" "$r"; mount -o remount,bind,ro "$r"; '
+        'mount -t tmpfs -o size=64m,mode=1777 tmpfs "$r/tmp"; '
+        'mount -t proc proc "$r/proc"; mount --rbind /dev "$r/dev"; '
+        f'exec {CHROOT} --userspec={UID}:{UID} "$r" "$@"'
+    )
+    return ["unshare", "--mount", "--fork", "--", "sh", "-c", script, "sh", str(rootfs), *argv]
+
+
+def run_in(rootfs: Path, *argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    # The host's PATH finds unshare/mount/chroot; inside the image the program paths are absolute.
+    return subprocess.run(in_image(rootfs, list(argv)), capture_output=True, text=True, timeout=120,
+                          env={**(env or {}), "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")})
+
+
+def test_images_are_non_root_with_the_expected_entrypoints(unpacked: dict[str, tuple[Path, dict[str, Any]]]) -> None:
+    op_root, op_cfg = unpacked["operator"]
+    wk_root, wk_cfg = unpacked["example-worker"]
+    assert op_cfg["config"]["User"] == wk_cfg["config"]["User"] == f"{UID}:{UID}"
+    assert op_cfg["config"]["Entrypoint"] == ["/usr/local/bin/hatchet-operator"]
+    assert op_cfg["config"]["Cmd"] == ["run"]
+    assert wk_cfg["config"]["Entrypoint"] == ["/usr/bin/python3", "/app/worker.py"]
+    assert "8001/tcp" in wk_cfg["config"]["ExposedPorts"]
+    assert op_cfg["os"] == "linux" and op_cfg["architecture"] == "amd64"
+    for root in (op_root, wk_root):
+        passwd = (root / "etc" / "passwd").read_text()
+        assert f"hatchet:x:{UID}:{UID}:" in passwd
+        # Nothing in the image is writable by its user except /tmp (mounted over at run time anyway).
+        writable = [p for p in (root / "opt", root / "usr") if p.stat().st_uid == UID]
+        assert writable == []
+
+
+def test_operator_image_runs_as_non_root(unpacked: dict[str, tuple[Path, dict[str, Any]]]) -> None:
+    rootfs, _ = unpacked["operator"]
+    cp = run_in(rootfs, "/usr/local/bin/hatchet-operator", "--version")
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout.strip() == "hatchet-operator 0.1.0"
+    who = run_in(rootfs, "/usr/bin/python3", "-c", "import os; print(os.getuid(), os.getgid())")
+    assert who.stdout.split() == [str(UID), str(UID)]
+    # The image holds the same operator as the source tree: it prints the committed CRD.
+    crd = run_in(rootfs, "/usr/local/bin/hatchet-operator", "crd")
+    assert crd.returncode == 0, crd.stderr
+    assert crd.stdout == (REPO / "crds" / crdgen.CRD_FILE).read_text()
+    # The root filesystem is read-only for it.
+    touch = run_in(rootfs, "/usr/bin/python3", "-c", "open('/opt/x', 'w')")
+    assert touch.returncode != 0 and "Read-only file system" in touch.stderr
+
+
+def test_example_worker_image_is_sdk_only(unpacked: dict[str, tuple[Path, dict[str, Any]]]) -> None:
+    rootfs, _ = unpacked["example-worker"]
+    ok = run_in(rootfs, "/usr/bin/python3", "-c", "import hatchet_worker, grpc, pydantic; print('ok')")
+    assert ok.returncode == 0 and ok.stdout.strip() == "ok", ok.stderr
+    # The operator's dependencies stay out of worker images.
+    no_kopf = run_in(rootfs, "/usr/bin/python3", "-c", "import kopf")
+    assert no_kopf.returncode != 0 and "No module named 'kopf'" in no_kopf.stderr
+
+
+@pytest.fixture
+def image_worker(unpacked: dict[str, tuple[Path, dict[str, Any]]], hatchet: HatchetEngine,
+                 tmp_path: Path) -> Iterator[tuple[Proc, dict[str, str]]]:
+    rootfs, _ = unpacked["example-worker"]
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+        **hatchet.client_env(),
+        "HATCHET_CLIENT_WORKER_NAME": f"image-worker-{os.getpid()}",
+        "HATCHET_CLIENT_WORKER_HEALTHCHECK_ENABLED": "true",
+        "HATCHET_CLIENT_WORKER_HEALTHCHECK_PORT": str(free_port()),
+        "HATCHET_CLIENT_WORKER_HEALTHCHECK_BIND_ADDRESS": "127.0.0.1",
+    }
+    proc = Proc("image-worker", in_image(rootfs, ["/usr/bin/python3", "/app/worker.py"]), tmp_path / "worker.log",
+                env=env).start()
+    try:
+        yield proc, env
+    finally:
+        proc.stop()
+
+
+def test_example_worker_image_executes_a_run(
+    image_worker: tuple[Proc, dict[str, str]], hatchet: HatchetEngine, unpacked: dict[str, tuple[Path, dict[str, Any]]]
+) -> None:
+    proc, env = image_worker
+    hatchet.wait_for_worker(env["HATCHET_CLIENT_WORKER_NAME"], 90, [proc])
+    rootfs, _ = unpacked["example-worker"]
+    cp = run_in(rootfs, "/usr/bin/python3", "/app/worker.py", "trigger", "greet", '{"name": "Ada"}', env=env)
+    assert cp.returncode == 0, cp.stderr[-2000:]
+    assert json.loads(cp.stdout.strip().splitlines()[-1]) == {"message": "Hello, Ada!"}
