@@ -110,14 +110,20 @@ class EventSender:
             self._wake.clear()
             while self._pending:
                 cycle, self._pending = self._pending, []
-                started = [e for e in cycle if e.kind == STARTED]
-                finished = [e for e in cycle if e.kind != STARTED]
-                if started:
-                    await self._send_kind(STARTED, started)
-                if finished:
-                    await asyncio.gather(*(self._send_kind(kind, [e for e in finished if e.kind == kind])
-                                           for kind in {e.kind for e in finished}))
+                try:
+                    await self._send_cycle(cycle)
+                except Exception:  # never let one bad cycle stop all later reporting
+                    log.exception("could not report %d task event(s)", len(cycle))
             self._idle.set()
+
+    async def _send_cycle(self, cycle: list[Event]) -> None:
+        started = [e for e in cycle if e.kind == STARTED]
+        finished = [e for e in cycle if e.kind != STARTED]
+        if started:
+            await self._send_kind(STARTED, started)
+        if finished:
+            await asyncio.gather(*(self._send_kind(kind, [e for e in finished if e.kind == kind])
+                                   for kind in {e.kind for e in finished}))
 
     async def _send_kind(self, kind: int, events: list[Event]) -> None:
         for i in range(0, len(events), MAX_BATCH):

@@ -148,6 +148,8 @@ class Listener:
 
     async def _session(self, listen: Any, heartbeat: Any) -> None:
         assert self.worker_id is not None
+        if self._stopping.is_set():
+            return
         worker_id = self.worker_id
         call = listen(pb.WorkerListenRequest(worker_id=worker_id), metadata=self._md)
         self._call = call

@@ -198,6 +198,7 @@ class Worker:
         for note in plan.overrides:
             log.warning("%s", note)
         self.stats.slot_capacity = dict(plan.slot_config)
+        self._install_signals(loop)  # early: a signal during set-up stops the worker right after it
         settings = self.config.listener_settings()
         channel = aio_channel(settings)
         md = auth_metadata(self.config.token)
@@ -211,12 +212,14 @@ class Worker:
                 lifespan_value, lifespan_gen = await self._setup(channel, md)
             except LifespanSetupError as exc:
                 log.error("%s", exc)
-                spawn.cancel()
+                with contextlib.suppress(Exception):
+                    await spawn
                 await self._stop_listener(force=True)
                 return 1
             except Exception as exc:
                 log.error("could not declare workflows at the engine: %s", exc)
-                spawn.cancel()
+                with contextlib.suppress(Exception):
+                    await spawn
                 await self._stop_listener(force=True)
                 return 1
             reader = await spawn
@@ -229,7 +232,6 @@ class Worker:
                 "settings": settings, "register": base64.b64encode(request.SerializeToString()).decode()}))
             log.info("starting worker %s: %d action(s), slots %s, labels %s", name, len(tasks),
                      plan.slot_config, self.labels or {})
-            self._install_signals(loop)
             pump = asyncio.create_task(self._pump(reader, runner))
             lag = asyncio.create_task(self._watch_loop_lag())
             await self._shutdown_event.wait()
