@@ -6,6 +6,7 @@ import base64
 import json
 
 import pytest
+
 from hatchet_worker import ClientConfig, ConfigError, HealthCheckConfig, HealthcheckConfig
 from hatchet_worker.config import decode_token
 

@@ -8,6 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
+
 from hatchet_worker import (
     ClientConfig,
     Context,
@@ -18,7 +20,6 @@ from hatchet_worker import (
 from hatchet_worker._proto import dispatcher_pb2, v1_workflows_pb2
 from hatchet_worker._register import register_request, workflow_proto
 from hatchet_worker.workflow import duration_expr
-from pydantic import BaseModel
 
 
 def seg(obj: object) -> str:

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "sdk" / "proto"))
 
 import generate  # noqa: E402
+
 from hatchet_worker._proto import (  # noqa: E402
     dispatcher_pb2,
     events_pb2,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from hatchet_worker._slots import resolve_slots
 
 STD = ("wf:a", "default", 1)

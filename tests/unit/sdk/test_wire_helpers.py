@@ -10,12 +10,13 @@ import subprocess
 import sys
 from typing import Any
 
-import hatchet_worker
 import pytest
+from pydantic import BaseModel
+
+import hatchet_worker
 from hatchet_worker import IllegalTaskOutputError, _ipc
 from hatchet_worker._listener import BACKOFF_CAP, backoff_delay
 from hatchet_worker._serde import dump_output, error_text, format_error
-from pydantic import BaseModel
 
 
 class Out(BaseModel):
