@@ -34,11 +34,13 @@ if TYPE_CHECKING:
     from hatchet_worker.workflow import ConcurrencyExpression as ConcurrencyExpression
     from hatchet_worker.workflow import ConcurrencyLimitStrategy as ConcurrencyLimitStrategy
     from hatchet_worker.workflow import EmptyModel as EmptyModel
+    from hatchet_worker.workflow import Priority as Priority
     from hatchet_worker.workflow import RateLimit as RateLimit
     from hatchet_worker.workflow import Standalone as Standalone
     from hatchet_worker.workflow import StickyStrategy as StickyStrategy
     from hatchet_worker.workflow import Task as Task
     from hatchet_worker.workflow import Workflow as Workflow
+    from hatchet_worker.workflow import WorkflowRunTriggerConfig as WorkflowRunTriggerConfig
 
 _EXPORTS: dict[str, str] = {
     "Hatchet": "client",
@@ -64,6 +66,8 @@ _EXPORTS: dict[str, str] = {
     "ConcurrencyExpression": "workflow",
     "ConcurrencyLimitStrategy": "workflow",
     "EmptyModel": "workflow",
+    "Priority": "workflow",
+    "WorkflowRunTriggerConfig": "workflow",
     "RateLimit": "workflow",
     "Standalone": "workflow",
     "StickyStrategy": "workflow",

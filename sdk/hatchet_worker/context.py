@@ -157,8 +157,14 @@ class Context:
         return str(self._payload.get("triggered_by") or "")
 
     @property
+    def triggering_event_key(self) -> str | None:
+        """The key of the event that triggered this run (None when not triggered by an event)."""
+        a = self._action
+        return str(a.triggering_event_key) if a.HasField("triggering_event_key") else None
+
+    @property
     def was_triggered_by_event(self) -> bool:
-        return self.triggered_by == "event"
+        return self.triggered_by == "event" or self.triggering_event_key is not None
 
     @property
     def parent_outputs(self) -> Mapping[str, Any]:

@@ -12,7 +12,7 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
@@ -162,6 +162,28 @@ class RunsClient:
         resp = await self._aio_calls()["trigger"](req, timeout=30.0, metadata=self._md())
         return WorkflowRunRef(self._client, resp.workflow_run_id)
 
+    def _bulk_requests(self, workflow: Workflow[Any], items: Sequence[Any]) -> list[Any]:
+        return [build_trigger(workflow.name, item.input, item.options) for item in items]
+
+    def bulk_trigger(self, workflow: Workflow[Any], items: Sequence[Any]) -> list[WorkflowRunRef]:
+        """Trigger many runs with ``WorkflowService/BulkTriggerWorkflow`` (chunks of 500)."""
+        reqs = self._bulk_requests(workflow, items)
+        refs: list[WorkflowRunRef] = []
+        for i in range(0, len(reqs), 500):
+            resp = self._calls()["bulk"](workflows_pb2.BulkTriggerWorkflowRequest(workflows=reqs[i:i + 500]),
+                                         timeout=60.0, metadata=self._md())
+            refs += [WorkflowRunRef(self._client, rid) for rid in resp.workflow_run_ids]
+        return refs
+
+    async def aio_bulk_trigger(self, workflow: Workflow[Any], items: Sequence[Any]) -> list[WorkflowRunRef]:
+        reqs = self._bulk_requests(workflow, items)
+        refs: list[WorkflowRunRef] = []
+        for i in range(0, len(reqs), 500):
+            req = workflows_pb2.BulkTriggerWorkflowRequest(workflows=reqs[i:i + 500])
+            resp = await self._aio_calls()["bulk"](req, timeout=60.0, metadata=self._md())
+            refs += [WorkflowRunRef(self._client, rid) for rid in resp.workflow_run_ids]
+        return refs
+
     # -- results -------------------------------------------------------------------------------------
     def get_details(self, run_id: str) -> v1_workflows_pb2.GetRunDetailsResponse:
         req = v1_workflows_pb2.GetRunDetailsRequest(external_id=run_id)
@@ -251,6 +273,7 @@ class RunsClient:
 def _make_calls(ch: Any) -> dict[str, Any]:
     return {
         "trigger": _channel.unary(ch, workflows_pb2, "WorkflowService", "TriggerWorkflow"),
+        "bulk": _channel.unary(ch, workflows_pb2, "WorkflowService", "BulkTriggerWorkflow"),
         "details": _channel.unary(ch, v1_workflows_pb2, "AdminService", "GetRunDetails"),
         "cancel": _channel.unary(ch, v1_workflows_pb2, "AdminService", "CancelTasks"),
         "push": _channel.unary(ch, events_pb2, "EventsService", "Push"),

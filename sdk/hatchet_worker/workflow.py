@@ -7,6 +7,7 @@ and ``run``/``run_no_wait`` trigger them through the client.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
@@ -51,6 +52,23 @@ def duration_expr(value: Duration) -> str:
     if seconds % 60 == 0:
         return f"{seconds // 60}m"
     return f"{seconds}s"
+
+
+class Priority(IntEnum):
+    """Run priority: higher runs are assigned first."""
+
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkflowRunTriggerConfig:
+    """One run of a bulk trigger (``workflow.create_bulk_run_item(...)`` -> ``workflow.run_many``)."""
+
+    input: Any
+    options: Any = None
+    """A ``TriggerWorkflowOptions`` or None."""
 
 
 class StickyStrategy(IntEnum):
@@ -284,6 +302,40 @@ class Workflow(Generic[TWorkflowInput]):
                       options: TriggerWorkflowOptions | None = None, **kwargs: Any) -> Any:
         ref = await self.aio_run_no_wait(input, options, **kwargs)
         return self._shape(await ref.aio_result())
+
+    def create_bulk_run_item(self, input: TWorkflowInput | None = None, key: str | None = None,
+                             options: TriggerWorkflowOptions | None = None, **kwargs: Any,
+                             ) -> WorkflowRunTriggerConfig:
+        """One item for :meth:`run_many`; ``key`` is the child key when triggered from a task."""
+        from hatchet_worker.runs import TriggerWorkflowOptions
+
+        opts = options or TriggerWorkflowOptions()
+        extra = {k: v for k, v in {"child_key": key, **kwargs}.items() if v is not None}
+        return WorkflowRunTriggerConfig(input=input, options=opts.model_copy(update=extra) if extra else opts)
+
+    def run_many(self, workflows: Sequence[WorkflowRunTriggerConfig], return_exceptions: bool = False,
+                 wait_for_result: bool = True) -> list[Any]:
+        """Trigger many runs in one call; wait for all (results in order) unless ``wait_for_result=False``."""
+        refs = self._client.runs.bulk_trigger(self, workflows)
+        if not wait_for_result:
+            return refs
+        out: list[Any] = []
+        for ref in refs:
+            try:
+                out.append(self._shape(ref.result()))
+            except Exception as exc:
+                if not return_exceptions:
+                    raise
+                out.append(exc)
+        return out
+
+    async def aio_run_many(self, workflows: Sequence[WorkflowRunTriggerConfig], return_exceptions: bool = False,
+                           wait_for_result: bool = True) -> list[Any]:
+        refs = await self._client.runs.aio_bulk_trigger(self, workflows)
+        if not wait_for_result:
+            return refs
+        results = await asyncio.gather(*(r.aio_result() for r in refs), return_exceptions=return_exceptions)
+        return [r if isinstance(r, BaseException) else self._shape(r) for r in results]
 
     def _shape(self, result: dict[str, Any]) -> Any:
         return result

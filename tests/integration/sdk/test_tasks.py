@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 
 from hatchet_worker import FailedTaskRunExceptionGroup, Hatchet
 
-from .conftest import WorkerProc, standalone, stub
+from .conftest import WorkerProc, standalone, stub, wait_until
 
 
 def attempts(markers: Path, key: str) -> list[str]:
@@ -77,3 +78,20 @@ def test_event_push_and_run_status(client: Hatchet, start_worker: Any) -> None:
     ref.result(timeout=30)
     assert client.runs.get_status(ref.workflow_run_id) == "COMPLETED"
     assert client.event.push("some:event", {"a": 1})  # an event id comes back
+
+
+def test_event_triggers_its_workflow(client: Hatchet, start_worker: Any, markers: Path) -> None:
+    start_worker()
+    client.event.push("app:ping", {"hello": "world"})
+    seen = wait_until(lambda: attempts(markers, "evented"), 30, "the event-triggered run")
+    ns = client.config.namespace
+    assert json.loads(seen[0]) == {"input": {"hello": "world"}, "by_event": True, "key": f"{ns}app:ping"}
+
+
+def test_run_many_and_child_runs(client: Hatchet, start_worker: Any) -> None:
+    start_worker()
+    echo = standalone(client, "echo")
+    outs = echo.run_many([echo.create_bulk_run_item({"value": i}) for i in range(20)])
+    assert [o["value"] for o in outs] == list(range(20))
+    out = standalone(client, "spawner").run({"value": "kid"})
+    assert out["child"]["value"] == "kid"  # a standalone run returns its task output

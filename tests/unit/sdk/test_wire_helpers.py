@@ -83,9 +83,9 @@ def test_public_names() -> None:
         "ClientConfig", "ClientTLSConfig", "ConcurrencyExpression", "ConcurrencyLimitStrategy", "ConfigError",
         "Context", "DesiredWorkerLabel", "DurableContext", "EmptyModel", "FailedTaskRunExceptionGroup",
         "Hatchet", "HealthCheckConfig", "HealthcheckConfig", "IllegalTaskOutputError", "LifespanSetupError",
-        "LoopAlreadyRunningError", "NonRetryableException", "RateLimit", "Standalone", "StickyStrategy",
+        "LoopAlreadyRunningError", "NonRetryableException", "Priority", "RateLimit", "Standalone", "StickyStrategy",
         "Task", "TaskRunError", "TriggerWorkflowOptions", "Worker", "WorkerLabel", "WorkerLabelComparator",
-        "Workflow", "WorkflowRunRef"])
+        "Workflow", "WorkflowRunRef", "WorkflowRunTriggerConfig"])
     for name in hatchet_worker.__all__:
         assert getattr(hatchet_worker, name) is not None
 

@@ -154,6 +154,22 @@ def refresher(input: SleepInput, ctx: Context) -> dict[str, Any]:
     return {"slept": input.seconds}
 
 
+evented = hatchet.workflow(name="evented", on_events=["app:ping"])
+
+
+@evented.task()
+def on_ping(input: Any, ctx: Context) -> dict[str, Any]:
+    mark("evented", json.dumps({"input": dict(ctx.workflow_input), "by_event": ctx.was_triggered_by_event,
+                               "key": ctx.triggering_event_key}))
+    return {}
+
+
+@hatchet.task(name="spawner", input_validator=EchoInput, execution_timeout="2m")
+async def spawner(input: EchoInput, ctx: Context) -> dict[str, Any]:
+    child = await echo.aio_run({"value": input.value})  # a child run of this task's run
+    return {"child": child}
+
+
 async def lifespan() -> AsyncGenerator[dict[str, Any], None]:
     mode = os.environ.get("APP_LIFESPAN", "")
     if mode == "fail":
@@ -163,7 +179,8 @@ async def lifespan() -> AsyncGenerator[dict[str, Any], None]:
     mark("lifespan", "teardown")
 
 
-WORKFLOWS = [echo, aecho, dag, flaky, broken, fatal, sleepy, blocking, cancellable, labelled, releaser, refresher]
+WORKFLOWS = [echo, aecho, dag, flaky, broken, fatal, sleepy, blocking, cancellable, labelled, releaser, refresher,
+             evented, spawner]
 
 
 def main() -> None:
