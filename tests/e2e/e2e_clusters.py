@@ -1,0 +1,170 @@
+"""Clusters whose nodes run real containers, behind one small interface the e2e suite is written to.
+
+``ClusterProvider`` is what a test needs from a cluster: create and delete it, load a locally built
+image archive into its nodes, a kubeconfig, and an address of this machine that pods can connect to
+(the suite's Hatchet engine runs on the host). ``KindCluster`` implements it with kind and Docker; the
+real-node cluster (kubelet + containerd on this machine) implements the same interface and registers
+itself in ``PROVIDERS``, so the same suite runs on both.
+
+Select a provider with HATCHET_E2E_CLUSTER (default: kind). A provider that cannot run here says
+exactly what is missing, and the suite is skipped with that message.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+from pathlib import Path
+
+from harness import binaries
+from harness.proc import run
+
+REPO = Path(__file__).resolve().parents[2]
+KIND_CONFIG = REPO / "kind-config.yaml"
+
+
+class ClusterProvider(abc.ABC):
+    """A Kubernetes cluster for the end-to-end suite."""
+
+    name = ""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.kubeconfig = workdir / "kubeconfig"
+
+    @classmethod
+    @abc.abstractmethod
+    def missing(cls) -> str | None:
+        """Why this provider cannot run on this machine (None: it can)."""
+
+    @abc.abstractmethod
+    def create(self) -> None:
+        """Create the cluster and write its kubeconfig to ``self.kubeconfig``; return once nodes are Ready."""
+
+    @abc.abstractmethod
+    def delete(self) -> None:
+        """Delete the cluster and everything it created on this machine."""
+
+    @abc.abstractmethod
+    def load_image(self, archive: Path) -> None:
+        """Make an image archive (hack/build-images.sh output) available to every node's runtime."""
+
+    @abc.abstractmethod
+    def host_address(self) -> str:
+        """An IPv4 address of this machine that pods can open connections to."""
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True,
+                timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        kubectl = binaries.kube_bin() / "kubectl"
+        return run([str(kubectl), f"--kubeconfig={self.kubeconfig}", *args], input=input, check=check,
+                   timeout=timeout)
+
+
+class KindCluster(ClusterProvider):
+    """kind: Kubernetes in Docker containers, from kind-config.yaml."""
+
+    name = "kind"
+
+    def __init__(self, workdir: Path, cluster_name: str = "hatchet-kube-e2e") -> None:
+        super().__init__(workdir)
+        self.cluster_name = cluster_name
+
+    @classmethod
+    def missing(cls) -> str | None:
+        problems = []
+        if shutil.which("kind") is None:
+            problems.append("the `kind` command is not installed")
+        if shutil.which("docker") is None:
+            problems.append("the `docker` command is not installed")
+        else:
+            cp = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True,
+                                text=True, timeout=30)
+            if cp.returncode != 0:
+                reason = (cp.stderr.strip().splitlines() or ["no answer"])[-1]
+                problems.append(f"the Docker daemon is not reachable ({reason})")
+        return "; ".join(problems) or None
+
+    def create(self) -> None:
+        run(["kind", "create", "cluster", "--name", self.cluster_name, "--config", str(KIND_CONFIG),
+             "--kubeconfig", str(self.kubeconfig), "--wait", "180s"], timeout=600)
+
+    def delete(self) -> None:
+        run(["kind", "delete", "cluster", "--name", self.cluster_name], check=False, timeout=300)
+
+    def load_image(self, archive: Path) -> None:
+        run(["kind", "load", "image-archive", str(archive), "--name", self.cluster_name], timeout=600)
+
+    def host_address(self) -> str:
+        out = run(["docker", "network", "inspect", "kind", "--format", "{{json .IPAM.Config}}"]).stdout
+        for entry in json.loads(out):
+            gateway = entry.get("Gateway", "")
+            if gateway and ":" not in gateway:
+                return str(gateway)
+        raise RuntimeError(f"the kind network has no IPv4 gateway: {out}")
+
+
+PROVIDERS: dict[str, type[ClusterProvider]] = {"kind": KindCluster}
+
+
+def selected() -> tuple[type[ClusterProvider] | None, str]:
+    """The provider HATCHET_E2E_CLUSTER names (default kind), or None and why it cannot run here."""
+    name = os.environ.get("HATCHET_E2E_CLUSTER", "kind")
+    provider = PROVIDERS.get(name)
+    if provider is None:
+        return None, f"HATCHET_E2E_CLUSTER={name!r} names no cluster provider (known: {', '.join(sorted(PROVIDERS))})"
+    why = provider.missing()
+    if why:
+        return None, f"e2e on {name} skipped: {why}"
+    return provider, ""
+
+
+class Forwarder:
+    """A TCP relay from an address pods can reach to a service that listens on 127.0.0.1 only."""
+
+    def __init__(self, listen_host: str, target_port: int) -> None:
+        self.target_port = target_port
+        self.server = socket.create_server((listen_host, 0))
+        self.address = f"{listen_host}:{self.server.getsockname()[1]}"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> Forwarder:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        # shutdown() wakes the thread blocked in accept(); close() alone would leave it listening.
+        with contextlib.suppress(OSError):
+            self.server.shutdown(socket.SHUT_RDWR)
+        self.server.close()
+        self._thread.join(5)
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=10)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := src.recv(65536):
+                dst.sendall(chunk)
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
