@@ -36,12 +36,10 @@ class DurableEvents:
         self._waiters: dict[tuple[str, str], asyncio.Future[bytes]] = {}
         self._outbox: asyncio.Queue[Any] = asyncio.Queue()
         self._pump: asyncio.Task[None] | None = None
-        self._counters: dict[str, int] = {}
 
     async def sleep(self, ctx: Context, duration: str) -> dict[str, Any]:
         """Wait ``duration`` (an engine duration string) with the timer kept by the engine."""
-        index = self._counters.get(ctx.task_run_id, 0)
-        self._counters[ctx.task_run_id] = index + 1
+        index = ctx._next_durable_index()
         readable = f"sleep:{duration}"
         signal_key = f"{readable}-{index}"
         condition = v1_condition_pb2.SleepMatchCondition(

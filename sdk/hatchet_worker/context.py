@@ -55,6 +55,7 @@ class Context:
         self._cancelled = threading.Event()
         self._slot_released = False
         self._child_index = 0
+        self._durable_index = 0
 
     # -- identity ---------------------------------------------------------------------------------
     @property
@@ -264,6 +265,11 @@ class Context:
 
     async def aio_log(self, line: str | Mapping[str, Any], raise_on_error: bool = False) -> None:
         self.log(line, raise_on_error)
+
+    def _next_durable_index(self) -> int:
+        index = self._durable_index
+        self._durable_index += 1
+        return index
 
     def _next_child_index(self) -> int:
         index = self._child_index
