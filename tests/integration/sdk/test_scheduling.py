@@ -88,6 +88,17 @@ def test_release_slot_is_accepted_and_accounted(client: Hatchet, start_worker: A
     assert long.result(timeout=30)["releaser"]["end"] > 0
 
 
-def test_refresh_timeout_extends_execution_timeout(client: Hatchet, start_worker: Any) -> None:
+def test_refresh_timeout_extends_execution_timeout_and_logs_ship(client: Hatchet, start_worker: Any,
+                                                                  hatchet: HatchetEngine) -> None:
     start_worker()
-    assert standalone(client, "refresher").run({"seconds": 5}) == {"slept": 5}
+    ref = standalone(client, "refresher").run_no_wait({"seconds": 5})
+    assert ref.result(timeout=60) == {"refresher": {"slept": 5}}
+    task_id = client.runs.get_details(ref.workflow_run_id).task_runs["refresher"].external_id
+
+    def logged() -> list[str]:
+        req = urllib.request.Request(f"{hatchet.rest_url}/api/v1/stable/tasks/{task_id}/logs",
+                                     headers={"Authorization": f"Bearer {hatchet.token}"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return [row["message"] for row in json.loads(r.read()).get("rows") or []]
+
+    assert wait_until(logged, 15, "the ctx.log line at the engine") == ["refreshed the timeout"]
