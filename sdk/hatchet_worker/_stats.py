@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import time
+from collections.abc import Iterable
 
 DURATION_BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
                                        30.0, 60.0, 300.0, 900.0, 3600.0)
@@ -40,6 +41,12 @@ class Stats:
     last_heartbeat: float | None = None
     """Wall-clock time of the listener's last successful heartbeat."""
     started_at: float = dataclasses.field(default_factory=time.time)
+
+    def register_actions(self, actions: Iterable[str]) -> None:
+        for action in actions:
+            for counter in (self.started, self.succeeded, self.failed, self.cancelled):
+                counter.setdefault(action, 0)
+            self.durations.setdefault(action, Histogram())
 
     @staticmethod
     def bump(counter: dict[str, int], action: str, by: int = 1) -> None:

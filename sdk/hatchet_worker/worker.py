@@ -198,6 +198,7 @@ class Worker:
         for note in plan.overrides:
             log.warning("%s", note)
         self.stats.slot_capacity = dict(plan.slot_config)
+        self.stats.register_actions(tasks)  # every series exists from the start (rate() works from 0)
         self._install_signals(loop)  # early: a signal during set-up stops the worker right after it
         settings = self.config.listener_settings()
         channel = aio_channel(settings)

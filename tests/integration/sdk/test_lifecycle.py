@@ -138,3 +138,16 @@ def test_listener_gives_up_loudly_and_liveness_fails(start_worker: Any, hatchet:
     out = worker.output()
     assert "giving up: no successful call to the engine" in out
     assert "action listener subprocess exited unexpectedly (exit code 3)" in out
+
+
+def test_second_signal_forces_exit(client: Hatchet, start_worker: Any) -> None:
+    worker: WorkerProc = start_worker()
+    standalone(client, "sleepy").run_no_wait({"seconds": 60})
+    wait_until(lambda: worker.metric("hatchet_worker_slots_in_use") == 1, 30, "task running")
+    worker.signal(signal.SIGTERM)
+    wait_until(lambda: "waiting up to" in worker.output(), 10, "the drain to start")
+    started = time.monotonic()
+    worker.signal(signal.SIGINT)
+    assert worker.wait_exit(10) == 1
+    assert time.monotonic() - started < 5
+    assert "exiting immediately without waiting for tasks" in worker.output()

@@ -29,6 +29,16 @@ def test_sync_async_and_dag_outputs_are_read_back(client: Hatchet, start_worker:
     result = stub(client, "dag").run({"value": 4})
     assert result == {"first": {"n": 5}, "second": {"n": 40}, "join": {"sum": 45}}
     assert worker.metric("hatchet_worker_tasks_succeeded_total") == 5
+    assert worker.metric("hatchet_worker_tasks_started_total") == 5
+    assert worker.metric("hatchet_worker_task_duration_seconds_count") == 5
+    _, text = worker.get("/metrics")
+    for family in ("hatchet_worker_slots gauge", "hatchet_worker_slots_in_use gauge",
+                   "hatchet_worker_slots_available gauge", "hatchet_worker_tasks_failed_total counter",
+                   "hatchet_worker_tasks_cancelled_total counter", "hatchet_worker_task_duration_seconds histogram",
+                   "hatchet_worker_listener_reconnects_total counter", "hatchet_worker_heartbeat_age_seconds gauge",
+                   "hatchet_worker_listener_health gauge", "process_resident_memory_bytes gauge"):
+        assert f"# TYPE {family}\n" in text, family
+    assert worker.metric("hatchet_worker_listener_health") == 1
 
 
 def test_async_client_api(client: Hatchet, start_worker: Any) -> None:
