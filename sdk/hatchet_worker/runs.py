@@ -129,6 +129,7 @@ class RunsClient:
         self._lock = threading.Lock()
         self._sync: dict[str, Any] = {}
         self._aio: dict[int, tuple[asyncio.AbstractEventLoop, dict[str, Any]]] = {}
+        self._listeners: dict[int, tuple[asyncio.AbstractEventLoop, Any]] = {}
 
     def _md(self) -> Any:
         return _channel.auth_metadata(self._client.config.token)
@@ -211,6 +212,22 @@ class RunsClient:
             delay = min(delay * 1.5, _POLL_MAX)
 
     async def aio_wait(self, run_id: str, timeout: float | None = None) -> dict[str, Any]:
+        """Wait on the shared run subscription stream (no polling)."""
+        from hatchet_worker._run_listener import RunListener, interpret_event
+
+        loop = asyncio.get_running_loop()
+        listener = self._listeners.get(id(loop))
+        if listener is None or listener[0] is not loop:
+            ch = _channel.aio_channel(self._client.config.listener_settings())
+            listener = self._listeners[id(loop)] = (loop, RunListener(ch, self._md()))
+        try:
+            event = await asyncio.wait_for(listener[1].wait(run_id), timeout)
+        except TimeoutError:
+            raise TimeoutError(f"workflow run {run_id} did not finish within {timeout} s") from None
+        return interpret_event(event)
+
+    async def aio_poll(self, run_id: str, timeout: float | None = None) -> dict[str, Any]:
+        """Like :meth:`aio_wait`, by polling ``GetRunDetails``."""
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = _POLL_START
         while True:

@@ -53,6 +53,18 @@ def test_async_client_api(client: Hatchet, start_worker: Any) -> None:
 
     assert asyncio.run(go())["echo"]["value"] == 7
 
+    async def many() -> list[Any]:
+        echo = standalone(client, "echo")
+        return await echo.aio_run_many([echo.create_bulk_run_item({"value": i}) for i in range(30)])
+
+    assert [o["value"] for o in asyncio.run(many())] == list(range(30))
+
+    async def failing() -> None:
+        await standalone(client, "fatal").aio_run({"key": "aio-fatal"})
+
+    with pytest.raises(FailedTaskRunExceptionGroup, match="NonRetryableException: do not retry me"):
+        asyncio.run(failing())
+
 
 def test_exception_fails_with_traceback_after_retries(client: Hatchet, start_worker: Any,
                                                       markers: Path) -> None:
