@@ -141,6 +141,10 @@ class Worker:
             return False, {"status": "dead", "reason": "the action listener subprocess exited"}
         if self._listener_state.get("state") == "given_up":
             return False, {"status": "dead", "reason": "the action listener gave up reconnecting"}
+        age = self.stats.heartbeat_age()
+        if age is not None and age > self.config.worker_listener_give_up_seconds + 30:
+            # The listener should have given up by now: it is wedged, not reconnecting.
+            return False, {"status": "dead", "reason": f"no heartbeat for {age:.0f} s"}
         return True, {"status": "alive", "listener": self._listener_state.get("state", "starting")}
 
     def _probe_ready(self) -> tuple[bool, dict[str, Any]]:
@@ -329,7 +333,8 @@ class Worker:
         parent_sock, child_sock = socket.socketpair()
         try:
             self._proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "hatchet_worker._listener", str(child_sock.fileno()),
+                # -P: never import modules from the current directory in the listener.
+                sys.executable, "-P", "-m", "hatchet_worker._listener", str(child_sock.fileno()),
                 pass_fds=(child_sock.fileno(),), stdin=asyncio.subprocess.DEVNULL)
         finally:
             child_sock.close()

@@ -57,13 +57,16 @@ def test_starting_too_long_is_unhealthy_and_given_up_is_dead() -> None:
     assert w._probe_live() == (False, {"status": "dead", "reason": "the action listener gave up reconnecting"})
 
 
-def test_stale_heartbeat_makes_the_worker_unready() -> None:
+def test_stale_heartbeat_makes_the_worker_unready_then_dead() -> None:
     w = make_worker()
     w._registered = True
     w._listener_state = {"state": "listening"}
     w.stats.last_heartbeat = time.time() - 60
     ok, doc = w._probe_ready()
     assert not ok and doc["reasons"] == ["no recent heartbeat"]
+    assert w._probe_live()[0] is True  # the listener still has time to reconnect or give up
+    w.stats.last_heartbeat = time.time() - (w.config.worker_listener_give_up_seconds + 31)
+    assert w._probe_live()[0] is False  # a wedged listener: liveness fails so the pod restarts
 
 
 def test_health_server_answers() -> None:
