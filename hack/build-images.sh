@@ -6,9 +6,9 @@
 #   2. the project's wheel and its dependencies (from the Python package index, cached by the
 #      dependency list) installed into /opt/hatchet/site, byte-compiled by the image's own python;
 #   3. a non-root user (uid/gid 65532), file times clamped to SOURCE_DATE_EPOCH;
-#   4. an OCI image (umoci) written as a tar archive that holds both an OCI layout (index.json) and
-#      a `docker save` style manifest.json, so `ctr -n k8s.io images import`, `docker load` and
-#      `kind load image-archive` all accept it.
+#   4. an OCI image (umoci) written as a `docker save` style tar archive, which
+#      `ctr -n k8s.io images import`, `docker load` and `kind load image-archive` accept and name
+#      <prefix>/<name>:<tag> the way a pull would.
 #
 # The result is the same image that images/*/Dockerfile builds from a Debian bookworm base.
 #
@@ -16,7 +16,7 @@
 # Env:   OUT_DIR (default: out/images), SOURCE_DATE_EPOCH (default: the last commit's time),
 #        IMAGE_PREFIX (default: hatchet-kube), IMAGE_TAG (default: the project version),
 #        DEBIAN_MIRROR (default: the first Debian mirror in this machine's apt sources).
-# Prints one line per image: <name> <archive path> <manifest digest>.
+# Prints one line per image: <reference> <archive path> <image ID (config digest)>.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SUITE=bookworm
@@ -32,7 +32,7 @@ VERSION=$("$VENV/bin/python" -c 'import tomllib,sys; print(tomllib.load(open(sys
   "$ROOT_DIR/pyproject.toml")
 IMAGE_TAG=${IMAGE_TAG:-$VERSION}
 # The files an image is made from; their last commit dates the image (so unrelated commits do not change it).
-INPUTS=(pyproject.toml README.md sdk operator examples/worker images hack/build-images.sh hack/oci-archive.py)
+INPUTS=(pyproject.toml README.md sdk operator examples/worker images hack/build-images.sh hack/image-archive.py)
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$ROOT_DIR" log -1 --format=%ct -- "${INPUTS[@]}" 2>/dev/null || true)}
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-0}
 export SOURCE_DATE_EPOCH
@@ -188,7 +188,7 @@ build_image() {
   umoci config --image "$layout:$IMAGE_TAG" --no-history "${args[@]}"
   umoci gc --layout "$layout"
   local line
-  line=$("$VENV/bin/python" "$HACK_DIR/oci-archive.py" "$layout" "$IMAGE_TAG" "$ref" "$OUT_DIR/$name.tar")
+  line=$("$VENV/bin/python" "$HACK_DIR/image-archive.py" "$layout" "$IMAGE_TAG" "$ref" "$OUT_DIR/$name.tar")
   echo "${line##* }" >"$OUT_DIR/$name.digest"
   echo "$INPUT_KEY" >"$OUT_DIR/$name.key"
   echo "$line"

@@ -160,6 +160,8 @@ def image_worker(unpacked: dict[str, tuple[Path, dict[str, Any]]], hatchet: Hatc
         "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
         **hatchet.client_env(),
         "HATCHET_CLIENT_WORKER_NAME": f"image-worker-{os.getpid()}",
+        # A namespace of its own: only this worker registers these workflows, so only it can run them.
+        "HATCHET_CLIENT_NAMESPACE": f"chroot{os.getpid()}_",
         "HATCHET_CLIENT_WORKER_HEALTHCHECK_ENABLED": "true",
         "HATCHET_CLIENT_WORKER_HEALTHCHECK_PORT": str(free_port()),
         "HATCHET_CLIENT_WORKER_HEALTHCHECK_BIND_ADDRESS": "127.0.0.1",
@@ -176,8 +178,110 @@ def test_example_worker_image_executes_a_run(
     image_worker: tuple[Proc, dict[str, str]], hatchet: HatchetEngine, unpacked: dict[str, tuple[Path, dict[str, Any]]]
 ) -> None:
     proc, env = image_worker
-    hatchet.wait_for_worker(env["HATCHET_CLIENT_WORKER_NAME"], 90, [proc])
+    # The engine knows the worker by its namespaced name.
+    hatchet.wait_for_worker(env["HATCHET_CLIENT_NAMESPACE"] + env["HATCHET_CLIENT_WORKER_NAME"], 90, [proc])
     rootfs, _ = unpacked["example-worker"]
     cp = run_in(rootfs, "/usr/bin/python3", "/app/worker.py", "trigger", "greet", '{"name": "Ada"}', env=env)
     assert cp.returncode == 0, cp.stderr[-2000:]
     assert json.loads(cp.stdout.strip().splitlines()[-1]) == {"message": "Hello, Ada!"}
+
+
+# ---- in a real container runtime (containerd + runc), the way the real-node cluster will run them ----
+
+CONTAINERD_TOOLS = ("containerd", "ctr", "runc")
+
+
+class Containerd:
+    """A private containerd (its own root, state and socket; no CRI plugin) driven with ctr."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.socket = workdir / "containerd.sock"
+        config = workdir / "config.toml"
+        config.write_text(
+            "version = 2\n"
+            f'root = "{workdir / "root"}"\nstate = "{workdir / "state"}"\n'
+            'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+            f'[grpc]\n  address = "{self.socket}"\n'
+        )
+        self.proc = Proc("containerd", ["containerd", "--config", str(config)], workdir / "containerd.log")
+
+    def start(self) -> Containerd:
+        from harness.proc import wait_for
+
+        self.proc.start()
+        wait_for(lambda: self.ctr("version", check=False).returncode == 0, 30, "containerd", procs=[self.proc])
+        return self
+
+    def ctr_argv(self, *args: str) -> list[str]:
+        return ["ctr", "--address", str(self.socket), "--namespace", "k8s.io", *args]
+
+    def ctr(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        cp = subprocess.run(self.ctr_argv(*args), capture_output=True, text=True, timeout=timeout)
+        assert not check or cp.returncode == 0, cp.stderr[-2000:]
+        return cp
+
+    def stop(self) -> None:
+        for task in self.ctr("tasks", "ls", "-q", check=False).stdout.split():
+            self.ctr("tasks", "kill", "-s", "SIGKILL", task, check=False)
+        self.proc.stop()
+        subprocess.run(["umount", "-R", str(self.workdir / "root")], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def containerd(images: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    missing = [t for t in CONTAINERD_TOOLS if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"containerd tests need {', '.join(missing)} (Debian packages containerd and runc)")
+    c = Containerd(tmp_path_factory.mktemp("containerd")).start()
+    try:
+        names = {}
+        for name, archive in images.items():
+            c.ctr("images", "import", str(archive))
+            [ref] = [r for r in c.ctr("images", "ls", "-q").stdout.split() if r.endswith(f"/hatchet-kube/{name}:0.1.0")]
+            names[name] = ref
+        yield {"ctr": c, "refs": names}
+    finally:
+        c.stop()
+
+
+def test_archives_import_under_the_names_pods_ask_for(containerd: dict[str, Any]) -> None:
+    # A pod's `image: hatchet-kube/operator:0.1.0` is normalized to a fully qualified name before the
+    # runtime looks it up; the import must produce that name, not a bare tag.
+    for name, ref in containerd["refs"].items():
+        domain, repo = ref.split("/", 1)
+        assert "." in domain and repo == f"hatchet-kube/{name}:0.1.0"
+
+
+def test_operator_container_runs_as_its_user(containerd: dict[str, Any]) -> None:
+    c, ref = containerd["ctr"], containerd["refs"]["operator"]
+    out = c.ctr("run", "--rm", "--read-only", ref, f"op-version-{os.getpid()}", "/usr/local/bin/hatchet-operator",
+                "--version").stdout
+    assert out.strip() == "hatchet-operator 0.1.0"
+    uid = c.ctr("run", "--rm", "--read-only", ref, f"op-uid-{os.getpid()}", "/usr/bin/python3", "-c",
+                "import os; print(os.getuid(), os.getgid())").stdout
+    assert uid.split() == [str(UID), str(UID)]
+
+
+def test_example_worker_container_executes_a_run(
+    containerd: dict[str, Any], hatchet: HatchetEngine, tmp_path: Path, unpacked: dict[str, tuple[Path, dict[str, Any]]]
+) -> None:
+    c, ref = containerd["ctr"], containerd["refs"]["example-worker"]
+    name = f"ctr-worker-{os.getpid()}"
+    env = {**hatchet.client_env(), "HATCHET_CLIENT_WORKER_NAME": name, "HATCHET_CLIENT_NAMESPACE": f"ctr{os.getpid()}_",
+           "HATCHET_CLIENT_WORKER_HEALTHCHECK_PORT": str(free_port()),
+           "HATCHET_CLIENT_WORKER_HEALTHCHECK_BIND_ADDRESS": "127.0.0.1"}
+    env_args = [a for k, v in env.items() for a in ("--env", f"{k}={v}")]
+    # Host networking: the engine listens on 127.0.0.1 only.
+    proc = Proc("ctr-worker", c.ctr_argv("run", "--rm", "--net-host", *env_args, ref, name), tmp_path / "worker.log")
+    proc.start()
+    try:
+        hatchet.wait_for_worker(env["HATCHET_CLIENT_NAMESPACE"] + name, 90, [proc])
+        rootfs, _ = unpacked["example-worker"]
+        cp = run_in(rootfs, "/usr/bin/python3", "/app/worker.py", "trigger", "greet", '{"name": "runc"}',
+                    env={**env, "HATCHET_CLIENT_WORKER_NAME": "trigger"})
+        assert cp.returncode == 0, cp.stderr[-2000:]
+        assert json.loads(cp.stdout.strip().splitlines()[-1]) == {"message": "Hello, runc!"}
+    finally:
+        c.ctr("tasks", "kill", "-s", "SIGTERM", name, check=False)
+        proc.stop()

@@ -1,14 +1,16 @@
-"""Write an OCI image layout (from umoci) as one tar archive that image loaders accept.
+"""Write one image of an OCI image layout (from umoci) as a `docker save` style archive.
 
-The archive holds the OCI layout unchanged (oci-layout, index.json, blobs/) plus a `docker save`
-style manifest.json naming the same config and layer blobs with the image reference as RepoTag.
-containerd's importer (`ctr images import`, which `kind load image-archive` runs) and `docker load`
-both read manifest.json and normalize the reference the same way a pull would, so a pod's
-`image: <prefix>/<name>:<tag>` resolves to the imported image.
+The archive holds the image's config and layer blobs (unchanged, under blobs/sha256/) and a
+manifest.json that names them with the image reference as RepoTag. containerd's importer
+(`ctr -n k8s.io images import`, which `kind load image-archive` also runs) and `docker load` read
+manifest.json and normalize the reference the way a pull would, so a pod's `image: <name>:<tag>`
+finds the imported image. (Given an OCI index.json instead, containerd 1.6 names the image after the
+tag alone, which the kubelet never asks for: that is why the layout itself is not shipped.)
 
 Entries are sorted, owned by root and dated SOURCE_DATE_EPOCH: the same layout gives the same bytes.
 
-Usage: oci-archive.py LAYOUT_DIR TAG REFERENCE OUTPUT.tar   (prints: REFERENCE OUTPUT manifest-digest)
+Usage: image-archive.py LAYOUT_DIR TAG REFERENCE OUTPUT.tar
+Prints: REFERENCE OUTPUT CONFIG_DIGEST (the image ID, which every runtime reports the same).
 """
 
 from __future__ import annotations
@@ -40,9 +42,8 @@ def main(layout_dir: str, tag: str, reference: str, output: str) -> int:
     ]
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "0"))
     files: dict[str, bytes | Path] = {"manifest.json": json.dumps(docker_manifest, separators=(",", ":")).encode()}
-    for path in sorted(layout.rglob("*")):
-        if path.is_file():
-            files[path.relative_to(layout).as_posix()] = path
+    for digest in [manifest["config"]["digest"], *(layer["digest"] for layer in manifest["layers"])]:
+        files["blobs/" + digest.replace(":", "/")] = blob(layout, digest)
     tmp = Path(output + ".tmp")
     with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
         dirs: set[str] = set()
@@ -61,7 +62,7 @@ def main(layout_dir: str, tag: str, reference: str, output: str) -> int:
             info.size, info.mode, info.mtime = len(data), 0o644, epoch
             tar.addfile(info, io.BytesIO(data))
     tmp.replace(output)
-    print(reference, output, desc["digest"])
+    print(reference, output, manifest["config"]["digest"])
     return 0
 
 
