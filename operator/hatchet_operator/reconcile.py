@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -24,6 +26,7 @@ from hatchet_operator import diff, render, status
 from hatchet_operator.api import v1alpha1 as api
 from hatchet_operator.kube import ApiError, Client, deployment_path, worker_path
 from hatchet_operator.metrics import Metrics
+from hatchet_operator.observed import ObservedDeployment
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +41,7 @@ class Views(Protocol):
 
     def worker(self, key: Key) -> Mapping[str, Any] | None: ...
 
-    def deployment(self, key: Key) -> Mapping[str, Any] | None: ...
+    def deployment(self, key: Key) -> ObservedDeployment | None: ...
 
     def secret_keys(self, namespace: str, name: str) -> frozenset[str] | None:
         """The data keys of a Secret, None if it does not exist; only called when secrets are checked."""
@@ -47,15 +50,6 @@ class Views(Protocol):
 
 def utcnow() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _rv(obj: Mapping[str, Any] | None) -> int:
-    # resourceVersions are opaque strings; etcd-backed servers use increasing integers, and
-    # comparing them is used here only to prefer the newer of two copies of the same object.
-    try:
-        return int((obj or {}).get("metadata", {}).get("resourceVersion", "0"))
-    except (TypeError, ValueError):
-        return 0
 
 
 def secret_problems(worker: api.HatchetWorker, views: Views) -> list[status.Problem]:
@@ -80,8 +74,10 @@ def secret_problems(worker: api.HatchetWorker, views: Views) -> list[status.Prob
 @dataclass
 class _State:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    applied: Mapping[str, Any] | None = None
-    last_desired: Mapping[str, Any] | None = None
+    applied: ObservedDeployment | None = None
+    """The Deployment as returned by the operator's last apply (newer than the watch, for a while)."""
+    verified: tuple[str, str] | None = None
+    """(digest of the desired Deployment, fingerprint of the live one) last found in agreement."""
     written_status: Mapping[str, Any] | None = None
     retry: asyncio.TimerHandle | None = None
     attempts: int = 0
@@ -120,6 +116,7 @@ class Reconciler:
         state = self._states.get(key)
         if state is not None:
             state.applied = None
+            state.verified = None
 
     def _state(self, key: Key) -> _State:
         state = self._states.get(key)
@@ -193,46 +190,49 @@ class Reconciler:
                 problems.append(status.Problem(e.reason, e.message))
 
         observed = views.deployment(key)
-        if state.applied is not None and _rv(state.applied) > _rv(observed):
+        if state.applied is not None and (
+            observed is None or state.applied.resource_version > observed.resource_version
+        ):
             observed = state.applied
         result = "unchanged"
-        # Applied exactly this before and nobody has touched the object since: nothing to do, even if
-        # the apiserver normalized some value so that the containment check below cannot see it.
-        untouched = state.applied is not None and state.last_desired == desired and _rv(observed) == _rv(state.applied)
-        if desired is not None and not untouched and not diff.holds(desired, observed):
-            created = observed is None
-            try:
-                live = await self.client.apply(
-                    deployment_path(namespace, name), desired, render.FIELD_MANAGER, "deployments"
-                )
-            except ApiError as e:
-                if e.status not in (400, 422):
-                    raise
-                problems.append(
-                    status.Problem("DeploymentRejected", f"the apiserver rejected the Deployment: {e.message}")
-                )
+        if desired is not None:
+            digest = _digest(desired)
+            if observed is not None and state.verified == (digest, observed.fingerprint):
+                pass  # Nothing the operator owns has changed since it last checked.
+            elif observed is not None and diff.holds(desired, observed.body()):
+                state.verified = (digest, observed.fingerprint)
             else:
-                state.applied = observed = strip(live)
-                state.last_desired = desired
-                result = "applied"
-                drift = diff.mismatches(desired, observed)
-                if drift:
-                    log.warning("%s/%s: the apiserver changed applied fields %s", namespace, name, drift[:5])
-                self.post_event(
-                    body,
-                    status.Event(
-                        "Normal",
-                        "DeploymentCreated" if created else "DeploymentUpdated",
-                        f"{'created' if created else 'updated'} Deployment {name}",
-                    ),
-                )
+                try:
+                    live = await self.client.apply(
+                        deployment_path(namespace, name), desired, render.FIELD_MANAGER, "deployments"
+                    )
+                except ApiError as e:
+                    if e.status not in (400, 422):
+                        raise
+                    problems.append(
+                        status.Problem("DeploymentRejected", f"the apiserver rejected the Deployment: {e.message}")
+                    )
+                else:
+                    created = observed is None
+                    state.applied = observed = ObservedDeployment.of(live)
+                    # Applied exactly this; until its owned fields change, there is nothing to compare.
+                    state.verified = (digest, observed.fingerprint)
+                    result = "applied"
+                    verb = "created" if created else "updated"
+                    self.post_event(
+                        body,
+                        status.Event("Normal", f"Deployment{verb.capitalize()}", f"{verb} Deployment {name}"),
+                    )
+                    drift = diff.mismatches(desired, live)
+                    if drift:
+                        log.warning("%s/%s: the apiserver changed applied fields %s", namespace, name, drift[:5])
         if problems:
             result = "degraded"
 
         new_status = status.compute(
             name=name,
             generation=generation,
-            deployment=observed,
+            deployment=observed.status_view if observed is not None else None,
             problems=problems,
             previous=previous,
             now=self.now(),
@@ -254,10 +254,8 @@ class Reconciler:
         return result
 
 
-def strip(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """Drop managedFields: they are large and the operator never reads them."""
-    meta = {k: v for k, v in obj.get("metadata", {}).items() if k != "managedFields"}
-    return {**obj, "metadata": meta}
+def _digest(obj: Mapping[str, Any]) -> str:
+    return hashlib.blake2b(json.dumps(obj, sort_keys=True).encode(), digest_size=16).hexdigest()
 
 
 def _validation_message(e: pydantic.ValidationError) -> str:

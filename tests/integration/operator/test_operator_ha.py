@@ -146,12 +146,13 @@ def test_restart_mid_way_converges_without_duplicates(
     try:
         wait_for(third.is_leader, 30, "the third operator to lead", procs=[third.proc])
         wait_for(
-            lambda: third.metric("hatchet_operator_reconcile_total") >= count,
+            lambda: third.metric("hatchet_operator_reconcile_total", result="unchanged") >= count,
             30,
             "every HatchetWorker to be reconciled after the restart",
             procs=[third.proc],
         )
-        assert third.metric("hatchet_operator_reconcile_total", result="unchanged") >= count
+        results = {r: third.metric("hatchet_operator_reconcile_total", result=r) for r in ("applied", "error")}
+        assert results == {"applied": 0, "error": 0}, third.metrics()
         window_end = time.monotonic() + 5
         while time.monotonic() < window_end:
             assert operator_writes(kube) == writes
