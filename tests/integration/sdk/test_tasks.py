@@ -117,3 +117,12 @@ def test_run_many_and_child_runs(client: Hatchet, start_worker: Any) -> None:
     assert [o["value"] for o in outs] == list(range(20))
     out = standalone(client, "spawner").run({"value": "kid"})
     assert out["child"]["value"] == "kid"  # a standalone run returns its task output
+
+
+def test_on_failure_task_sees_the_errors(client: Hatchet, start_worker: Any, markers: Path) -> None:
+    start_worker()
+    with pytest.raises(FailedTaskRunExceptionGroup, match="kaboom"):
+        stub(client, "guarded").run({})
+    [line] = wait_until(lambda: attempts(markers, "guarded"), 30, "the on-failure task")
+    errors = json.loads(line)
+    assert list(errors) == ["explode"] and "RuntimeError: kaboom" in errors["explode"]

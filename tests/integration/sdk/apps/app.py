@@ -170,6 +170,20 @@ async def spawner(input: EchoInput, ctx: Context) -> dict[str, Any]:
     return {"child": child}
 
 
+guarded = hatchet.workflow(name="guarded")
+
+
+@guarded.task()
+def explode(input: Any, ctx: Context) -> dict[str, Any]:
+    raise RuntimeError("kaboom")
+
+
+@guarded.on_failure_task()
+def cleanup(input: Any, ctx: Context) -> dict[str, Any]:
+    mark("guarded", json.dumps(dict(ctx.task_run_errors)))
+    return {"cleaned": True}
+
+
 async def lifespan() -> AsyncGenerator[dict[str, Any], None]:
     mode = os.environ.get("APP_LIFESPAN", "")
     if mode == "fail":
@@ -180,7 +194,7 @@ async def lifespan() -> AsyncGenerator[dict[str, Any], None]:
 
 
 WORKFLOWS = [echo, aecho, dag, flaky, broken, fatal, sleepy, blocking, cancellable, labelled, releaser, refresher,
-             evented, spawner]
+             evented, spawner, guarded]
 
 
 def main() -> None:
