@@ -22,8 +22,9 @@ import sys
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from hatchet_worker import Context, Hatchet
 from pydantic import BaseModel
+
+from hatchet_worker import Context, Hatchet
 
 hatchet = Hatchet()
 
