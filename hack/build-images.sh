@@ -12,7 +12,11 @@
 #
 # The result is the same image that images/*/Dockerfile builds from a Debian bookworm base.
 #
-# Usage: hack/build-images.sh [operator] [example-worker]     (default: both)
+# A third image, hatchet-engine (a single-container Hatchet engine on PostgreSQL for the e2e suite; not
+# for production), is built from the engine binaries hack/build-hatchet.sh makes, on a root filesystem
+# with Debian's postgresql-15.
+#
+# Usage: hack/build-images.sh [operator] [example-worker] [hatchet-engine]  (default: the first two)
 # Env:   OUT_DIR (default: out/images), SOURCE_DATE_EPOCH (default: the last commit's time),
 #        IMAGE_PREFIX (default: hatchet-kube), IMAGE_TAG (default: the project version),
 #        DEBIAN_MIRROR (default: the first Debian mirror in this machine's apt sources).
@@ -23,6 +27,7 @@ SUITE=bookworm
 # Bump to rebuild the cached root filesystem even though the package list is unchanged.
 ROOTFS_REVISION=1
 PACKAGES=python3,ca-certificates
+ENGINE_PACKAGES=postgresql-15,ca-certificates
 IMAGE_PREFIX=${IMAGE_PREFIX:-hatchet-kube}
 UID_GID=65532
 VENV=${VENV:-$ROOT_DIR/.venv}
@@ -32,7 +37,8 @@ VERSION=$("$VENV/bin/python" -c 'import tomllib,sys; print(tomllib.load(open(sys
   "$ROOT_DIR/pyproject.toml")
 IMAGE_TAG=${IMAGE_TAG:-$VERSION}
 # The files an image is made from; their last commit dates the image (so unrelated commits do not change it).
-INPUTS=(pyproject.toml README.md sdk operator examples/worker images hack/build-images.sh hack/image-archive.py)
+INPUTS=(pyproject.toml README.md sdk operator examples/worker images hack/build-images.sh hack/image-archive.py
+  hack/versions.env)
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$ROOT_DIR" log -1 --format=%ct -- "${INPUTS[@]}" 2>/dev/null || true)}
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-0}
 export SOURCE_DATE_EPOCH
@@ -41,7 +47,10 @@ CREATED=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(operator example-worker)
 for t in "${targets[@]}"; do
-  case $t in operator|example-worker) ;; *) echo "unknown image: $t (operator, example-worker)" >&2; exit 2 ;; esac
+  case $t in
+    operator|example-worker|hatchet-engine) ;;
+    *) echo "unknown image: $t (operator, example-worker, hatchet-engine)" >&2; exit 2 ;;
+  esac
 done
 
 [ "$(id -u)" = 0 ] || { echo "build-images.sh needs root (debootstrap, chroot, file ownership)" >&2; exit 1; }
@@ -63,17 +72,17 @@ mirror() {
   echo "$m"
 }
 
-# ---- 1. the base root filesystem (cached) -------------------------------------------------------
-ROOTFS_KEY=$(printf '%s\n' "$SUITE" "$PACKAGES" "$ROOTFS_REVISION" "$UID_GID" | sha256sum | cut -c1-16)
-BASE=$IMAGES_CACHE/rootfs-$SUITE-$ROOTFS_KEY
-build_rootfs() {
-  [ -f "$BASE/.done" ] && return 0
-  local tmp=$BASE.tmp
+# ---- 1. base root filesystems (cached by package list) --------------------------------------------
+rootfs_key() { printf '%s\n' "$SUITE" "$1" "$ROOTFS_REVISION" "$UID_GID" | sha256sum | cut -c1-16; }
+build_rootfs() {  # build_rootfs DIR PACKAGES
+  local base=$1 packages=$2
+  [ -f "$base/.done" ] && return 0
+  local tmp=$base.tmp
   rm -rf "$tmp"
-  log "debootstrap $SUITE ($PACKAGES) from $(mirror)"
-  debootstrap --variant=minbase --include="$PACKAGES" --components=main "$SUITE" "$tmp/rootfs" "$(mirror)" \
-    >"$IMAGES_CACHE/debootstrap.log" 2>&1 \
-    || { tail -n 30 "$IMAGES_CACHE/debootstrap.log" >&2; exit 1; }
+  log "debootstrap $SUITE ($packages) from $(mirror)"
+  debootstrap --variant=minbase --include="$packages" --components=main "$SUITE" "$tmp/rootfs" "$(mirror)" \
+    >"$base.debootstrap.log" 2>&1 \
+    || { tail -n 30 "$base.debootstrap.log" >&2; exit 1; }
   local r=$tmp/rootfs
   # Package manager state and caches are not needed at run time; documentation neither.
   rm -rf "$r"/var/cache/apt/* "$r"/var/lib/apt/lists/* "$r"/var/log/* "$r"/var/cache/debconf/*-old \
@@ -85,13 +94,20 @@ build_rootfs() {
   echo "hatchet:!:0:0:99999:7:::" >>"$r/etc/shadow"
   chmod 1777 "$r/tmp"
   touch "$tmp/.done"
-  mv "$tmp" "$BASE"
+  mv "$tmp" "$base"
 }
-mkdir -p "$CACHE_DIR/locks"
-(
-  flock 9
-  build_rootfs
-) 9>"$CACHE_DIR/locks/images-rootfs-$ROOTFS_KEY.lock"
+rootfs() {  # rootfs PACKAGES: the cached root filesystem for a package list (built on first use)
+  local key base
+  key=$(rootfs_key "$1")
+  base=$IMAGES_CACHE/rootfs-$SUITE-$key
+  mkdir -p "$CACHE_DIR/locks"
+  (
+    flock 9
+    build_rootfs "$base" "$1"
+  ) 9>"$CACHE_DIR/locks/images-rootfs-$key.lock" >&2
+  echo "$base"
+}
+ROOTFS_KEY="$(rootfs_key "$PACKAGES") $(rootfs_key "$ENGINE_PACKAGES")"
 
 # ---- 2. wheels: the project's own (built now) and its dependencies (cached) -------------------------
 # Every input of the images, hashed: when an archive was built from the same inputs it is reused.
@@ -136,12 +152,8 @@ if [ ! -f "$DEPS/.done" ]; then
 fi
 
 # ---- 3 + 4. one image ---------------------------------------------------------------------------
-build_image() {
-  local name=$1 extra=$2 ref="$IMAGE_PREFIX/$1:$IMAGE_TAG"
-  local dir=$WORK/$name r=$WORK/$name/rootfs
-  log "image $ref"
-  mkdir -p "$dir"
-  cp -a "$BASE/rootfs" "$r"
+install_python_app() {  # install_python_app ROOTFS EXTRA: the wheel (+ extra) into /opt/hatchet/site
+  local r=$1 extra=$2
   "$VENV/bin/python" -m pip install --quiet --no-index --find-links "$DEPS" --no-compile --no-warn-script-location --no-warn-conflicts \
     --target "$r/opt/hatchet/site" "$WHEEL$extra" >/dev/null
   # Console scripts that pip wrote point at the build machine's interpreter: replace them.
@@ -150,20 +162,48 @@ build_image() {
   rm -f "$r"/opt/hatchet/site/*.dist-info/direct_url.json
   sed -i '/direct_url\.json/d' "$r"/opt/hatchet/site/*.dist-info/RECORD
   echo /opt/hatchet/site >"$r/usr/lib/python3/dist-packages/hatchet-kube.pth"
+}
+
+build_image() {
+  local name=$1 ref="$IMAGE_PREFIX/$1:$IMAGE_TAG" packages=$PACKAGES
+  [ "$name" = hatchet-engine ] && packages=$ENGINE_PACKAGES
+  local dir=$WORK/$name r=$WORK/$name/rootfs base env=() ports=() path=/usr/local/bin:/usr/bin:/bin
+  base=$(rootfs "$packages")
+  log "image $ref"
+  mkdir -p "$dir"
+  cp -a "$base/rootfs" "$r"
   case $name in
     operator)
+      install_python_app "$r" "[operator]"
       install -m 0755 "$ROOT_DIR/images/operator/hatchet-operator" "$r/usr/local/bin/hatchet-operator"
-      entry='["/usr/local/bin/hatchet-operator"]'; cmd='["run"]'; ports=()
+      entry='["/usr/local/bin/hatchet-operator"]'; cmd='["run"]'
+      env=(--config.env PYTHONDONTWRITEBYTECODE=1 --config.env PYTHONUNBUFFERED=1)
       ;;
     example-worker)
+      install_python_app "$r" ""
       install -d -m 0755 "$r/app"
       install -m 0644 "$ROOT_DIR/examples/worker/worker.py" "$r/app/worker.py"
       entry='["/usr/bin/python3", "/app/worker.py"]'; cmd='[]'; ports=(--config.exposedports 8001/tcp)
+      env=(--config.env PYTHONDONTWRITEBYTECODE=1 --config.env PYTHONUNBUFFERED=1)
+      ;;
+    hatchet-engine)
+      local bin pgbin
+      bin=$(bash "$HACK_DIR/build-hatchet.sh" | tail -n 1)
+      pgbin=$(dirname "$(ls "$r"/usr/lib/postgresql/*/bin/postgres)")
+      install -m 0755 "$bin/hatchet-lite" "$bin/hatchet-migrate" "$bin/hatchet-admin" \
+        "$ROOT_DIR/images/hatchet-engine/hatchet-engine" "$r/usr/local/bin/"
+      install -d -m 0755 -o "$UID_GID" -g "$UID_GID" "$r/var/lib/hatchet"
+      entry='["/usr/local/bin/hatchet-engine"]'; cmd='[]'
+      path=/usr/local/bin:${pgbin#"$r"}:/usr/bin:/bin
+      env=(--config.env HATCHET_DATA=/var/lib/hatchet)
+      ports=(--config.exposedports 7070/tcp --config.exposedports 8888/tcp --config.exposedports 8733/tcp)
       ;;
   esac
-  # Byte-compile with the image's own interpreter; hash-based .pyc files do not depend on file times.
-  chroot "$r" /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash \
-    /opt/hatchet/site $([ -d "$r/app" ] && echo /app) >/dev/null
+  if [ -d "$r/opt/hatchet/site" ]; then
+    # Byte-compile with the image's own interpreter; hash-based .pyc files do not depend on file times.
+    chroot "$r" /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash \
+      /opt/hatchet/site $([ -d "$r/app" ] && echo /app) >/dev/null
+  fi
   find "$r" -newermt "@$SOURCE_DATE_EPOCH" -print0 | xargs -0r touch -h -d "@$SOURCE_DATE_EPOCH"
 
   local layout=$dir/oci bundle=$dir/bundle
@@ -172,11 +212,10 @@ build_image() {
   umoci unpack --image "$layout:$IMAGE_TAG" "$bundle" >/dev/null
   rm -rf "$bundle/rootfs" && mv "$r" "$bundle/rootfs"
   umoci repack --image "$layout:$IMAGE_TAG" --history.created "$CREATED" --history.author hatchet-kube \
-    --history.created_by "hack/build-images.sh: Debian $SUITE ($PACKAGES) + hatchet-kube $VERSION" "$bundle"
+    --history.created_by "hack/build-images.sh: Debian $SUITE ($packages) + $name $IMAGE_TAG" "$bundle"
   local cfg=(--image "$layout:$IMAGE_TAG" --no-history --created "$CREATED" --author hatchet-kube
     --architecture amd64 --os linux --config.user "$UID_GID:$UID_GID" --config.workingdir /
-    --config.env PATH=/usr/local/bin:/usr/bin:/bin --config.env PYTHONDONTWRITEBYTECODE=1
-    --config.env PYTHONUNBUFFERED=1
+    --config.env "PATH=$path" "${env[@]}"
     --config.label "org.opencontainers.image.title=$IMAGE_PREFIX/$name"
     --config.label "org.opencontainers.image.version=$IMAGE_TAG"
     --config.label "org.opencontainers.image.created=$CREATED" "${ports[@]}")
@@ -197,7 +236,6 @@ build_image() {
 apt_ensure jq jq
 for t in "${pending[@]}"; do
   case $t in
-    operator) build_image operator "[operator]" ;;
-    example-worker) build_image example-worker "" ;;
+    operator|example-worker|hatchet-engine) build_image "$t" ;;
   esac
 done

@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -92,13 +93,16 @@ def unpacked(
     return out
 
 
-def in_image(rootfs: Path, argv: list[str]) -> list[str]:
-    """argv that runs a command inside rootfs as uid 65532, root filesystem read-only, /tmp a tmpfs."""
+def in_image(rootfs: Path, argv: list[str], volumes: dict[str, Path] | None = None) -> list[str]:
+    """argv that runs a command inside rootfs as uid 65532, root filesystem read-only, /tmp a tmpfs,
+    host directories bind-mounted writable at the given image paths (like a pod's volumes)."""
+    binds = "".join(f'mount --bind "{src}" "$r{dst}"; ' for dst, src in (volumes or {}).items())
     script = (
         'set -e; r="$1"; shift; '
         'mount --bind "$r" "$r"; mount -o remount,bind,ro "$r"; '
         'mount -t tmpfs -o size=64m,mode=1777 tmpfs "$r/tmp"; '
         'mount -t proc proc "$r/proc"; mount --rbind /dev "$r/dev"; '
+        f"{binds}"
         f'exec {CHROOT} --userspec={UID}:{UID} "$r" "$@"'
     )
     return ["unshare", "--mount", "--fork", "--", "sh", "-c", script, "sh", str(rootfs), *argv]
@@ -184,6 +188,67 @@ def test_example_worker_image_executes_a_run(
     cp = run_in(rootfs, "/usr/bin/python3", "/app/worker.py", "trigger", "greet", '{"name": "Ada"}', env=env)
     assert cp.returncode == 0, cp.stderr[-2000:]
     assert json.loads(cp.stdout.strip().splitlines()[-1]) == {"message": "Hello, Ada!"}
+
+
+# ---- the hatchet-engine test image (the e2e suite runs it in the cluster) --------------------------------
+
+
+@pytest.fixture(scope="module")
+def engine_image(images: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = images["operator"].parent
+    cp = subprocess.run(["bash", str(REPO / "hack" / "build-images.sh"), "hatchet-engine"], capture_output=True,
+                        text=True, timeout=3600, env={**os.environ, "OUT_DIR": str(out)})
+    assert cp.returncode == 0, cp.stderr[-4000:]
+    dest = tmp_path_factory.mktemp("hatchet-engine")
+    config = unpack(out / "hatchet-engine.tar", dest)
+    assert config["config"]["User"] == f"{UID}:{UID}"
+    assert config["config"]["Entrypoint"] == ["/usr/local/bin/hatchet-engine"]
+    return dest / "rootfs"
+
+
+def test_engine_image_serves_the_worker_image(
+    engine_image: Path, unpacked: dict[str, tuple[Path, dict[str, Any]]], tmp_path: Path
+) -> None:
+    from harness.proc import wait_for
+
+    data = tmp_path / "data"
+    data.mkdir()
+    os.chown(data, UID, UID)
+    ports = {k: str(free_port()) for k in ("SERVER_PORT", "SERVER_GRPC_PORT", "SERVER_HEALTHCHECK_PORT",
+                                            "LITE_FRONTEND_PORT", "LITE_RUNTIME_PORT", "HATCHET_PG_PORT")}
+    grpc = f"127.0.0.1:{ports['SERVER_GRPC_PORT']}"
+    rest = f"http://127.0.0.1:{ports['SERVER_PORT']}"
+    env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), **ports,
+           "SERVER_GRPC_BIND_ADDRESS": "127.0.0.1", "SERVER_URL": rest, "SERVER_GRPC_BROADCAST_ADDRESS": grpc}
+    argv = in_image(engine_image, ["/usr/local/bin/hatchet-engine"], volumes={"/var/lib/hatchet": data})
+    # The image's PATH (postgres tools) applies inside: pass it through env for chroot.
+    env["PATH"] = "/usr/local/bin:/usr/lib/postgresql/15/bin:/usr/bin:/bin:" + env["PATH"]
+    engine = Proc("engine-image", argv, tmp_path / "engine.log", env=env).start()
+    try:
+        def ready() -> bool:
+            with urllib.request.urlopen(f"{rest}/api/ready", timeout=2) as r:
+                return r.status == 200 and (data / "token").exists()
+
+        wait_for(ready, 300, "the engine image to serve", procs=[engine])
+        token = (data / "token").read_text().strip()
+        assert token.count(".") == 2, "the client token is a JWT"
+        assert (data / "pg" / "PG_VERSION").exists(), "PostgreSQL keeps its data in the volume"
+        wk_root, _ = unpacked["example-worker"]
+        client = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "HATCHET_CLIENT_TOKEN": token,
+                  "HATCHET_CLIENT_HOST_PORT": grpc, "HATCHET_CLIENT_SERVER_URL": rest,
+                  "HATCHET_CLIENT_TLS_STRATEGY": "none", "HATCHET_CLIENT_WORKER_HEALTHCHECK_PORT": str(free_port()),
+                  "HATCHET_CLIENT_WORKER_HEALTHCHECK_BIND_ADDRESS": "127.0.0.1"}
+        worker = Proc("engine-image-worker", in_image(wk_root, ["/usr/bin/python3", "/app/worker.py"]),
+                      tmp_path / "worker.log", env=client).start()
+        try:
+            cp = run_in(wk_root, "/usr/bin/python3", "/app/worker.py", "trigger", "greet", '{"name": "engine"}',
+                        env=client)
+            assert cp.returncode == 0, cp.stderr[-2000:] + worker.tail()
+            assert json.loads(cp.stdout.strip().splitlines()[-1]) == {"message": "Hello, engine!"}
+        finally:
+            worker.stop()
+    finally:
+        engine.stop()
 
 
 # ---- in a real container runtime (containerd + runc), the way the real-node cluster will run them ----
