@@ -1,10 +1,10 @@
 """Clusters whose nodes run real containers, behind one small interface the e2e suite is written to.
 
 ``ClusterProvider`` is what a test needs from a cluster: create and delete it, load a locally built
-image archive into its nodes, a kubeconfig, and an address of this machine that pods can connect to
-(the suite's Hatchet engine runs on the host). ``KindCluster`` implements it with kind and Docker; the
-real-node cluster (kubelet + containerd on this machine) implements the same interface and registers
-itself in ``PROVIDERS``, so the same suite runs on both.
+image archive into its nodes, and a kubeconfig (kubectl exec and port-forward must work: the suite
+reads the in-cluster engine's token and triggers runs through a port-forward). ``KindCluster``
+implements it with kind and Docker; the real-node cluster (kubelet + containerd on this machine)
+implements the same interface and registers itself in ``PROVIDERS``, so the same suite runs on both.
 
 Select a provider with HATCHET_E2E_CLUSTER (default: kind). A provider that cannot run here says
 exactly what is missing, and the suite is skipped with that message.
@@ -13,13 +13,9 @@ exactly what is missing, and the suite is skipped with that message.
 from __future__ import annotations
 
 import abc
-import contextlib
-import json
 import os
 import shutil
-import socket
 import subprocess
-import threading
 from pathlib import Path
 
 from harness import binaries
@@ -54,10 +50,6 @@ class ClusterProvider(abc.ABC):
     @abc.abstractmethod
     def load_image(self, archive: Path) -> None:
         """Make an image archive (hack/build-images.sh output) available to every node's runtime."""
-
-    @abc.abstractmethod
-    def host_address(self) -> str:
-        """An IPv4 address of this machine that pods can open connections to."""
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True,
                 timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -100,14 +92,6 @@ class KindCluster(ClusterProvider):
     def load_image(self, archive: Path) -> None:
         run(["kind", "load", "image-archive", str(archive), "--name", self.cluster_name], timeout=600)
 
-    def host_address(self) -> str:
-        out = run(["docker", "network", "inspect", "kind", "--format", "{{json .IPAM.Config}}"]).stdout
-        for entry in json.loads(out):
-            gateway = entry.get("Gateway", "")
-            if gateway and ":" not in gateway:
-                return str(gateway)
-        raise RuntimeError(f"the kind network has no IPv4 gateway: {out}")
-
 
 PROVIDERS: dict[str, type[ClusterProvider]] = {"kind": KindCluster}
 
@@ -122,49 +106,3 @@ def selected() -> tuple[type[ClusterProvider] | None, str]:
     if why:
         return None, f"e2e on {name} skipped: {why}"
     return provider, ""
-
-
-class Forwarder:
-    """A TCP relay from an address pods can reach to a service that listens on 127.0.0.1 only."""
-
-    def __init__(self, listen_host: str, target_port: int) -> None:
-        self.target_port = target_port
-        self.server = socket.create_server((listen_host, 0))
-        self.address = f"{listen_host}:{self.server.getsockname()[1]}"
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-
-    def __enter__(self) -> Forwarder:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        # shutdown() wakes the thread blocked in accept(); close() alone would leave it listening.
-        with contextlib.suppress(OSError):
-            self.server.shutdown(socket.SHUT_RDWR)
-        self.server.close()
-        self._thread.join(5)
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=10)
-            except OSError:
-                client.close()
-                continue
-            upstream.settimeout(None)
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while chunk := src.recv(65536):
-                dst.sendall(chunk)
-        with contextlib.suppress(OSError):
-            dst.shutdown(socket.SHUT_WR)

@@ -1,18 +1,15 @@
-"""The parts of the e2e suite that run on any machine: provider selection and its skip messages, the
-relay that makes the host's engine reachable from pods, and kind-config.yaml itself."""
+"""The parts of the e2e suite that run on any machine: provider selection and its skip messages, and
+kind-config.yaml itself."""
 
 from __future__ import annotations
 
 import re
 import shutil
 import subprocess
-import urllib.request
 
 import pytest
 import yaml
-from e2e_clusters import KIND_CONFIG, PROVIDERS, Forwarder, KindCluster, selected
-
-from harness.hatchet import HatchetEngine
+from e2e_clusters import KIND_CONFIG, PROVIDERS, KindCluster, selected
 
 
 def _docker_daemon_up() -> bool:
@@ -45,17 +42,6 @@ def test_provider_selection(monkeypatch: pytest.MonkeyPatch) -> None:
     else:
         assert provider is None and why.startswith("e2e on kind skipped: ")
     assert set(PROVIDERS) >= {"kind"}
-
-
-def test_forwarder_relays_to_a_loopback_only_service(hatchet: HatchetEngine) -> None:
-    port = int(hatchet.rest_url.rsplit(":", 1)[1])
-    with Forwarder("127.0.0.1", port) as fwd:
-        assert fwd.address != f"127.0.0.1:{port}"
-        for _ in range(3):  # several connections through one relay
-            with urllib.request.urlopen(f"http://{fwd.address}/api/ready", timeout=10) as r:
-                assert r.status == 200
-    with pytest.raises(OSError):
-        urllib.request.urlopen(f"http://{fwd.address}/api/ready", timeout=5)
 
 
 def test_kind_config_pins_the_node_image_by_digest() -> None:
