@@ -59,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
         default=60.0,
         help="liveness fails when the leader's Lease renewals are not seen via the watch for this long",
     )
+    run.add_argument(
+        "--status-coalesce-seconds",
+        type=float,
+        default=1.0,
+        help="coalesce status changes of one HatchetWorker over this many seconds (1; 0 = off)",
+    )
     run.add_argument("--request-timeout", type=float, default=30.0, help="seconds per API request (30)")
     run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (INFO)")
     run.add_argument("--log-format", choices=("text", "json"), default="text", help="text or json (text)")
@@ -84,6 +90,7 @@ def settings_from(args: argparse.Namespace) -> OperatorSettings:
         check_secrets=not args.no_secret_check,
         watch_stale_seconds=args.watch_stale_seconds,
         request_timeout=args.request_timeout,
+        status_delay=args.status_coalesce_seconds,
         leader=LeaderElection(
             enabled=not args.no_leader_election,
             namespace=args.leader_election_namespace,

@@ -15,7 +15,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -80,6 +80,8 @@ class _State:
     """(digest of the desired Deployment, fingerprint of the live one) last found in agreement."""
     written_status: Mapping[str, Any] | None = None
     retry: asyncio.TimerHandle | None = None
+    flush: asyncio.TimerHandle | None = None
+    """A pending status write (status changes are coalesced over ``status_delay``)."""
     attempts: int = 0
 
 
@@ -94,6 +96,7 @@ class Reconciler:
         options: render.RenderOptions,
         check_secrets: bool,
         post_event: PostEvent,
+        status_delay: float = 0.0,
         now: Callable[[], str] = utcnow,
     ) -> None:
         self.client = client
@@ -102,14 +105,18 @@ class Reconciler:
         self.check_secrets = check_secrets
         self.post_event = post_event
         self.now = now
+        self.status_delay = status_delay
         self.views: Views | None = None
         self._states: dict[Key, _State] = {}
+        self._tasks: set[asyncio.Task[str]] = set()
 
     def forget(self, key: Key) -> None:
         """Drop per-key state when the HatchetWorker is gone."""
         state = self._states.pop(key, None)
         if state and state.retry:
             state.retry.cancel()
+        if state and state.flush:
+            state.flush.cancel()
 
     def deployment_gone(self, key: Key) -> None:
         """The Deployment was deleted: forget the copy from the last apply so it is re-created."""
@@ -117,6 +124,11 @@ class Reconciler:
         if state is not None:
             state.applied = None
             state.verified = None
+
+    def _spawn(self, coro: Coroutine[Any, Any, str]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _state(self, key: Key) -> _State:
         state = self._states.get(key)
@@ -131,15 +143,31 @@ class Reconciler:
         if state.retry:
             state.retry.cancel()
         loop = asyncio.get_running_loop()
-        state.retry = loop.call_later(delay, lambda: loop.create_task(self.reconcile(key)))
+        state.retry = loop.call_later(delay, lambda: self._spawn(self.reconcile(key)))
 
-    async def reconcile(self, key: Key, body: Mapping[str, Any] | None = None) -> str:
-        """Reconcile one HatchetWorker; returns the result label (also counted in metrics)."""
+    def _schedule_flush(self, key: Key, state: _State) -> None:
+        if state.flush is not None:
+            return
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            state.flush = None
+            self._spawn(self.reconcile(key, flush=True))
+
+        state.flush = loop.call_later(self.status_delay, fire)
+
+    async def reconcile(self, key: Key, body: Mapping[str, Any] | None = None, *, flush: bool = False) -> str:
+        """Reconcile one HatchetWorker; returns the result label (also counted in metrics).
+
+        The Deployment is applied at once; a changed status is written at once only with ``flush``
+        or no ``status_delay``, else after the delay, so a burst of Deployment status events (a
+        rollout, a fleet being created) costs one status write per delay instead of one per event.
+        """
         started = time.perf_counter()
         state = self._state(key)
         async with state.lock:
             try:
-                result = await self._reconcile(key, body, state)
+                result = await self._reconcile(key, body, state, flush or self.status_delay <= 0)
             except ApiError as e:
                 log.warning("reconcile %s/%s: API error %s; will retry", *key, e)
                 self.metrics.errors.labels(kind="api").inc()
@@ -161,7 +189,7 @@ class Reconciler:
         self.metrics.reconcile_seconds.observe(time.perf_counter() - started)
         return result
 
-    async def _reconcile(self, key: Key, body: Mapping[str, Any] | None, state: _State) -> str:
+    async def _reconcile(self, key: Key, body: Mapping[str, Any] | None, state: _State, write_status: bool) -> str:
         views = self.views
         if views is None:
             raise RuntimeError("views are not wired yet")
@@ -218,11 +246,8 @@ class Reconciler:
                     # Applied exactly this; until its owned fields change, there is nothing to compare.
                     state.verified = (digest, observed.fingerprint)
                     result = "applied"
-                    verb = "created" if created else "updated"
-                    self.post_event(
-                        body,
-                        status.Event("Normal", f"Deployment{verb.capitalize()}", f"{verb} Deployment {name}"),
-                    )
+                    if not created:  # A change or a reverted hand edit; creation shows in the status.
+                        self.post_event(body, status.Event("Normal", "DeploymentUpdated", f"updated Deployment {name}"))
                     drift = diff.mismatches(desired, live)
                     if drift:
                         log.warning("%s/%s: the apiserver changed applied fields %s", namespace, name, drift[:5])
@@ -238,6 +263,9 @@ class Reconciler:
             now=self.now(),
         )
         if new_status != previous and new_status != state.written_status:
+            if not write_status:
+                self._schedule_flush(key, state)
+                return result
             try:
                 await self.client.patch_status(
                     worker_path(namespace, name), new_status, render.FIELD_MANAGER, "hatchetworkers/status"

@@ -166,6 +166,7 @@ async def run(cfg: OperatorSettings) -> int:
             options=render.RenderOptions(default_image=cfg.default_image),
             check_secrets=cfg.check_secrets,
             post_event=handlers.post_event,
+            status_delay=cfg.status_delay,
         )
         registry = kopf.OperatorRegistry()
         reconciler.views = cache

@@ -43,6 +43,9 @@ class OperatorSettings:
     """Watch Secrets to report a missing token/CA Secret or key as Degraded (--no-secret-check turns off)."""
     watch_stale_seconds: float = 60.0
     """Liveness fails when the leader's own Lease renewals have not come back through its watch this long."""
+    status_delay: float = 1.0
+    """Seconds over which status changes of one HatchetWorker are coalesced into one write
+    (--status-coalesce-seconds; 0 writes every change at once)."""
     request_timeout: float = 30.0
     """Seconds for one API request (--request-timeout)."""
     leader: LeaderElection = field(default_factory=LeaderElection)

@@ -156,7 +156,9 @@ def events(previous: Mapping[str, Any] | None, current: Mapping[str, Any]) -> li
     elif old_d is not None and old_d.get("status") == "True":
         out.append(Event("Normal", "Recovered", f"no longer degraded (was {old_d.get('reason')})"))
     old_r, new_r = before.get(READY), after[READY]
-    if new_r["status"] == "True" and (old_r is None or old_r.get("status") != "True"):
+    # A first status that is already Ready is not a transition worth an Event (it would be one
+    # write per HatchetWorker when a fleet is created).
+    if new_r["status"] == "True" and old_r is not None and old_r.get("status") != "True":
         out.append(Event("Normal", "Ready", new_r["message"]))
     elif new_r["status"] != "True" and old_r is not None and old_r.get("status") == "True":
         out.append(Event("Normal", "NotReady", f"{new_r['reason']}: {new_r['message']}"))

@@ -96,8 +96,8 @@ def test_apply_gives_a_ready_fleet_with_the_contract(operator: Operator, cluster
     # Printer columns and events.
     row = c.k("get", "hw", "fleet", "--no-headers").stdout.split()
     assert row[:5] == ["fleet", "2", "2", "5", "True"], row
-    reasons = {e["reason"] for e in c.events("fleet")}
-    assert {"DeploymentCreated", "Ready"} <= reasons
+    # Creating a healthy fleet is not a transition worth an Event; nothing went wrong either.
+    assert not [e for e in c.events("fleet") if e["type"] == "Warning"]
 
 
 def test_slots_change_rolls_out_new_env(operator: Operator, cluster: Cluster) -> None:

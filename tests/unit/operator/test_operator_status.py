@@ -144,4 +144,6 @@ def test_events_for_transitions() -> None:
         ("Normal", "Ready"),
     ]
     assert status.events(fixed, compute(deployment=_dep(), previous=fixed)) == []
-    assert [e.reason for e in status.events(None, ok)] == ["Ready"]
+    # A first status is not a transition: no Event per HatchetWorker when a fleet is created.
+    assert status.events(None, ok) == []
+    assert [e.reason for e in status.events(None, bad)] == ["SecretNotFound"]
