@@ -108,9 +108,10 @@ def in_image(rootfs: Path, argv: list[str], volumes: dict[str, Path] | None = No
     return ["unshare", "--mount", "--fork", "--", "sh", "-c", script, "sh", str(rootfs), *argv]
 
 
-def run_in(rootfs: Path, *argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_in(rootfs: Path, *argv: str, env: dict[str, str] | None = None,
+           timeout: float = 300) -> subprocess.CompletedProcess[str]:
     # The host's PATH finds unshare/mount/chroot; inside the image the program paths are absolute.
-    return subprocess.run(in_image(rootfs, list(argv)), capture_output=True, text=True, timeout=120,
+    return subprocess.run(in_image(rootfs, list(argv)), capture_output=True, text=True, timeout=timeout,
                           env={**(env or {}), "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")})
 
 
@@ -241,9 +242,11 @@ def test_engine_image_serves_the_worker_image(
         worker = Proc("engine-image-worker", in_image(wk_root, ["/usr/bin/python3", "/app/worker.py"]),
                       tmp_path / "worker.log", env=client).start()
         try:
+            wait_for(lambda: "registered worker" in worker.log.read_text(errors="replace"), 120,
+                     "the worker to register at the engine image", procs=[worker, engine])
             cp = run_in(wk_root, "/usr/bin/python3", "/app/worker.py", "trigger", "greet", '{"name": "engine"}',
                         env=client)
-            assert cp.returncode == 0, cp.stderr[-2000:] + worker.tail()
+            assert cp.returncode == 0, cp.stderr[-2000:] + worker.tail() + engine.tail()
             assert json.loads(cp.stdout.strip().splitlines()[-1]) == {"message": "Hello, engine!"}
         finally:
             worker.stop()
