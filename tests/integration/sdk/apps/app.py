@@ -7,6 +7,7 @@ APP_MARKERS (a folder for marker files), APP_TAG (identifies this worker in task
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import time
@@ -57,14 +58,23 @@ async def aecho(input: EchoInput, ctx: Context) -> dict[str, Any]:
 dag = hatchet.workflow(name="dag", input_validator=EchoInput)
 
 
-@dag.task()
-def first(input: EchoInput, ctx: Context) -> dict[str, Any]:
-    return {"n": int(input.value or 0) + 1}
+class NumberOut(BaseModel):
+    n: int
+
+
+@dataclasses.dataclass
+class NumberData:
+    n: int
 
 
 @dag.task()
-async def second(input: EchoInput, ctx: Context) -> dict[str, Any]:
-    return {"n": int(input.value or 0) * 10}
+def first(input: EchoInput, ctx: Context) -> NumberOut:  # a pydantic model as output
+    return NumberOut(n=int(input.value or 0) + 1)
+
+
+@dag.task()
+async def second(input: EchoInput, ctx: Context) -> NumberData:  # a dataclass as output
+    return NumberData(n=int(input.value or 0) * 10)
 
 
 @dag.task(parents=[first, second])
