@@ -215,8 +215,13 @@ def test_cluster_wide_install_reconciles_as_its_service_account(
             "no-secret", hatchet={"tokenSecretRef": {"name": "absent", "key": "HATCHET_CLIENT_TOKEN"}}))
         wait_for(lambda: (condition(kube, namespace, "no-secret", "Degraded") or {}).get("reason") == "SecretNotFound",
                  60, "Degraded SecretNotFound", procs=[op.proc])
-        events = json.loads(kube.kubectl("get", "events", "-n", namespace, "-o", "json").stdout)["items"]
-        assert any(e["involvedObject"]["name"] == "fleet" and e["reason"] == "DeploymentCreated" for e in events)
+        # ... and the events create permission: the Degraded transition is announced with a Warning Event.
+        def warning_posted() -> bool:
+            events = json.loads(kube.kubectl("get", "events", "-n", namespace, "-o", "json").stdout)["items"]
+            return any(e["involvedObject"]["name"] == "no-secret" and e["reason"] == "SecretNotFound"
+                       and e["type"] == "Warning" for e in events)
+
+        wait_for(warning_posted, 30, "a SecretNotFound Warning Event", procs=[op.proc])
         assert op.metric("hatchet_operator_errors", kind="api") == 0
         assert op.forbidden() == []
 
