@@ -7,9 +7,10 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
+from hatchet_worker._lifespan import LifespanFn
 from hatchet_worker.config import ClientConfig
 from hatchet_worker.runs import EventClient, RunsClient
-from hatchet_worker.worker import LifespanFn, Worker
+from hatchet_worker.worker import Worker
 from hatchet_worker.workflow import (
     ConcurrencyArg,
     DesiredLabels,

@@ -20,17 +20,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import inspect
 import logging
 import os
 import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncGenerator, Callable, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import AsyncGenerator, Sequence
+from typing import TYPE_CHECKING, Any
 
-from hatchet_worker import _ipc
+from hatchet_worker import _ipc, _lifespan
+from hatchet_worker._lifespan import LifespanFn
 from hatchet_worker._slots import resolve_slots
 from hatchet_worker._stats import Stats
 from hatchet_worker.exceptions import LifespanSetupError, LoopAlreadyRunningError
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hatchet_worker")
 
-LifespanFn = Callable[[], AsyncGenerator[Any, None]]
 STARTING_GRACE_SECONDS = 10.0
 HEARTBEAT_STALE_SECONDS = 12.0
 EXIT_LISTENER_DIED = 1
@@ -246,7 +245,7 @@ class Worker:
             lag.cancel()
         finally:
             if lifespan_gen is not None:
-                await self._teardown(lifespan_gen)
+                await _lifespan.leave(lifespan_gen)
             await events.close()
             if self._runner is not None:
                 await self._runner.aclose()
@@ -290,44 +289,23 @@ class Worker:
         namespace = self.config.namespace
         declare = [put(workflow_proto(wf, namespace), timeout=30.0, metadata=md, wait_for_ready=True)
                    for wf in self.workflows]
-        lifespan_task = asyncio.create_task(self._run_lifespan())
+        lifespan_task = asyncio.create_task(_lifespan.enter(self.lifespan))
+        declare_task = asyncio.ensure_future(asyncio.gather(*declare))
+        await asyncio.wait({lifespan_task, declare_task}, return_when=asyncio.FIRST_EXCEPTION)
+        if lifespan_task.done() and lifespan_task.exception() is not None:
+            declare_task.cancel()  # no need to wait for the engine: the worker will not start
+            with contextlib.suppress(BaseException):
+                await declare_task
+            return await lifespan_task  # raises LifespanSetupError
         try:
-            await asyncio.gather(*declare)
+            await declare_task
         except BaseException:
-            lifespan_task.cancel()
             with contextlib.suppress(BaseException):
                 gen = (await lifespan_task)[1]
                 if gen is not None:
-                    await self._teardown(gen)
+                    await _lifespan.leave(gen)
             raise
         return await lifespan_task
-
-    async def _run_lifespan(self) -> tuple[Any, AsyncGenerator[Any, None] | None]:
-        if self.lifespan is None:
-            return None, None
-        gen: AsyncGenerator[Any, None]
-        try:
-            gen = self.lifespan()
-            if not inspect.isasyncgen(gen):
-                raise TypeError("lifespan must be an async generator function (async def ...: yield value)")
-            value: Any = await gen.__anext__()
-        except StopAsyncIteration:
-            raise LifespanSetupError("lifespan setup failed: the lifespan generator did not yield") from None
-        except Exception as exc:
-            raise LifespanSetupError(f"lifespan setup failed, the worker does not start: "
-                                     f"{type(exc).__name__}: {exc}") from exc
-        return value, cast(AsyncGenerator[Any, None], gen)
-
-    async def _teardown(self, gen: AsyncGenerator[Any, None]) -> None:
-        try:
-            await gen.__anext__()
-        except StopAsyncIteration:
-            return
-        except Exception:
-            log.exception("lifespan teardown raised")
-            return
-        log.warning("lifespan yielded more than once; only the first value is used")
-        await gen.aclose()
 
     async def _spawn_listener(self) -> asyncio.StreamReader:
         parent_sock, child_sock = socket.socketpair()
