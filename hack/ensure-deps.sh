@@ -8,3 +8,6 @@ if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
 fi
 apt_ensure setpriv util-linux
 apt_ensure flock util-linux
+# containerd + runc run the project's locally built images in the image and real-node tests.
+apt_ensure containerd containerd
+apt_ensure runc runc
