@@ -73,6 +73,7 @@ class Listener:
         self._error: str | None = None
         self._call: Any = None
         self._broken = False
+        self._forgotten = False
 
     # -- reporting -------------------------------------------------------------------------
     def _status(self) -> None:
@@ -109,7 +110,8 @@ class Listener:
                     self._error = str(exc)
                 except grpc.aio.AioRpcError as exc:
                     self._error = f"{exc.code().name}: {exc.details()}"
-                    if exc.code() == grpc.StatusCode.NOT_FOUND:
+                    # ListenV2 for a worker the engine no longer has fails with "no rows".
+                    if exc.code() == grpc.StatusCode.NOT_FOUND or "no rows" in (exc.details() or ""):
                         self.worker_id = None
                 except (TimeoutError, OSError) as exc:
                     self._error = repr(exc)
@@ -153,7 +155,7 @@ class Listener:
         worker_id = self.worker_id
         call = listen(pb.WorkerListenRequest(worker_id=worker_id), metadata=self._md)
         self._call = call
-        self._broken = False
+        self._broken = self._forgotten = False
         hb = asyncio.create_task(self._heartbeats(heartbeat, call, worker_id))
         writer = self._writer
         transport = writer.transport
@@ -174,7 +176,7 @@ class Listener:
                 await hb
         if not self._stopping.is_set():
             code = call.code() if call.done() else None
-            if code == grpc.StatusCode.NOT_FOUND:
+            if code == grpc.StatusCode.NOT_FOUND or self._forgotten:
                 raise _ReRegister(f"worker {worker_id} unknown to the engine")
             if self._error is None:
                 self._error = "stream closed by the engine"
@@ -202,6 +204,7 @@ class Listener:
                 reason = f"heartbeat failed: {code.name}: {exc.details()}"
                 log.warning("%s", reason)
                 self._error = reason
+                self._forgotten = code == grpc.StatusCode.NOT_FOUND  # the engine lost this worker
                 self._broken = True
                 call.cancel()
                 return

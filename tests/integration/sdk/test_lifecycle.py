@@ -151,3 +151,15 @@ def test_second_signal_forces_exit(client: Hatchet, start_worker: Any) -> None:
     assert worker.wait_exit(10) == 1
     assert time.monotonic() - started < 5
     assert "exiting immediately without waiting for tasks" in worker.output()
+
+
+def test_worker_forgotten_by_the_engine_registers_again(client: Hatchet, start_worker: Any,
+                                                         hatchet: HatchetEngine) -> None:
+    worker: WorkerProc = start_worker()
+    old_id = worker.health()[1]["worker_id"]
+    hatchet.postgres.psql(f"DELETE FROM \"Worker\" WHERE id = '{old_id}'", db="hatchet")
+    new_id = wait_until(lambda: (worker.health()[1].get("worker_id") or old_id) != old_id
+                        and worker.health()[1]["worker_id"], 30, "a new registration")
+    assert new_id != old_id
+    wait_until(lambda: worker.health()[0] == 200, 30, "HEALTHY again")
+    assert standalone(client, "echo").run({"value": 5})["worker_id"] == new_id
