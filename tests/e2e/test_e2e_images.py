@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -353,3 +354,25 @@ def test_example_worker_container_executes_a_run(
     finally:
         c.ctr("tasks", "kill", "-s", "SIGTERM", name, check=False)
         proc.stop()
+
+
+def _dockerfile(name: str) -> dict[str, Any]:
+    """The final stage's USER, ENTRYPOINT, CMD and base of images/<name>/Dockerfile."""
+    text = (REPO / "images" / name / "Dockerfile").read_text()
+    final = text.split("\nFROM ")[-1]
+    out: dict[str, Any] = {"from": final.splitlines()[0].strip(), "args": re.findall(r"^ARG (\w+)", text, re.M)}
+    for key in ("USER", "ENTRYPOINT", "CMD"):
+        m = re.search(rf"^{key} (.+)$", final, re.M)
+        out[key] = None if m is None else (json.loads(m.group(1)) if m.group(1).startswith("[") else m.group(1))
+    return out
+
+
+@pytest.mark.parametrize("name", ["operator", "example-worker"])
+def test_dockerfile_builds_the_same_image(name: str, unpacked: dict[str, tuple[Path, dict[str, Any]]]) -> None:
+    """Docker cannot run here: check that the Dockerfile describes what build-images.sh built."""
+    _, config = unpacked[name]
+    df = _dockerfile(name)
+    assert "BASE_IMAGE" in df["args"] and df["from"] == "${BASE_IMAGE}"
+    assert df["USER"] == config["config"]["User"]
+    assert df["ENTRYPOINT"] == config["config"]["Entrypoint"]
+    assert (df["CMD"] or []) == (config["config"].get("Cmd") or [])
