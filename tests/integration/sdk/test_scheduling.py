@@ -102,3 +102,12 @@ def test_refresh_timeout_extends_execution_timeout_and_logs_ship(client: Hatchet
             return [row["message"] for row in json.loads(r.read()).get("rows") or []]
 
     assert wait_until(logged, 15, "the ctx.log line at the engine") == ["refreshed the timeout"]
+
+
+def test_concurrency_expression_limits_runs_per_group(client: Hatchet, start_worker: Any) -> None:
+    start_worker()  # 100 slots: only the concurrency rule can serialise the runs
+    limited = standalone(client, "limited")
+    outs = limited.run_many([limited.create_bulk_run_item({"group": g}) for g in "aaabbb"])
+    by_group = {g: [(o["start"], o["end"]) for o in outs if o["group"] == g] for g in "ab"}
+    assert max_overlap(by_group["a"]) == 1 and max_overlap(by_group["b"]) == 1
+    assert max_overlap(by_group["a"] + by_group["b"]) == 2  # the two groups did run side by side

@@ -17,7 +17,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from hatchet_worker import Context, DesiredWorkerLabel, DurableContext, Hatchet, NonRetryableException
+from hatchet_worker import (
+    ConcurrencyExpression,
+    ConcurrencyLimitStrategy,
+    Context,
+    DesiredWorkerLabel,
+    DurableContext,
+    Hatchet,
+    NonRetryableException,
+)
 
 hatchet = Hatchet()
 TAG = os.environ.get("APP_TAG", "")
@@ -180,6 +188,19 @@ async def spawner(input: EchoInput, ctx: Context) -> dict[str, Any]:
     return {"child": child}
 
 
+class GroupInput(BaseModel):
+    group: str = "a"
+
+
+@hatchet.task(name="limited", input_validator=GroupInput,
+              concurrency=ConcurrencyExpression(expression="input.group", max_runs=1,
+                                                limit_strategy=ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN))
+async def limited(input: GroupInput, ctx: Context) -> dict[str, Any]:
+    start = time.time()
+    await asyncio.sleep(0.5)
+    return {"start": start, "end": time.time(), "group": input.group}
+
+
 guarded = hatchet.workflow(name="guarded")
 
 
@@ -204,7 +225,7 @@ async def lifespan() -> AsyncGenerator[dict[str, Any], None]:
 
 
 WORKFLOWS = [echo, aecho, dag, flaky, broken, fatal, sleepy, blocking, cancellable, labelled, releaser, refresher,
-             evented, spawner, guarded]
+             evented, spawner, guarded, limited]
 
 
 def main() -> None:
