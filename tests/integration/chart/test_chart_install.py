@@ -188,6 +188,9 @@ def work(tmp_path: Path) -> Path:
 @pytest.fixture
 def system_ns(kube: ControlPlane) -> Iterator[str]:
     ns = new_namespace(kube, "hk-system")
+    # The operator's pod must pass the `restricted` Pod Security Standard, or `helm install --wait`
+    # times out: the ReplicaSet controller cannot create a rejected pod.
+    kube.kubectl("label", "namespace", ns, "pod-security.kubernetes.io/enforce=restricted")
     yield ns
     kube.kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
@@ -313,14 +316,23 @@ def test_upgrade_updates_the_crd_and_settings_then_uninstall_keeps_the_crd(
     # The old schema rejects the field: the check below can fail.
     assert not durable_slots_kept()
 
-    install(helm, kube, release, system_ns, {"leaderElection": FAST_LEASE, "logging": {"level": "DEBUG"}},
+    install(helm, kube, release, system_ns, {"leaderElection": FAST_LEASE, "logging": {"level": "DEBUG"},
+                                             "replicaCount": 2, "podDisruptionBudget": {"enabled": True}},
             verb="upgrade")
     # helm upgrade applied the new CRD schema (a chart crds/ folder would have been left alone) ...
     wait_for(durable_slots_kept, 30, "the upgraded CRD to keep spec.durableSlots")
     # ... and the changed value reached the operator's Deployment, rolled out on the kwok node.
     live = json.loads(kube.kubectl("get", "deploy", fullname, "-n", system_ns, "-o", "json").stdout)
     assert "--log-level=DEBUG" in container(live)["args"]
-    assert live["status"].get("updatedReplicas") == 1 and live["metadata"]["generation"] == 2
+    assert live["status"].get("updatedReplicas") == 2 and live["status"].get("readyReplicas") == 2
+    assert live["metadata"]["generation"] == 2
+
+    # The budget selects exactly the operator's pods (the disruption controller counts them).
+    def pdb_counts() -> bool:
+        pdb = json.loads(kube.kubectl("get", "pdb", fullname, "-n", system_ns, "-o", "json").stdout)
+        return pdb.get("status", {}).get("expectedPods") == 2 and pdb["status"].get("disruptionsAllowed") == 1
+
+    wait_for(pdb_counts, 60, "the PodDisruptionBudget to count the two operator pods")
     history = json.loads(helm.run("history", release, "--namespace", system_ns, "-o", "json").stdout)
     assert [h["status"] for h in history] == ["superseded", "deployed"]
 
