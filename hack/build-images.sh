@@ -17,7 +17,7 @@
 # with Debian's postgresql-15.
 #
 # Usage: hack/build-images.sh [operator] [example-worker] [hatchet-engine]  (default: the first two)
-# Env:   OUT_DIR (default: out/images), SOURCE_DATE_EPOCH (default: the last commit's time),
+# Env:   OUT_DIR (default: out/images), SOURCE_DATE_EPOCH (default: time of the last commit to INPUTS),
 #        IMAGE_PREFIX (default: hatchet-kube), IMAGE_TAG (default: the project version),
 #        DEBIAN_MIRROR (default: the first Debian mirror in this machine's apt sources).
 # Prints one line per image: <reference> <archive path> <image ID (config digest)>.
