@@ -28,6 +28,11 @@ log = logging.getLogger("hatchet_worker.durable")
 RECONNECT_SECONDS = 1.0
 
 
+def _base(readable: str, expression: str) -> Any:
+    return v1_condition_pb2.BaseMatchCondition(readable_data_key=readable, action=v1_condition_pb2.CREATE,
+                                               or_group_id=str(uuid.uuid4()), expression=expression)
+
+
 class DurableEvents:
     def __init__(self, channel: grpc.aio.Channel, metadata: Any) -> None:
         self._register = _channel.unary(channel, v1_dispatcher_pb2, "V1Dispatcher", "RegisterDurableEvent")
@@ -39,16 +44,32 @@ class DurableEvents:
 
     async def sleep(self, ctx: Context, duration: str) -> dict[str, Any]:
         """Wait ``duration`` (an engine duration string) with the timer kept by the engine."""
-        index = ctx._next_durable_index()
         readable = f"sleep:{duration}"
-        signal_key = f"{readable}-{index}"
-        condition = v1_condition_pb2.SleepMatchCondition(
-            base=v1_condition_pb2.BaseMatchCondition(readable_data_key=readable, action=v1_condition_pb2.CREATE,
-                                                     or_group_id=str(uuid.uuid4()), expression=""),
-            sleep_for=duration)
+        condition = v1_condition_pb2.SleepMatchCondition(base=_base(readable, ""), sleep_for=duration)
+        conditions = v1_condition_pb2.DurableEventListenerConditions(sleep_conditions=[condition])
+        return await self._wait(ctx, readable, conditions)
+
+    async def wait_for_event(self, ctx: Context, event_key: str, expression: str, scope: str | None,
+                             since: Any = None) -> dict[str, Any]:
+        """Wait until an event ``event_key`` (namespaced) matching the CEL ``expression`` is pushed."""
+        condition = v1_condition_pb2.UserEventMatchCondition(base=_base(event_key, expression),
+                                                             user_event_key=event_key)
+        if scope is not None:
+            condition.event_scope = scope
+        if since is not None:
+            condition.consider_events_since.FromDatetime(since)
+        conditions = v1_condition_pb2.DurableEventListenerConditions(user_event_conditions=[condition])
+        data = await self._wait(ctx, event_key, conditions)
+        # The engine answers {"CREATE": {"<readable key>": [<event payload>, ...]}}.
+        matches = (data.get("CREATE") or {}).get(event_key) if isinstance(data.get("CREATE"), dict) else None
+        if isinstance(matches, list) and matches and isinstance(matches[0], dict):
+            return matches[0]
+        return data
+
+    async def _wait(self, ctx: Context, readable: str, conditions: Any) -> dict[str, Any]:
+        signal_key = f"{readable}-{ctx._next_durable_index()}"
         await self._register(v1_dispatcher_pb2.RegisterDurableEventRequest(
-            task_id=ctx.task_run_id, signal_key=signal_key,
-            conditions=v1_condition_pb2.DurableEventListenerConditions(sleep_conditions=[condition])),
+            task_id=ctx.task_run_id, signal_key=signal_key, conditions=conditions),
             timeout=30.0, metadata=self._md)
         key = (ctx.task_run_id, signal_key)
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()

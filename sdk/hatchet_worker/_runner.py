@@ -228,12 +228,20 @@ class Runner:
             return
         self.loop.call_soon_threadsafe(self._events.log, ctx.task_run_id, message, level, ctx.retry_count)
 
-    async def durable_sleep(self, ctx: Context, duration: str) -> dict[str, Any]:
+    def _durable(self) -> Any:
         from hatchet_worker import _durable
 
         if self._durable_listener is None:
             self._durable_listener = _durable.DurableEvents(self._channel, self._md)
-        result: dict[str, Any] = await self._durable_listener.sleep(ctx, duration)
+        return self._durable_listener
+
+    async def durable_sleep(self, ctx: Context, duration: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._durable().sleep(ctx, duration)
+        return result
+
+    async def durable_wait_for_event(self, ctx: Context, key: str, expression: str, scope: str | None,
+                                     since: Any) -> dict[str, Any]:
+        result: dict[str, Any] = await self._durable().wait_for_event(ctx, key, expression, scope, since)
         return result
 
     async def aclose(self) -> None:

@@ -14,7 +14,7 @@ import json
 import logging
 import threading
 from collections.abc import Coroutine, Mapping
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from hatchet_worker.workflow import Duration, Task, duration_expr
@@ -288,6 +288,20 @@ class DurableContext(Context):
     async def aio_sleep_for(self, duration: Duration) -> dict[str, Any]:
         """Sleep durably: the engine wakes the task after ``duration``, even across worker restarts."""
         return await self._runtime.durable_sleep(self, duration_expr(duration))  # type: ignore[attr-defined,no-any-return]
+
+    async def aio_wait_for_event(self, key: str, expression: str | None = None, *, scope: str | None = None,
+                                 lookback_window: timedelta | None = None) -> dict[str, Any]:
+        """Wait durably until an event ``key`` matching the CEL ``expression`` (e.g.
+        ``"input.order_id == '42'"``) is pushed; returns that event's payload. With ``lookback_window``
+        an event pushed up to that long before the wait also counts."""
+        from datetime import datetime
+
+        runtime: Any = self._runtime
+        since = datetime.now(UTC) - lookback_window if lookback_window is not None else None
+        namespaced = self._task.workflow._client.config.apply_namespace(key)
+        result: dict[str, Any] = await runtime.durable_wait_for_event(self, namespaced, expression or "", scope,
+                                                                      since)
+        return result
 
     def sleep_for(self, duration: Duration) -> dict[str, Any]:
         fut = asyncio.run_coroutine_threadsafe(self.aio_sleep_for(duration), self._runtime.loop)

@@ -111,3 +111,12 @@ def test_concurrency_expression_limits_runs_per_group(client: Hatchet, start_wor
     by_group = {g: [(o["start"], o["end"]) for o in outs if o["group"] == g] for g in "ab"}
     assert max_overlap(by_group["a"]) == 1 and max_overlap(by_group["b"]) == 1
     assert max_overlap(by_group["a"] + by_group["b"]) == 2  # the two groups did run side by side
+
+
+def test_durable_wait_for_event(client: Hatchet, start_worker: Any, markers: Any) -> None:
+    start_worker(APP_DURABLE="1")
+    ref = standalone(client, "waiter").run_no_wait({})
+    wait_until(lambda: (markers / "waiter").exists(), 30, "the durable task to wait")
+    client.event.push("app:go", {"ok": False, "n": 1})  # does not match the expression
+    client.event.push("app:go", {"ok": True, "n": 2})
+    assert ref.result(timeout=60)["waiter"] == {"event": {"ok": True, "n": 2}}

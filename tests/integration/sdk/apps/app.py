@@ -12,6 +12,7 @@ import json
 import os
 import time
 from collections.abc import AsyncGenerator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +216,14 @@ def cleanup(input: Any, ctx: Context) -> dict[str, Any]:
     return {"cleaned": True}
 
 
+@hatchet.durable_task(name="waiter", execution_timeout="2m")
+async def waiter(input: EchoInput, ctx: DurableContext) -> dict[str, Any]:
+    mark("waiter", "waiting")
+    # The lookback window also counts an event pushed just before the wait registered.
+    event = await ctx.aio_wait_for_event("app:go", "input.ok == true", lookback_window=timedelta(minutes=1))
+    return {"event": event}
+
+
 async def lifespan() -> AsyncGenerator[dict[str, Any], None]:
     mode = os.environ.get("APP_LIFESPAN", "")
     if mode == "fail":
@@ -233,7 +242,7 @@ def main() -> None:
     labels = json.loads(os.environ.get("APP_LABELS", "{}"))
     workflows = list(WORKFLOWS)
     if os.environ.get("APP_DURABLE"):
-        workflows.append(durable)
+        workflows += [durable, waiter]
     worker = hatchet.worker("test-worker", slots=slots, labels=labels, workflows=workflows[:3],
                             lifespan=lifespan if os.environ.get("APP_LIFESPAN") else None)
     worker.register_workflows(workflows[3:])  # registering after construction works too
