@@ -303,3 +303,36 @@ def _doc_comment_above(lines: list[str], i: int) -> bool:
             return True
         j -= 1
     return False
+
+
+# ---- the rendered arguments mean what the values say, to the operator's own CLI parser ------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "expect"),
+    [
+        ({}, {"namespaces": (), "check_secrets": True, "leader": True}),
+        ({"watchNamespaces": ["a", "b"], "secretCheck": {"enabled": False}},
+         {"namespaces": ("a", "b"), "check_secrets": False, "leader": True}),
+        ({"leaderElection": {"enabled": False}, "defaultWorkerImage": "acme/w:1"},
+         {"namespaces": (), "check_secrets": True, "leader": False, "default_image": "acme/w:1"}),
+    ],
+)
+def test_rendered_args_parse_into_the_intended_settings(
+    helm: Helm, values: dict[str, Any], expect: dict[str, Any]
+) -> None:
+    from hatchet_operator import cli
+
+    args = container(one(render(helm, values), "Deployment"))["args"]
+    parsed = cli._parser().parse_args(args)  # exits (fails the test) on an argument the operator lacks
+    settings = cli.settings_from(parsed)
+    assert settings.namespaces == expect["namespaces"]
+    assert settings.check_secrets is expect["check_secrets"]
+    assert settings.leader.enabled is expect["leader"]
+    assert settings.default_image == expect.get("default_image")
+    assert (settings.metrics_port, settings.health_port) == (8080, 8081)
+    if expect["leader"]:
+        assert (settings.leader.namespace, settings.leader.name) == (NS, FULLNAME)
+        assert (settings.leader.lease_duration, settings.leader.renew_deadline, settings.leader.retry_period) == (
+            15.0, 10.0, 2.0)
+    assert parsed.log_level == "INFO" and parsed.log_format == "json"
