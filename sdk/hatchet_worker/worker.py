@@ -202,11 +202,16 @@ class Worker:
             log.warning("%s", note)
         self.stats.slot_capacity = dict(plan.slot_config)
         self.stats.register_actions(tasks)  # every series exists from the start (rate() works from 0)
+        try:
+            health = await self._start_health()
+        except OSError as exc:
+            hc = self.config.healthcheck
+            log.error("cannot serve health checks on %s:%d: %s", hc.bind_address, hc.port, exc)
+            return 2
         self._install_signals(loop)  # early: a signal during set-up stops the worker right after it
         settings = self.config.listener_settings()
         channel = aio_channel(settings)
         md = auth_metadata(self.config.token)
-        health = await self._start_health()
         spawn = asyncio.create_task(self._spawn_listener())
         events = _events.EventSender(channel, md, lambda: self.worker_id or "")
         lifespan_gen: AsyncGenerator[Any, None] | None = None

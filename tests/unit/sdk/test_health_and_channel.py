@@ -112,3 +112,17 @@ def test_start_inside_a_running_loop_is_refused() -> None:
 
     with pytest.raises(LoopAlreadyRunningError):
         asyncio.run(go())
+
+
+def test_busy_health_port_stops_the_worker_with_a_message(caplog: pytest.LogCaptureFixture) -> None:
+    import socket
+
+    from hatchet_worker import HealthCheckConfig
+
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        cfg = ClientConfig(token=TOKEN, healthcheck=HealthCheckConfig(enabled=True, port=port,
+                                                                     bind_address="127.0.0.1"))
+        worker = Hatchet(config=cfg).worker("w")
+        assert asyncio.run(worker.async_start()) == 2
+    assert f"cannot serve health checks on 127.0.0.1:{port}" in caplog.text
