@@ -1,10 +1,14 @@
 # The two commands the README documents, plus helpers. All set-up is in hack/bootstrap.sh.
-.PHONY: up test lint bootstrap crds
+.PHONY: up test lint bootstrap crds images
 up:         ## run the operator on a local control plane + Hatchet engine and apply the example
 	bash hack/up.sh
 test:       ## set up everything, lint, type-check, run all tests
 	bash hack/test.sh
 bootstrap:  ## install/build what the tests and `make up` need (idempotent, cached)
 	bash hack/bootstrap.sh
+crds:       ## regenerate crds/ and the chart's CRD from the operator's models
+	bash hack/sync-chart-crd.sh
+images:     ## build the operator and example-worker images without Docker (debootstrap + umoci)
+	bash hack/build-images.sh
 lint:
 	.venv/bin/ruff check sdk operator tests bench examples hack && .venv/bin/mypy
