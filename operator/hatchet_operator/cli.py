@@ -167,6 +167,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "render":
         return _render(args, sys.stdout)
     _logging(args.log_level, args.log_format)
+    # kopf imports the official `kubernetes` client, when installed, only to recognize that library's
+    # model objects; the operator never hands it any. Hiding the package saves ~20 MB of resident
+    # memory per replica. (Tests and other tools in the same environment still import it normally.)
+    if "kubernetes" not in sys.modules:
+        sys.modules["kubernetes"] = None  # type: ignore[assignment]
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
     from hatchet_operator import runtime
