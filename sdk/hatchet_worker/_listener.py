@@ -184,7 +184,7 @@ class Listener:
     async def _heartbeats(self, heartbeat: Any, call: Any, worker_id: str) -> None:
         """Heartbeat until one fails; then cancel the stream so the session reconnects."""
         opened = time.monotonic()
-        delay = 0.25  # the first beat soon: the engine only assigns to recently-beating workers
+        delay = 0.05  # the first beat at once: the engine only assigns to recently-beating workers
         while True:
             await asyncio.sleep(delay)
             delay = HEARTBEAT_INTERVAL

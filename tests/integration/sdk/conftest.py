@@ -65,7 +65,7 @@ def clean_env() -> dict[str, str]:
 
 
 class TcpProxy:
-    """A TCP forwarder on 127.0.0.1 in front of the engine's gRPC port: stopping it cuts the worker
+    """A TCP forwarder on 127.0.0.1 in front of the engine's gRPC port: closing it cuts the worker
     off the (still running) engine, so outages can be tested without touching the shared engine."""
 
     def __init__(self, target: str) -> None:
@@ -74,18 +74,23 @@ class TcpProxy:
         self.server = socket.create_server(("127.0.0.1", 0))
         self.address = f"127.0.0.1:{self.server.getsockname()[1]}"
         self._conns: list[socket.socket] = []
+        self._lock = threading.Lock()
         self._open = True
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
-        while self._open:
+        while True:
             try:
                 client, _ = self.server.accept()
             except OSError:
                 return
-            upstream = socket.create_connection(self.target, timeout=5)
-            upstream.settimeout(None)
-            self._conns += [client, upstream]
+            with self._lock:
+                if not self._open:  # accepted from the backlog after close(): refuse it
+                    client.close()
+                    return
+                upstream = socket.create_connection(self.target, timeout=5)
+                upstream.settimeout(None)
+                self._conns += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
@@ -99,10 +104,14 @@ class TcpProxy:
 
     def close(self) -> None:
         """Refuse new connections and reset every open one."""
-        self._open = False
-        self.server.close()
-        for conn in self._conns:
+        with self._lock:
+            self._open = False
             with contextlib.suppress(OSError):
+                self.server.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+            self.server.close()
+            for conn in self._conns:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
                 conn.close()
 
 

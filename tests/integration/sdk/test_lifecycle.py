@@ -132,7 +132,10 @@ def test_listener_gives_up_loudly_and_liveness_fails(start_worker: Any, hatchet:
             seen.append(worker.get("/livez")[0])
         return worker.popen.poll() is not None
 
-    wait_until(livez_failed_or_exited, 30, "the worker to give up and exit", interval=0.05)
+    try:
+        wait_until(livez_failed_or_exited, 30, "the worker to give up and exit", interval=0.05)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{worker.output()}") from None
     assert worker.wait_exit(5) == 1
     assert 503 in seen, f"liveness never failed: {sorted(set(seen))}"
     out = worker.output()
