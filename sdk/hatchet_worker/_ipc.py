@@ -21,7 +21,7 @@ ACTION = ord("A")
 REGISTERED = ord("R")
 """Body: JSON ``{"worker_id", "tenant_id"}``; sent after every (re-)registration."""
 STATUS = ord("S")
-"""Body: JSON listener status (see ``_listener.Status``)."""
+"""Body: JSON ``{"state", "last_heartbeat", "reconnects", "error", "worker_id"}`` (``Listener._status``)."""
 
 # worker -> listener
 START = ord("G")

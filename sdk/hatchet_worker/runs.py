@@ -226,25 +226,6 @@ class RunsClient:
             raise TimeoutError(f"workflow run {run_id} did not finish within {timeout} s") from None
         return interpret_event(event)
 
-    async def aio_poll(self, run_id: str, timeout: float | None = None) -> dict[str, Any]:
-        """Like :meth:`aio_wait`, by polling ``GetRunDetails``."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        delay = _POLL_START
-        while True:
-            try:
-                found: v1_workflows_pb2.GetRunDetailsResponse | None = await self.aio_get_details(run_id)
-            except Exception as exc:
-                if not _is_not_found(exc):
-                    raise
-                found = None
-            result = interpret_details(run_id, found) if found is not None else None
-            if result is not None:
-                return result
-            if deadline is not None and time.monotonic() + delay > deadline:
-                raise TimeoutError(f"workflow run {run_id} did not finish within {timeout} s")
-            await asyncio.sleep(delay)
-            delay = min(delay * 1.5, _POLL_MAX)
-
     # -- cancel --------------------------------------------------------------------------------------
     def cancel(self, run_id: str) -> None:
         """Cancel a workflow run (or a task run) by external id; the engine cancels asynchronously."""

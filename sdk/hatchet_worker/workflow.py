@@ -99,7 +99,6 @@ class RateLimit:
     units: int = 1
 
 
-TaskFn = Callable[[Any, "Context"], Any]
 DesiredLabels = dict[str, DesiredWorkerLabel] | list[DesiredWorkerLabel] | None
 """Desired worker labels: ``{key: DesiredWorkerLabel}`` or a list of labels with ``key`` set."""
 ConcurrencyArg = ConcurrencyExpression | Sequence[ConcurrencyExpression] | int | None
