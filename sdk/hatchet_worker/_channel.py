@@ -88,12 +88,12 @@ def method_path(pb2_module: Any, service: str, method: str) -> str:
 
 
 def _codec(pb2_module: Any, service: str, method: str) -> tuple[Callable[..., bytes], Callable[[bytes], Any]]:
-    from google.protobuf import symbol_database
+    from google.protobuf import message_factory
 
     svc = pb2_module.DESCRIPTOR.services_by_name[service]
     desc = svc.methods_by_name[method]
-    db = symbol_database.Default()
-    out_cls = db.GetSymbol(desc.output_type.full_name)
+    # By descriptor, not by name: the messages live in the SDK's own pool (see _proto/_pool.py).
+    out_cls = message_factory.GetMessageClass(desc.output_type)
     return (lambda msg: msg.SerializeToString()), out_cls.FromString
 
 

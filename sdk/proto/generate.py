@@ -4,6 +4,10 @@ Run ``python sdk/proto/generate.py`` from the repository root after editing a ``
 ``tests/unit/sdk/test_proto_sync.py`` calls :func:`generate` into a temporary folder and fails when
 the committed modules differ, so a stale stub cannot be committed unnoticed.
 
+The modules register their descriptors in the SDK's own pool (``_proto/_pool.py``), not protobuf's
+process-wide default one, so they never collide with another library carrying the same unpackaged
+messages (the official SDK does).
+
 Only message modules (``*_pb2.py``) are generated: the SDK builds
 its gRPC method callables from the service descriptors in those modules, which keeps the runtime
 free of the grpcio version pin that generated ``*_pb2_grpc.py`` modules carry.
@@ -43,7 +47,20 @@ def generate(out_root: Path) -> list[Path]:
     if code != 0:
         raise RuntimeError(f"protoc failed with exit code {code}")
     out = out_root / "hatchet_worker" / "_proto"
-    return sorted(out.glob("*_pb2.py"))
+    written = sorted(out.glob("*_pb2.py"))
+    for path in written:
+        path.write_text(_use_private_pool(path.read_text()))
+    return written
+
+
+def _use_private_pool(code: str) -> str:
+    """Register the module's descriptors in ``hatchet_worker._proto._pool`` (see its docstring)."""
+    default = "_descriptor_pool.Default().AddSerializedFile("
+    marker = "# @@protoc_insertion_point(imports)\n"
+    if code.count(default) != 1 or code.count(marker) != 1:
+        raise RuntimeError("unexpected protoc output: cannot redirect it to the private descriptor pool")
+    code = code.replace(default, "_pool.POOL.AddSerializedFile(")
+    return code.replace(marker, marker + "from hatchet_worker._proto import _pool\n")
 
 
 if __name__ == "__main__":
