@@ -12,7 +12,7 @@ from typing import Any
 
 import kopf
 
-from hatchet_operator import render, status
+from hatchet_operator import render
 from hatchet_operator.api import v1alpha1 as api
 from hatchet_operator.cache import Cache, deployment_owner
 from hatchet_operator.reconcile import Reconciler
@@ -20,11 +20,6 @@ from hatchet_operator.reconcile import Reconciler
 log = logging.getLogger(__name__)
 
 MANAGED = {render.LABEL_MANAGED_BY: render.MANAGED_BY}
-
-
-def post_event(body: Mapping[str, Any], event: status.Event) -> None:
-    """Post a Kubernetes Event about a HatchetWorker (kopf queues and sends it)."""
-    kopf.event(dict(body), type=event.type, reason=event.reason, message=event.message[:1024])  # type: ignore[arg-type]
 
 
 def register(

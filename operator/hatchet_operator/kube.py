@@ -25,17 +25,24 @@ WriteHook = Callable[[str, str, int], None]
 class ApiError(Exception):
     """A non-2xx answer from the apiserver."""
 
-    def __init__(self, status: int, reason: str, message: str) -> None:
+    def __init__(self, status: int, reason: str, message: str, causes: tuple[str, ...] = ()) -> None:
         super().__init__(f"{status} {reason}: {message}")
         self.status = status
         self.reason = reason
         self.message = message
+        self.causes = causes
+
+    @property
+    def namespace_terminating(self) -> bool:
+        """The namespace is being deleted: nothing new can be created in it, ever."""
+        return "NamespaceTerminating" in self.causes
 
 
 def _error(status: int, text: str) -> ApiError:
     try:
         body = json.loads(text)
-        return ApiError(status, str(body.get("reason", "")), str(body.get("message", text)))
+        causes = tuple(str(c.get("reason", "")) for c in (body.get("details") or {}).get("causes", []) or [])
+        return ApiError(status, str(body.get("reason", "")), str(body.get("message", text)), causes)
     except (ValueError, AttributeError):
         return ApiError(status, "", text[:500])
 
@@ -69,7 +76,8 @@ class Client:
             self._server = info.server.rstrip("/")
             headers = {**info.as_http_headers(), "User-Agent": self._user_agent}
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(ssl=info.as_ssl_context(), limit=64),
+                # A few connections suffice (HTTP/1.1 keep-alive); each TLS connection costs ~300 KB.
+                connector=aiohttp.TCPConnector(ssl=info.as_ssl_context(), limit=16),
                 headers=headers,
                 timeout=self._timeout,
             )

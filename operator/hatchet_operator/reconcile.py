@@ -235,6 +235,8 @@ class Reconciler:
                         deployment_path(namespace, name), desired, render.FIELD_MANAGER, "deployments"
                     )
                 except ApiError as e:
+                    if e.namespace_terminating:
+                        return "skipped"  # The namespace, and this HatchetWorker with it, is going away.
                     if e.status not in (400, 422):
                         raise
                     problems.append(
@@ -263,7 +265,10 @@ class Reconciler:
             now=self.now(),
         )
         if new_status != previous and new_status != state.written_status:
-            if not write_status:
+            # A spec change is reported at once (observedGeneration moves, Ready turns False while
+            # rolling out), so nobody reads a stale Ready; other status churn is coalesced.
+            spec_changed = previous is not None and previous.get("observedGeneration") != generation
+            if not write_status and not spec_changed:
                 self._schedule_flush(key, state)
                 return result
             try:

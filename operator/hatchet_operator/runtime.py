@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hatchet_operator import __version__, handlers, render
 from hatchet_operator.cache import Cache
+from hatchet_operator.events import EventPoster
 from hatchet_operator.kube import Client
 from hatchet_operator.leader import LeaderElector
 from hatchet_operator.metrics import Metrics
@@ -142,6 +143,7 @@ async def run(cfg: OperatorSettings) -> int:
         app.router.add_get("/readyz", health.readyz)
         runners.append(await _serve(app, cfg.bind_address, cfg.health_port))
 
+    libc = tune_malloc()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -158,6 +160,8 @@ async def run(cfg: OperatorSettings) -> int:
                 acquire.cancel()
                 return 0
             background.append(asyncio.create_task(elector.watch(), name="lease-watch"))
+        if libc is not None:
+            background.append(asyncio.create_task(trim_loop(libc), name="malloc-trim"))
         cache = Cache()
         await cache.prime(client, cfg.namespaces, cfg.check_secrets)
         reconciler = Reconciler(
@@ -165,7 +169,7 @@ async def run(cfg: OperatorSettings) -> int:
             metrics,
             options=render.RenderOptions(default_image=cfg.default_image),
             check_secrets=cfg.check_secrets,
-            post_event=handlers.post_event,
+            post_event=EventPoster(client, cfg.leader.identity or default_identity()),
             status_delay=cfg.status_delay,
         )
         registry = kopf.OperatorRegistry()
@@ -225,6 +229,29 @@ async def _take_signals_back(ready: asyncio.Event, stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+
+
+def tune_malloc() -> Any:
+    """Keep glibc from growing resident memory: at most two malloc arenas (asyncio's helper threads
+    would each get one, up to 8 per core) and a handle for returning freed memory to the OS.
+
+    Returns the C library handle (or None off glibc); ``trim_loop`` uses it.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
+        return libc
+    except (OSError, AttributeError):
+        return None
+
+
+async def trim_loop(libc: Any, every: float = 30.0) -> None:
+    """After bursts (a fleet created, a restart's LIST) freed memory stays mapped; hand it back."""
+    while True:
+        await asyncio.sleep(every)
+        libc.malloc_trim(0)
 
 
 def default_identity() -> str:

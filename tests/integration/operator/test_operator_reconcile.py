@@ -134,8 +134,16 @@ def test_slots_change_rolls_out_new_env(operator: Operator, cluster: Cluster) ->
     for pod in _ready_pods(c, "roll"):
         env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
         assert env["HATCHET_CLIENT_WORKER_SLOTS"] == "9"
-    ready = _ready(c, "roll", operator)
-    assert ready["observedGeneration"] == 2
+    ready = wait_for(
+        lambda: (lambda x: x if x and x["status"] == "True" and x["observedGeneration"] == 2 else None)(
+            c.condition("roll", "Ready")
+        ),
+        60,
+        "Ready for generation 2",
+        procs=[operator.proc],
+    )
+    assert ready["reason"] == "AllReplicasReady"
+    assert (c.get("hatchetworker", "roll") or {})["status"]["observedGeneration"] == 2
 
 
 def test_scale_subresource_drives_replicas(operator: Operator, cluster: Cluster, kube: ControlPlane) -> None:
