@@ -250,9 +250,10 @@ class Reconciler:
                     result = "applied"
                     if not created:  # A change or a reverted hand edit; creation shows in the status.
                         self.post_event(body, status.Event("Normal", "DeploymentUpdated", f"updated Deployment {name}"))
-                    drift = diff.mismatches(desired, live)
-                    if drift:
-                        log.warning("%s/%s: the apiserver changed applied fields %s", namespace, name, drift[:5])
+                    if log.isEnabledFor(logging.DEBUG):
+                        drift = diff.mismatches(desired, live)
+                        if drift:
+                            log.debug("%s/%s: the apiserver normalized applied fields %s", namespace, name, drift[:5])
         if problems:
             result = "degraded"
 
