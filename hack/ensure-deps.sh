@@ -2,7 +2,7 @@
 # Debian packages the harness needs (installed only when missing; idempotent).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
-  apt_ensure /nonexistent/postgres postgresql
+  apt_install postgresql
   # The package starts a cluster of its own; the harness runs private ones instead.
   (service postgresql stop || true) >/dev/null 2>&1
 fi

@@ -11,20 +11,17 @@ export CGO_ENABLED=0
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-# with_lock NAME CMD...: serialise builds of one artefact across concurrent runs.
-with_lock() {
-  local name=$1; shift
-  mkdir -p "$CACHE_DIR/locks"
-  flock "$CACHE_DIR/locks/$name.lock" "$@"
-}
-
-# apt_ensure CMD PKG...: install Debian packages when CMD is missing.
-apt_ensure() {
-  local cmd=$1; shift
-  if command -v "$cmd" >/dev/null 2>&1 || [ -x "$cmd" ]; then return 0; fi
-  log "installing $* (for $cmd)"
+# apt_install PKG...: install Debian packages (the package lists are refreshed at most daily).
+apt_install() {
+  log "installing Debian packages: $*"
   if [ ! -f "$CACHE_DIR/.apt-updated" ] || [ -n "$(find "$CACHE_DIR/.apt-updated" -mmin +1440)" ]; then
     DEBIAN_FRONTEND=noninteractive apt-get update -qq && touch "$CACHE_DIR/.apt-updated"
   fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# apt_ensure CMD PKG...: install Debian packages when the command CMD is missing.
+apt_ensure() {
+  local cmd=$1; shift
+  command -v "$cmd" >/dev/null 2>&1 || apt_install "$@"
 }

@@ -297,6 +297,3 @@ class HatchetEngine:
         payload = self.token.split(".")[1]
         return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
 
-
-def start(workdir: Path | None = None) -> HatchetEngine:
-    return HatchetEngine(workdir or Path(tempfile.mkdtemp(prefix="hatchet-"))).start()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import ssl
 import subprocess
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -287,6 +286,3 @@ def _http_ok(url: str) -> bool:
     with urllib.request.urlopen(url, timeout=2) as r:
         return bool(r.status == 200)
 
-
-def start(workdir: Path | None = None) -> ControlPlane:
-    return ControlPlane(workdir or Path(tempfile.mkdtemp(prefix="kube-"))).start()
