@@ -9,13 +9,15 @@ Secrets are reduced to their key names at once: the operator never keeps Secret 
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from typing import Any
 
 from hatchet_operator import render
 from hatchet_operator.api import v1alpha1 as api
-from hatchet_operator.kube import Client
+from hatchet_operator.kube import ApiError, Client
 from hatchet_operator.observed import ObservedDeployment, slim_worker
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ class Cache:
         self.secrets: dict[Key, frozenset[str]] = {}
         self._users: dict[Key, set[str]] = {}  # (namespace, secret) -> HatchetWorker names
         self._refs: dict[Key, set[str]] = {}  # (namespace, worker) -> secret names
+        self._deployment_rv: dict[str | None, str] = {}  # scope -> resourceVersion to watch from
 
     # ---- Views -----------------------------------------------------------------------------------
     def worker(self, key: Key) -> Mapping[str, Any] | None:
@@ -114,10 +117,7 @@ class Cache:
                 self.put_worker(
                     (meta["namespace"], meta["name"]), {**item, "apiVersion": api.API_VERSION, "kind": api.KIND}
                 )
-            async for item in _list(client, "/apis/apps/v1", "deployments", ns, MANAGED_SELECTOR):
-                owner = deployment_owner(item)
-                if owner:
-                    self.put_deployment((item["metadata"]["namespace"], owner), item)
+            self._deployment_rv[ns] = await self._list_deployments(client, ns)
             if check_secrets:
                 async for item in _list(client, "/api/v1", "secrets", ns):
                     meta = item["metadata"]
@@ -129,9 +129,100 @@ class Cache:
             len(self.secrets),
         )
 
+    async def _list_deployments(self, client: Client, ns: str | None) -> str:
+        """LIST the managed Deployments of one scope into the cache; returns the list's resourceVersion."""
+        versions: list[str] = []
+        seen: set[Key] = set()
+        async for item in _list(client, "/apis/apps/v1", "deployments", ns, MANAGED_SELECTOR, versions):
+            owner = deployment_owner(item)
+            if owner:
+                key = (item["metadata"]["namespace"], owner)
+                seen.add(key)
+                self.put_deployment(key, item)
+        for key in [k for k in self.deployments if (ns is None or k[0] == ns) and k not in seen]:
+            self.put_deployment(key, None)
+        return versions[-1] if versions else ""
+
+    async def watch_deployments(
+        self, client: Client, namespaces: tuple[str, ...], changed: Callable[[Key, bool], Coroutine[Any, Any, Any]]
+    ) -> None:
+        """Watch the managed Deployments (server-side label selector); call ``changed(key, deleted)``.
+
+        The operator's own watch rather than kopf's: kopf filters labels on the client, so it would
+        stream, parse and track every Deployment in the watched namespaces.
+        """
+        scopes: list[str | None] = list(namespaces) or [None]
+        await asyncio.gather(*(self._watch_scope(client, ns, changed) for ns in scopes))
+
+    async def _watch_scope(
+        self, client: Client, ns: str | None, changed: Callable[[Key, bool], Coroutine[Any, Any, Any]]
+    ) -> None:
+        path = f"/apis/apps/v1/namespaces/{ns}/deployments" if ns else "/apis/apps/v1/deployments"
+        tasks: set[asyncio.Task[Any]] = set()
+
+        def dispatch(key: Key, deleted: bool) -> None:
+            task: asyncio.Task[Any] = asyncio.get_running_loop().create_task(changed(key, deleted))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        while True:
+            try:
+                rv = self._deployment_rv.get(ns) or ""
+                if not rv:  # First start without a LIST, or the watch fell too far behind: list again.
+                    before = dict(self.deployments)
+                    rv = self._deployment_rv[ns] = await self._list_deployments(client, ns)
+                    for key in set(before) | set(self.deployments):
+                        if before.get(key) is not self.deployments.get(key):
+                            dispatch(key, key not in self.deployments)
+                params = {
+                    "watch": "true",
+                    "labelSelector": MANAGED_SELECTOR,
+                    "resourceVersion": rv,
+                    "allowWatchBookmarks": "true",
+                    "timeoutSeconds": "300",
+                }
+                async for line in client.stream(path, params=params, read_timeout=WATCH_SILENCE):
+                    event = json.loads(line)
+                    obj = event.get("object") or {}
+                    kind = event.get("type")
+                    if kind == "ERROR":
+                        if obj.get("code") == 410:
+                            self._deployment_rv[ns] = ""
+                        break
+                    new_rv = (obj.get("metadata") or {}).get("resourceVersion")
+                    if new_rv:
+                        self._deployment_rv[ns] = new_rv
+                    if kind == "BOOKMARK":
+                        continue
+                    owner = deployment_owner(obj)
+                    if owner:
+                        key = (obj["metadata"]["namespace"], owner)
+                        self.put_deployment(key, None if kind == "DELETED" else obj)
+                        dispatch(key, kind == "DELETED")
+            except asyncio.CancelledError:
+                raise
+            except ApiError as e:
+                if e.status == 410:
+                    self._deployment_rv[ns] = ""
+                else:
+                    log.warning("Deployment watch: %s; reconnecting", e)
+                    await asyncio.sleep(1.0)
+            except Exception as e:  # a dropped or silent stream: reconnect from the last version
+                log.info("Deployment watch ended (%r); reconnecting", e)
+                await asyncio.sleep(1.0)
+
+
+# A watch stream silent for this long is considered dead (bookmarks arrive about every minute).
+WATCH_SILENCE = 90.0
+
 
 async def _list(
-    client: Client, prefix: str, plural: str, namespace: str | None, selector: str | None = None
+    client: Client,
+    prefix: str,
+    plural: str,
+    namespace: str | None,
+    selector: str | None = None,
+    versions: list[str] | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
     path = f"{prefix}/namespaces/{namespace}/{plural}" if namespace else f"{prefix}/{plural}"
     # Secrets can be large (Helm keeps releases in them): smaller pages bound the transient memory.
@@ -142,6 +233,8 @@ async def _list(
         page = await client.request("GET", path, params=params, resource=plural)
         for item in page.get("items", []):
             yield item
+        if versions is not None:
+            versions.append(str((page.get("metadata") or {}).get("resourceVersion") or ""))
         token = (page.get("metadata") or {}).get("continue") or ""
         if not token:
             return

@@ -1,5 +1,8 @@
 """kopf registrations: thin raw-event handlers that keep the cache current and call ``reconcile``.
 
+HatchetWorkers and Secrets come through kopf; managed Deployments through the cache's own
+label-selected watch (``cache.Cache.watch_deployments``).
+
 Only raw-event handlers (``on.event``) are used: kopf then writes nothing of its own to the objects
 (no finalizers, no last-handled-configuration annotation), so an idle fleet costs zero writes.
 """
@@ -12,14 +15,11 @@ from typing import Any
 
 import kopf
 
-from hatchet_operator import render
 from hatchet_operator.api import v1alpha1 as api
-from hatchet_operator.cache import Cache, deployment_owner
+from hatchet_operator.cache import Cache
 from hatchet_operator.reconcile import Reconciler
 
 log = logging.getLogger(__name__)
-
-MANAGED = {render.LABEL_MANAGED_BY: render.MANAGED_BY}
 
 
 def register(
@@ -47,19 +47,6 @@ def register(
             slim = cache.put_worker(key, body)
             await reconciler.reconcile(key, slim)
         reconciler.metrics.managed.set(len(cache.workers))
-
-    @kopf.on.event("apps", "v1", "deployments", labels=MANAGED, id="deployment", **on)  # type: ignore[arg-type]
-    async def deployment_event(event: Mapping[str, Any], namespace: str, body: kopf.Body, **_: Any) -> None:
-        owner = deployment_owner(body)
-        if not owner:
-            return
-        key = (namespace, owner)
-        if event.get("type") == "DELETED":
-            cache.put_deployment(key, None)
-            reconciler.deployment_gone(key)
-        else:
-            cache.put_deployment(key, body)
-        await reconciler.reconcile(key)
 
     if not check_secrets:
         return

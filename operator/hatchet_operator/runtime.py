@@ -174,6 +174,15 @@ async def run(cfg: OperatorSettings) -> int:
         )
         registry = kopf.OperatorRegistry()
         reconciler.views = cache
+
+        async def deployment_changed(key: tuple[str, str], deleted: bool) -> None:
+            if deleted:
+                reconciler.deployment_gone(key)
+            await reconciler.reconcile(key)
+
+        background.append(
+            asyncio.create_task(cache.watch_deployments(client, cfg.namespaces, deployment_changed), name="deployments")
+        )
         handlers.register(registry, reconciler, cache, login=login, check_secrets=cfg.check_secrets)
         stop_flag: asyncio.Event = asyncio.Event()
         ready_flag: asyncio.Event = asyncio.Event()
