@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,7 +44,8 @@ def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
 
 @pytest.fixture
 def namespace(kube: ControlPlane, request: pytest.FixtureRequest) -> Iterator[str]:
-    base = request.node.name.lower().replace("_", "-")[:40].strip("-")
+    # A DNS-1123 label: parametrized test names carry "[", "." and other characters it forbids.
+    base = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower())[:40].strip("-")
     name = kube.create_namespace(f"{base}-{uuid.uuid4().hex[:6]}".strip("-"))
     yield name
     kube.kubectl("delete", "namespace", name, "--wait=false", check=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -117,3 +118,8 @@ def test_restricted_namespace_rejects_privileged_pod(kube: ControlPlane) -> None
 def test_api_resources_served(kube: ControlPlane, resource: str) -> None:
     names = kube.kubectl("api-resources", "-o", "name").stdout.split()
     assert resource in names
+
+
+@pytest.mark.parametrize("suffix", ["a.b", "c[d]"])
+def test_namespace_fixture_makes_valid_names_for_parametrized_tests(namespace: str, suffix: str) -> None:
+    assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", namespace), namespace
