@@ -121,8 +121,21 @@ class LocalOperator:
         return total
 
     def forbidden(self) -> list[str]:
-        text = self.proc.log.read_text(errors="replace")
-        return [line[:300] for line in text.splitlines() if "403" in line or "orbidden" in line]
+        found = []
+        for line in self.proc.log.read_text(errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                record = None
+            # Not the timestamp: its milliseconds can read ",403".
+            if isinstance(record, dict):
+                record.pop("time", None)
+                body = json.dumps(record)
+            else:
+                body = line
+            if re.search(r"\b403\b|forbidden", body, re.IGNORECASE):
+                found.append(line[:300])
+        return found
 
 
 def worker(name: str, **spec: Any) -> str:
