@@ -16,7 +16,10 @@
 # for production), is built from the engine binaries hack/build-hatchet.sh makes, on a root filesystem
 # with Debian's postgresql-15.
 #
-# Usage: hack/build-images.sh [operator] [example-worker] [hatchet-engine]  (default: the first two)
+# A fourth, pause, is the pod sandbox image of the real-node e2e cluster: Debian's static catatonit in
+# pause mode, nothing else (containerd's CRI plugin needs a sandbox image and nothing can be pulled).
+#
+# Usage: hack/build-images.sh [operator] [example-worker] [hatchet-engine] [pause]  (default: the first two)
 # Env:   OUT_DIR (default: out/images), SOURCE_DATE_EPOCH (default: time of the last commit to INPUTS),
 #        IMAGE_PREFIX (default: hatchet-kube), IMAGE_TAG (default: the project version),
 #        DEBIAN_MIRROR (default: the first Debian mirror in this machine's apt sources).
@@ -48,8 +51,8 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(operator example-worker)
 for t in "${targets[@]}"; do
   case $t in
-    operator|example-worker|hatchet-engine) ;;
-    *) echo "unknown image: $t (operator, example-worker, hatchet-engine)" >&2; exit 2 ;;
+    operator|example-worker|hatchet-engine|pause) ;;
+    *) echo "unknown image: $t (operator, example-worker, hatchet-engine, pause)" >&2; exit 2 ;;
   esac
 done
 
@@ -168,11 +171,21 @@ build_image() {
   local name=$1 ref="$IMAGE_PREFIX/$1:$IMAGE_TAG" packages=$PACKAGES
   [ "$name" = hatchet-engine ] && packages=$ENGINE_PACKAGES
   local dir=$WORK/$name r=$WORK/$name/rootfs base env=() ports=() path=/usr/local/bin:/usr/bin:/bin
-  base=$(rootfs "$packages")
   log "image $ref"
   mkdir -p "$dir"
-  cp -a "$base/rootfs" "$r"
+  if [ "$name" = pause ]; then
+    packages=catatonit
+    install -d -m 0755 "$r"
+  else
+    base=$(rootfs "$packages")
+    cp -a "$base/rootfs" "$r"
+  fi
   case $name in
+    pause)
+      # Static: the image holds this one file. -P: pause mode (sleep until signalled).
+      install -m 0755 /usr/bin/catatonit "$r/catatonit"
+      entry='["/catatonit", "-P"]'; cmd='[]'; path=/
+      ;;
     operator)
       install_python_app "$r" "[operator]"
       install -m 0755 "$ROOT_DIR/images/operator/hatchet-operator" "$r/usr/local/bin/hatchet-operator"
@@ -235,7 +248,8 @@ build_image() {
 
 apt_ensure jq jq
 for t in "${pending[@]}"; do
+  [ "$t" != pause ] || [ -x /usr/bin/catatonit ] || apt_install catatonit
   case $t in
-    operator|example-worker|hatchet-engine) build_image "$t" ;;
+    operator|example-worker|hatchet-engine|pause) build_image "$t" ;;
   esac
 done

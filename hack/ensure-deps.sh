@@ -11,3 +11,9 @@ apt_ensure flock util-linux
 # containerd + runc run the project's locally built images in the image and real-node tests.
 apt_ensure containerd containerd
 apt_ensure runc runc
+# The real-node e2e cluster: CNI plugins (bridge, host-local, loopback, portmap), iptables and conntrack
+# for kube-proxy and the CNI plugins, catatonit as the pod sandbox ("pause") process.
+[ -x /usr/lib/cni/bridge ] || apt_install containernetworking-plugins
+apt_ensure iptables iptables
+apt_ensure conntrack conntrack
+[ -x /usr/bin/catatonit ] || apt_install catatonit

@@ -3,8 +3,9 @@
 ``ClusterProvider`` is what a test needs from a cluster: create and delete it, load a locally built
 image archive into its nodes, and a kubeconfig (kubectl exec and port-forward must work: the suite
 reads the in-cluster engine's token and triggers runs through a port-forward). ``KindCluster``
-implements it with kind and Docker; the real-node cluster (kubelet + containerd on this machine)
-implements the same interface and registers itself in ``PROVIDERS``, so the same suite runs on both.
+implements it with kind and Docker; ``RealNodeCluster`` with a real node on this machine (the harness
+control plane + kubelet + containerd + CNI + kube-proxy + a cluster DNS; see harness/node.py). Both are
+registered in ``PROVIDERS``, so the same suite runs on both.
 
 Select a provider with HATCHET_E2E_CLUSTER (default: kind). A provider that cannot run here says
 exactly what is missing, and the suite is skipped with that message.
@@ -16,9 +17,10 @@ import abc
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
-from harness import binaries
+from harness import binaries, node
 from harness.proc import run
 
 REPO = Path(__file__).resolve().parents[2]
@@ -93,7 +95,55 @@ class KindCluster(ClusterProvider):
         run(["kind", "load", "image-archive", str(archive), "--name", self.cluster_name], timeout=600)
 
 
-PROVIDERS: dict[str, type[ClusterProvider]] = {"kind": KindCluster}
+class RealNodeCluster(ClusterProvider):
+    """A real node on this machine: the harness control plane (no simulated nodes) + kubelet, a private
+    containerd (CRI) + runc, a CNI bridge, kube-proxy and a cluster DNS (tests/harness/node.py)."""
+
+    name = "real-node"
+
+    def __init__(self, workdir: Path) -> None:
+        super().__init__(workdir)
+        self.control_plane: node.NodeControlPlane | None = None
+        self.node: node.RealNode | None = None
+
+    @classmethod
+    def missing(cls) -> str | None:
+        return node.missing()
+
+    def create(self) -> None:
+        t0 = time.monotonic()
+        if not (binaries.kube_bin() / "kube-proxy").exists():
+            run(["bash", str(REPO / "hack" / "build-kube.sh")], timeout=3600)
+        # The pod sandbox image: nothing can be pulled, so it is built here like the others.
+        cp = run(["bash", str(REPO / "hack" / "build-images.sh"), "pause"], timeout=600)
+        ref, archive, _ = cp.stdout.strip().splitlines()[-1].split()
+        if "." not in ref.split("/")[0]:
+            ref = "docker.io/" + ref  # the name the CRI plugin looks the image up by
+        self.control_plane = node.NodeControlPlane(self.workdir / "kube")
+        (self.workdir / "kube").mkdir(parents=True, exist_ok=True)
+        try:
+            self.control_plane.start()
+            self.node = node.RealNode(self.workdir / "node", self.control_plane, Path(archive), ref).start()
+        except BaseException:
+            self.delete()
+            raise
+        self.kubeconfig.write_text(self.control_plane.kubeconfig.read_text())
+        self.create_seconds = time.monotonic() - t0
+
+    def delete(self) -> None:
+        if self.node is not None:
+            self.node.stop()
+            self.node = None
+        if self.control_plane is not None:
+            self.control_plane.stop()
+            self.control_plane = None
+
+    def load_image(self, archive: Path) -> None:
+        assert self.node is not None
+        self.node.load_image(archive)
+
+
+PROVIDERS: dict[str, type[ClusterProvider]] = {"kind": KindCluster, "real-node": RealNodeCluster}
 
 
 def selected() -> tuple[type[ClusterProvider] | None, str]:

@@ -29,7 +29,8 @@ from harness.helm import Helm
 from harness.proc import Proc, free_port, wait_for
 
 PROVIDER, WHY = selected()
-pytestmark = [pytest.mark.e2e, pytest.mark.skipif(PROVIDER is None, reason=WHY)]
+# The first test also pays for the cluster and the image builds (module fixtures): more than the default.
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(PROVIDER is None, reason=WHY), pytest.mark.timeout(2400)]
 
 OPERATOR_NS = "hatchet-system"
 ENGINE_NS = "hatchet"

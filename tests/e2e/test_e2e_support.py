@@ -3,13 +3,17 @@ kind-config.yaml itself."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import struct
 import subprocess
 
 import pytest
 import yaml
-from e2e_clusters import KIND_CONFIG, PROVIDERS, KindCluster, selected
+from e2e_clusters import KIND_CONFIG, PROVIDERS, KindCluster, RealNodeCluster, selected
+
+from harness.node import dns_answer
 
 
 def _docker_daemon_up() -> bool:
@@ -52,3 +56,40 @@ def test_kind_config_pins_the_node_image_by_digest() -> None:
     minor = int(re.match(r"kindest/node:v1\.(\d+)", images[0]).group(1))  # type: ignore[union-attr]
     chart = yaml.safe_load((KIND_CONFIG.parent / "charts" / "hatchet-operator" / "Chart.yaml").read_text())
     assert minor >= int(re.search(r">=1\.(\d+)", chart["kubeVersion"]).group(1))  # type: ignore[union-attr]
+
+
+def test_real_node_provider_is_registered_and_says_what_is_missing() -> None:
+    assert PROVIDERS["real-node"] is RealNodeCluster
+    why = RealNodeCluster.missing()
+    if os.geteuid() != 0:
+        assert why is not None and "needs root" in why
+    for tool in ("containerd", "runc", "iptables", "conntrack"):
+        if shutil.which(tool) is None:
+            assert f"`{tool}` is missing" in (why or "")
+
+
+def _query(name: str, qtype: int) -> bytes:
+    labels = b"".join(bytes([len(p)]) + p.encode() for p in name.split("."))
+    return struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + labels + b"\0" + struct.pack("!HH", qtype, 1)
+
+
+def test_cluster_dns_answers_service_names_only() -> None:
+    services = {("hatchet", "hatchet-engine"): "10.0.0.42"}
+
+    def lookup(svc: str, ns: str) -> str | None:
+        return services.get((ns, svc))
+
+    a = dns_answer(_query("Hatchet-Engine.hatchet.svc.cluster.local", 1), lookup)
+    assert a is not None
+    qid, flags, _, ancount = struct.unpack("!HHHH", a[:8])
+    assert qid == 0x1234 and flags & 0x000F == 0 and flags & 0x8000 and ancount == 1
+    assert a.endswith(bytes([10, 0, 0, 42]))
+    # AAAA for a Service: the name exists, with no records of that type.
+    aaaa = dns_answer(_query("hatchet-engine.hatchet.svc.cluster.local", 28), lookup)
+    assert aaaa is not None and struct.unpack("!HHHH", aaaa[:8])[1] & 0x000F == 0
+    assert struct.unpack("!HHHH", aaaa[:8])[3] == 0
+    for name in ("nope.hatchet.svc.cluster.local", "hatchet-engine.hatchet.svc.cluster.local.hatchet.svc.cluster.local",
+                 "example.org", "a_b.hatchet.svc.cluster.local"):
+        nx = dns_answer(_query(name, 1), lookup)
+        assert nx is not None and struct.unpack("!HH", nx[:4])[1] & 0x000F == 3, name
+    assert dns_answer(b"\0" * 5, lookup) is None
