@@ -7,8 +7,9 @@ implements it with kind and Docker; ``RealNodeCluster`` with a real node on this
 control plane + kubelet + containerd + CNI + kube-proxy + a cluster DNS; see harness/node.py). Both are
 registered in ``PROVIDERS``, so the same suite runs on both.
 
-Select a provider with HATCHET_E2E_CLUSTER (default: kind). A provider that cannot run here says
-exactly what is missing, and the suite is skipped with that message.
+Select a provider with HATCHET_E2E_CLUSTER (kind or real-node); unset, kind is used where it can run,
+else the real node where it can run. A provider that cannot run here says exactly what is missing, and
+the suite is skipped with that message.
 """
 
 from __future__ import annotations
@@ -147,8 +148,18 @@ PROVIDERS: dict[str, type[ClusterProvider]] = {"kind": KindCluster, "real-node":
 
 
 def selected() -> tuple[type[ClusterProvider] | None, str]:
-    """The provider HATCHET_E2E_CLUSTER names (default kind), or None and why it cannot run here."""
-    name = os.environ.get("HATCHET_E2E_CLUSTER", "kind")
+    """The provider HATCHET_E2E_CLUSTER names, or None and why it cannot run here.
+
+    Unset: kind where it can run, else the real node where it can run, else None with both reasons."""
+    name = os.environ.get("HATCHET_E2E_CLUSTER")
+    if name is None:
+        reasons = []
+        for candidate in ("kind", "real-node"):
+            why = PROVIDERS[candidate].missing()
+            if why is None:
+                return PROVIDERS[candidate], ""
+            reasons.append(f"{candidate}: {why}")
+        return None, "e2e skipped: no cluster provider can run here (" + "; ".join(reasons) + ")"
     provider = PROVIDERS.get(name)
     if provider is None:
         return None, f"HATCHET_E2E_CLUSTER={name!r} names no cluster provider (known: {', '.join(sorted(PROVIDERS))})"

@@ -45,7 +45,19 @@ def test_provider_selection(monkeypatch: pytest.MonkeyPatch) -> None:
         assert provider is KindCluster and why == ""
     else:
         assert provider is None and why.startswith("e2e on kind skipped: ")
-    assert set(PROVIDERS) >= {"kind"}
+    assert set(PROVIDERS) >= {"kind", "real-node"}
+
+
+def test_default_provider_is_kind_else_the_real_node(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HATCHET_E2E_CLUSTER", raising=False)
+    provider, why = selected()
+    kind_why, node_why = KindCluster.missing(), RealNodeCluster.missing()
+    if kind_why is None:
+        assert provider is KindCluster and why == ""
+    elif node_why is None:
+        assert provider is RealNodeCluster and why == ""
+    else:
+        assert provider is None and f"kind: {kind_why}" in why and f"real-node: {node_why}" in why
 
 
 def test_kind_config_pins_the_node_image_by_digest() -> None:

@@ -44,6 +44,7 @@ CNI_BIN = Path("/usr/lib/cni")
 CGROUP_V1 = Path("/sys/fs/cgroup")
 NETNS_DIR = Path("/var/run/netns")
 HOST_LOCK = Path("/tmp/hatchet-kube-real-node.lock")
+HOST_STATE = Path("/tmp/hatchet-kube-real-node.json")  # what to clean up if a run is killed
 SERVICE_CIDR = "10.0.0.0/24"  # harness.kube's --service-cluster-ip-range
 NODE_NAME = "hatchet-e2e-node"
 SYSCTL = Path("/proc/sys")
@@ -117,6 +118,7 @@ class RealNode:
         t0 = time.monotonic()
         self._lock()
         try:
+            self._sweep()
             self._network()
             self._containerd()
             self.load_image(self.pause_archive)
@@ -142,6 +144,11 @@ class RealNode:
         for p in reversed(self.procs):
             p.stop()
         self.procs.clear()
+        self._clean_host()
+        self._unlock()
+
+    def _clean_host(self) -> None:
+        """Everything on the host outside the processes: what a killed run leaves for the next one."""
         self._kill_shims()
         if self._proxy_started:
             run([str(self.bin_dir / "kube-proxy"), "--cleanup", "--proxy-mode=iptables"], check=False, timeout=60)
@@ -157,7 +164,30 @@ class RealNode:
             with contextlib.suppress(OSError):
                 (SYSCTL / key).write_text(value)
         self._sysctls = {}
-        self._unlock()
+        HOST_STATE.unlink(missing_ok=True)
+
+    def _save_state(self) -> None:
+        """What _clean_host needs, for the next run when this one is killed before its teardown."""
+        HOST_STATE.write_text(json.dumps({
+            "workdir": str(self.workdir), "bin_dir": str(self.bin_dir), "bridge": self.bridge,
+            "subnet": str(self.subnet), "cgroup_root": self.cgroup_root, "socket": str(self.socket),
+            "netns_before": sorted(self._netns_before), "sysctls": self._sysctls,
+        }))
+
+    @classmethod
+    def _sweep(cls) -> None:
+        """Under the host lock: clean up after an earlier run that was killed before its teardown."""
+        try:
+            state = json.loads(HOST_STATE.read_text())
+        except (OSError, ValueError):
+            return
+        n = cls.__new__(cls)
+        n.workdir, n.bin_dir = Path(state["workdir"]), Path(state["bin_dir"])
+        n.bridge, n.subnet = state["bridge"], ipaddress.IPv4Network(state["subnet"])
+        n.cgroup_root, n.socket = state["cgroup_root"], Path(state["socket"])
+        n._netns_before, n._sysctls = set(state["netns_before"]), dict(state["sysctls"])
+        n._proxy_started = n._bridge_created = True
+        n._clean_host()
 
     # ---- images ----------------------------------------------------------------------------------
     def ctr(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -204,6 +234,7 @@ class RealNode:
         self._sysctls = {k: (SYSCTL / k).read_text() for k in SAVED_SYSCTLS if (SYSCTL / k).exists()}
         (SYSCTL / "net/ipv4/ip_forward").write_text("1")
         self._netns_before = set(os.listdir(NETNS_DIR)) if NETNS_DIR.exists() else set()
+        self._save_state()
 
     def _containerd(self) -> None:
         d = self.workdir / "containerd"
