@@ -117,9 +117,8 @@ class RealNodeCluster(ClusterProvider):
             run(["bash", str(REPO / "hack" / "build-kube.sh")], timeout=3600)
         # The pod sandbox image: nothing can be pulled, so it is built here like the others.
         cp = run(["bash", str(REPO / "hack" / "build-images.sh"), "pause"], timeout=600)
+        # The CRI plugin normalizes the short name the way the import named the image.
         ref, archive, _ = cp.stdout.strip().splitlines()[-1].split()
-        if "." not in ref.split("/")[0]:
-            ref = "docker.io/" + ref  # the name the CRI plugin looks the image up by
         self.control_plane = node.NodeControlPlane(self.workdir / "kube")
         (self.workdir / "kube").mkdir(parents=True, exist_ok=True)
         try:
