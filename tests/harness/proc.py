@@ -59,8 +59,10 @@ class Proc:
 
     def start(self) -> Proc:
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        # --pdeathsig: a peer never outlives the test process, even one killed with SIGKILL.
-        wrap = ["setpriv", "--pdeathsig=TERM"]
+        # --pdeathsig: a peer never outlives the test process, even one killed with SIGKILL. KILL, not
+        # TERM: the peers die together, and a kube-apiserver told to shut down gracefully after its etcd
+        # is gone hangs for minutes. Orderly stops go through stop().
+        wrap = ["setpriv", "--pdeathsig=KILL"]
         if self.user is not None:
             wrap += self._drop_to(self.user)
         argv = [*wrap, "--", *self.argv]
