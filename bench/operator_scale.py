@@ -46,6 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from harness.kube import ControlPlane  # noqa: E402
+from harness.operator import operator_argv  # noqa: E402
 from harness.proc import Proc, free_port, wait_for  # noqa: E402
 from hatchet_operator import render, status  # noqa: E402
 from hatchet_operator.api import v1alpha1 as api  # noqa: E402
@@ -271,16 +272,7 @@ class Operator:
     def __init__(self, kube: ControlPlane, workdir: Path, log_name: str) -> None:
         self.metrics_port = free_port()
         self.health_port = free_port()
-        argv = [
-            sys.executable,
-            "-m",
-            "hatchet_operator",
-            "run",
-            f"--kubeconfig={kube.kubeconfig}",
-            f"--metrics-port={self.metrics_port}",
-            f"--health-port={self.health_port}",
-            "--bind-address=127.0.0.1",
-        ]
+        argv = operator_argv(kube.kubeconfig, self.metrics_port, self.health_port)
         self.proc = Proc("hatchet-operator", argv, workdir / "logs" / f"{log_name}.log")
 
     def start(self) -> None:

@@ -458,7 +458,10 @@ class RealNode:
         deadline = time.monotonic() + 45
         while time.monotonic() < deadline and self._running_tasks():
             time.sleep(1)
-        time.sleep(2)  # the kubelet tears a sandbox's network down right after its last task ends
+        # Then the kubelet stops each sandbox: CNI DEL runs and containerd removes its network namespace.
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and self._sandbox_netns():
+            time.sleep(0.2)
 
     def _running_tasks(self) -> list[str]:
         out = self.ctr("tasks", "ls", check=False, timeout=30).stdout.splitlines()[1:]
@@ -485,15 +488,18 @@ class RealNode:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(int(pid), 9)
 
-    def _remove_netns(self) -> None:
+    def _sandbox_netns(self) -> list[str]:
+        """The pod network namespaces this node created that still exist."""
         if not NETNS_DIR.exists():
-            return
-        for name in set(os.listdir(NETNS_DIR)) - self._netns_before:
-            if name.startswith("cni-"):
-                path = NETNS_DIR / name
-                run(["umount", "-l", str(path)], check=False)
-                with contextlib.suppress(OSError):
-                    path.unlink()
+            return []
+        return [n for n in set(os.listdir(NETNS_DIR)) - self._netns_before if n.startswith("cni-")]
+
+    def _remove_netns(self) -> None:
+        for name in self._sandbox_netns():
+            path = NETNS_DIR / name
+            run(["umount", "-l", str(path)], check=False)
+            with contextlib.suppress(OSError):
+                path.unlink()
 
     @staticmethod
     def _unmount_under(top: Path) -> None:

@@ -13,7 +13,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 import uuid
@@ -27,6 +26,7 @@ from chartlib import CHART, CRD_NAME, WORKLOAD_RULES, container, lease_rules, va
 
 from harness.helm import Helm
 from harness.kube import ControlPlane
+from harness.operator import operator_argv
 from harness.proc import Proc, free_port, wait_for
 from hatchet_operator import crdgen
 
@@ -87,9 +87,7 @@ class LocalOperator:
         args = [a for a in container(live)["args"] if not a.startswith(("--metrics-port=", "--health-port="))]
         assert args[0] == "run"
         self.metrics_port, self.health_port = free_port(), free_port()
-        argv = [sys.executable, "-m", "hatchet_operator", *args, f"--kubeconfig={kubeconfig}",
-                f"--metrics-port={self.metrics_port}", f"--health-port={self.health_port}",
-                "--bind-address=127.0.0.1"]
+        argv = operator_argv(kubeconfig, self.metrics_port, self.health_port, args)
         env = {"PATH": "/usr/bin:/bin", "HOME": str(log.parent), "POD_NAME": "local-operator",
                "POD_NAMESPACE": namespace}
         self.proc = Proc("chart-operator", argv, log, env=env)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 
 from harness.kube import ControlPlane
+from harness.operator import operator_argv
 from harness.proc import Proc, free_port, wait_for
 
 REPO = Path(__file__).resolve().parents[3]
@@ -29,17 +29,7 @@ class Operator:
         self.kube = kube
         self.metrics_port = free_port()
         self.health_port = free_port()
-        argv = [
-            sys.executable,
-            "-m",
-            "hatchet_operator",
-            "run",
-            f"--kubeconfig={kube.kubeconfig}",
-            f"--metrics-port={self.metrics_port}",
-            f"--health-port={self.health_port}",
-            "--bind-address=127.0.0.1",
-            *extra,
-        ]
+        argv = [*operator_argv(kube.kubeconfig, self.metrics_port, self.health_port), *extra]
         self.proc = Proc(name, argv, workdir / f"{name}.log")
 
     def start(self) -> Operator:
