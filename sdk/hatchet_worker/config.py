@@ -223,8 +223,9 @@ class ClientConfig(BaseModel):
     """Labels added to every worker (``HATCHET_CLIENT_WORKER_PRESET_LABELS``, a JSON object)."""
     worker_slots: int | None = Field(default=None, ge=1)
     """Overrides ``slots=`` in code (``HATCHET_CLIENT_WORKER_SLOTS``)."""
-    worker_durable_slots: int | None = Field(default=None, ge=1)
-    """Overrides ``durable_slots=`` in code (``HATCHET_CLIENT_WORKER_DURABLE_SLOTS``)."""
+    worker_durable_slots: int | None = Field(default=None, ge=0)
+    """Overrides ``durable_slots=`` in code (``HATCHET_CLIENT_WORKER_DURABLE_SLOTS``); 0 means no
+    durable slot pool (the worker then cannot run durable tasks)."""
     worker_name: str | None = None
     """Overrides the worker name given in code (``HATCHET_CLIENT_WORKER_NAME``)."""
     worker_drain_timeout_seconds: float = Field(default=600.0, ge=0)

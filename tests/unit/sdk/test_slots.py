@@ -46,3 +46,25 @@ def test_non_positive_slots_are_rejected() -> None:
     with pytest.raises(ValueError, match=">= 1"):
         resolve_slots(code_slots=0, code_durable_slots=None, env_slots=None, env_durable_slots=None,
                       task_slots=[STD])
+
+
+def test_zero_durable_slots_means_no_durable_pool() -> None:
+    # The operator passes HATCHET_CLIENT_WORKER_DURABLE_SLOTS=0 for `durableSlots: 0`.
+    plan = resolve_slots(code_slots=None, code_durable_slots=50, env_slots=None, env_durable_slots=0,
+                         task_slots=[STD])
+    assert plan.slot_config == {"default": 100}
+    plan = resolve_slots(code_slots=4, code_durable_slots=0, env_slots=None, env_durable_slots=None,
+                         task_slots=[])
+    assert plan.slot_config == {"default": 4}
+
+
+def test_zero_durable_slots_with_a_durable_task_is_rejected() -> None:
+    with pytest.raises(ValueError, match="needs 1 durable slot"):
+        resolve_slots(code_slots=None, code_durable_slots=None, env_slots=None, env_durable_slots=0,
+                      task_slots=[STD, DUR])
+
+
+def test_negative_durable_slots_are_rejected() -> None:
+    with pytest.raises(ValueError, match="durable slots must be >= 0"):
+        resolve_slots(code_slots=None, code_durable_slots=-1, env_slots=None, env_durable_slots=None,
+                      task_slots=[STD])
