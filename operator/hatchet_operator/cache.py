@@ -69,6 +69,9 @@ class Cache:
     def secret_keys(self, namespace: str, name: str) -> frozenset[str] | None:
         return self.secrets.get((namespace, name))
 
+    def drop_worker(self, key: Key) -> None:
+        self.put_worker(key, None)
+
     # ---- updates from LISTs and watch events ------------------------------------------------------
     def put_worker(self, key: Key, body: Mapping[str, Any] | None) -> dict[str, Any] | None:
         """Store (or, with None, drop) a HatchetWorker; returns the slim copy stored."""

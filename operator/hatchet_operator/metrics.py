@@ -29,6 +29,11 @@ class Metrics:
             "HatchetWorkers currently known to the operator.",
             registry=self.registry,
         )
+        self.tracked = Gauge(
+            "hatchet_operator_tracked_keys",
+            "HatchetWorkers the reconciler keeps per-key state for (falls back as HatchetWorkers go).",
+            registry=self.registry,
+        )
         self.errors = Counter(
             "hatchet_operator_errors",
             "Errors by kind (api, invalid_spec, internal).",

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hatchet_operator.applied import ANNOTATION
+
 # Metadata fields worth keeping for HatchetWorkers (the rest, managedFields and the
 # last-applied-configuration annotation above all, is never read).
 _WORKER_META = ("name", "namespace", "uid", "generation", "resourceVersion", "deletionTimestamp")
@@ -41,6 +43,8 @@ class ObservedDeployment:
     status_view: Mapping[str, Any]
     """{"metadata": {"generation"}, "spec": {"replicas"}, "status": {...}}: what status.compute reads."""
     blob: bytes
+    applied_digest: str | None = None
+    """The digest of the configuration the operator last applied to it (``applied.ANNOTATION``)."""
 
     @classmethod
     def of(cls, body: Mapping[str, Any]) -> ObservedDeployment:
@@ -68,6 +72,7 @@ class ObservedDeployment:
                 "status": status,
             },
             blob=zlib.compress(json.dumps(content, separators=(",", ":")).encode(), 1),
+            applied_digest=annotations.get(ANNOTATION),
         )
 
     def body(self) -> dict[str, Any]:

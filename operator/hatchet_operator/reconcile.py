@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import hashlib
-import json
 import logging
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import aiohttp
 import pydantic
 
-from hatchet_operator import diff, render, status
+from hatchet_operator import applied, diff, render, status
 from hatchet_operator.api import v1alpha1 as api
 from hatchet_operator.kube import ApiError, Client, deployment_path, worker_path
 from hatchet_operator.metrics import Metrics
@@ -47,16 +45,22 @@ class Views(Protocol):
         """The data keys of a Secret, None if it does not exist; only called when secrets are checked."""
         ...
 
+    def drop_worker(self, key: Key) -> None:
+        """Forget a HatchetWorker the apiserver no longer has (its DELETED event was missed or is late)."""
+        ...
+
 
 def utcnow() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def secret_problems(worker: api.HatchetWorker, views: Views) -> list[status.Problem]:
-    """Missing Secrets or keys the pods need (pure given the view)."""
+def secret_problems(
+    namespace: str, references: Iterable[tuple[str, str | None]], views: Views
+) -> list[status.Problem]:
+    """Missing Secrets or keys the pods need (pure given the view); ``render.secret_references``."""
     out: list[status.Problem] = []
-    for name, key in render.secret_references(worker):
-        keys = views.secret_keys(worker.metadata.namespace or "", name)
+    for name, key in references:
+        keys = views.secret_keys(namespace, name)
         if keys is None:
             out.append(status.Problem("SecretNotFound", f"Secret {name!r} (needed for key {key!r}) does not exist"))
         elif key is not None and key not in keys:
@@ -71,6 +75,22 @@ def secret_problems(worker: api.HatchetWorker, views: Views) -> list[status.Prob
     return unique
 
 
+@dataclass(frozen=True)
+class _Rendered:
+    """What validating and rendering one version of a HatchetWorker's spec gave.
+
+    Kept per key and reused until the spec moves, so the many events of a rollout cost no
+    validation or rendering. The rendered Deployment itself is not kept (it would be most of the
+    operator's memory in a large fleet): it is rendered again only when it must be compared or applied.
+    """
+
+    version: tuple[Any, ...]
+    digest: str | None
+    """The digest of the desired Deployment; None when it cannot be rendered (see ``problems``)."""
+    problems: tuple[status.Problem, ...]
+    secrets: tuple[tuple[str, str | None], ...]
+
+
 @dataclass
 class _State:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -78,11 +98,27 @@ class _State:
     """The Deployment as returned by the operator's last apply (newer than the watch, for a while)."""
     verified: tuple[str, str] | None = None
     """(digest of the desired Deployment, fingerprint of the live one) last found in agreement."""
+    rendered: _Rendered | None = None
+    owner_unconfirmed: bool = False
+    """The Deployment was deleted: before creating it again, confirm its owner still exists (under
+    background cascading deletion the Deployment's DELETED event can arrive before the owner's)."""
     written_status: Mapping[str, Any] | None = None
     retry: asyncio.TimerHandle | None = None
     flush: asyncio.TimerHandle | None = None
     """A pending status write (status changes are coalesced over ``status_delay``)."""
     attempts: int = 0
+
+
+def intent_held(digest: str, observed: ObservedDeployment | None, desired: Mapping[str, Any]) -> bool:
+    """True when the live Deployment holds the operator's current intent (pure).
+
+    Both must hold: the live object was last applied with this very configuration (so nothing was
+    added, changed *or removed* since), and it still contains every field of it (so nobody edited
+    an owned field by hand since).
+    """
+    if observed is None or observed.applied_digest != digest:
+        return False
+    return diff.holds(desired, observed.body())
 
 
 class Reconciler:
@@ -119,11 +155,17 @@ class Reconciler:
             state.flush.cancel()
 
     def deployment_gone(self, key: Key) -> None:
-        """The Deployment was deleted: forget the copy from the last apply so it is re-created."""
+        """The Deployment was deleted: forget the copy from the last apply so it is re-created,
+        once the owner is confirmed to still exist."""
         state = self._states.get(key)
         if state is not None:
             state.applied = None
             state.verified = None
+            state.owner_unconfirmed = True
+
+    def tracked(self) -> int:
+        """Keys with per-key state (for the metrics; it must fall back as HatchetWorkers go)."""
+        return len(self._states)
 
     def _spawn(self, coro: Coroutine[Any, Any, str]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -164,6 +206,12 @@ class Reconciler:
         rollout, a fleet being created) costs one status write per delay instead of one per event.
         """
         started = time.perf_counter()
+        if body is None and self.views is not None and self.views.worker(key) is None:
+            # A Deployment event or timer for a HatchetWorker that is gone: keep no state for it.
+            self.forget(key)
+            self.metrics.reconciles.labels(result="skipped").inc()
+            self.metrics.tracked.set(len(self._states))
+            return "skipped"
         state = self._state(key)
         async with state.lock:
             try:
@@ -186,8 +234,53 @@ class Reconciler:
             else:
                 state.attempts = 0
         self.metrics.reconciles.labels(result=result).inc()
+        self.metrics.tracked.set(len(self._states))
         self.metrics.reconcile_seconds.observe(time.perf_counter() - started)
         return result
+
+    def _render(self, body: Mapping[str, Any], state: _State) -> _Rendered:
+        """Validate and render, once per version of the spec (uid and generation)."""
+        meta = body.get("metadata") or {}
+        # The render reads only name, namespace, uid and spec; generation moves with every spec change.
+        generation = meta.get("generation")
+        version = (meta.get("uid"), generation, None if generation else meta.get("resourceVersion"))
+        cached = state.rendered
+        if cached is not None and cached.version == version:
+            return cached
+        problems: list[status.Problem] = []
+        digest: str | None = None
+        secrets: tuple[tuple[str, str | None], ...] = ()
+        worker = None
+        try:
+            worker = api.HatchetWorker.model_validate(body)
+        except pydantic.ValidationError as e:
+            self.metrics.errors.labels(kind="invalid_spec").inc()
+            problems.append(status.Problem("InvalidSpec", _validation_message(e)))
+        if worker is not None:
+            secrets = tuple(render.secret_references(worker))
+            try:
+                digest = applied.digest(render.render_deployment(worker, self.options))
+            except render.RenderError as e:
+                problems.append(status.Problem(e.reason, e.message))
+        state.rendered = _Rendered(version, digest, tuple(problems), secrets)
+        return state.rendered
+
+    def _desired(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """The stamped Deployment to apply (only called once ``_render`` found it renders)."""
+        worker = api.HatchetWorker.model_validate(body)
+        return applied.stamp(render.render_deployment(worker, self.options))
+
+    async def _owner_exists(self, key: Key, body: Mapping[str, Any]) -> bool:
+        """Ask the apiserver whether this HatchetWorker (this uid) still exists; forget it if not."""
+        live = await self.client.get(worker_path(*key), resource="hatchetworkers")
+        uid = (body.get("metadata") or {}).get("uid")
+        if live is not None and (live.get("metadata") or {}).get("uid") == uid:
+            return True
+        log.info("%s/%s: the HatchetWorker is gone; not re-creating its Deployment", *key)
+        if self.views is not None:
+            self.views.drop_worker(key)
+        self.forget(key)
+        return False
 
     async def _reconcile(self, key: Key, body: Mapping[str, Any] | None, state: _State, write_status: bool) -> str:
         views = self.views
@@ -201,21 +294,11 @@ class Reconciler:
         generation = body.get("metadata", {}).get("generation")
         previous = body.get("status") or None
 
-        problems: list[status.Problem] = []
-        desired: dict[str, Any] | None = None
-        try:
-            worker = api.HatchetWorker.model_validate(body)
-        except pydantic.ValidationError as e:
-            self.metrics.errors.labels(kind="invalid_spec").inc()
-            problems.append(status.Problem("InvalidSpec", _validation_message(e)))
-            worker = None
-        if worker is not None:
-            if self.check_secrets:
-                problems.extend(secret_problems(worker, views))
-            try:
-                desired = render.render_deployment(worker, self.options)
-            except render.RenderError as e:
-                problems.append(status.Problem(e.reason, e.message))
+        rendered = self._render(body, state)
+        problems = list(rendered.problems)
+        digest = rendered.digest
+        if rendered.secrets and self.check_secrets:
+            problems.extend(secret_problems(namespace, rendered.secrets, views))
 
         observed = views.deployment(key)
         if state.applied is not None and (
@@ -223,13 +306,19 @@ class Reconciler:
         ):
             observed = state.applied
         result = "unchanged"
-        if desired is not None:
-            digest = _digest(desired)
+        if digest is not None:
+            desired: dict[str, Any] | None = None
             if observed is not None and state.verified == (digest, observed.fingerprint):
                 pass  # Nothing the operator owns has changed since it last checked.
-            elif observed is not None and diff.holds(desired, observed.body()):
+            elif intent_held(digest, observed, desired := self._desired(body)):
+                assert observed is not None
                 state.verified = (digest, observed.fingerprint)
             else:
+                desired = desired or self._desired(body)
+                if observed is None and state.owner_unconfirmed:
+                    if not await self._owner_exists(key, body):
+                        return "skipped"
+                    state.owner_unconfirmed = False
                 try:
                     live = await self.client.apply(
                         deployment_path(namespace, name), desired, render.FIELD_MANAGER, "deployments"
@@ -286,10 +375,6 @@ class Reconciler:
         elif new_status == previous:
             state.written_status = None
         return result
-
-
-def _digest(obj: Mapping[str, Any]) -> str:
-    return hashlib.blake2b(json.dumps(obj, sort_keys=True).encode(), digest_size=16).hexdigest()
 
 
 def _validation_message(e: pydantic.ValidationError) -> str:
