@@ -6,12 +6,11 @@ import copy
 from typing import Any
 
 import pytest
+from opunit import make_worker
 
 from hatchet_operator import applied, diff, render
 from hatchet_operator.observed import ObservedDeployment
 from hatchet_operator.reconcile import intent_held
-
-from opunit import make_worker
 
 # A spec with every optional field the issue names set; each case removes one of them.
 FULL: dict[str, Any] = {
