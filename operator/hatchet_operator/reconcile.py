@@ -54,9 +54,7 @@ def utcnow() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def secret_problems(
-    namespace: str, references: Iterable[tuple[str, str | None]], views: Views
-) -> list[status.Problem]:
+def secret_problems(namespace: str, references: Iterable[tuple[str, str | None]], views: Views) -> list[status.Problem]:
     """Missing Secrets or keys the pods need (pure given the view); ``render.secret_references``."""
     out: list[status.Problem] = []
     for name, key in references:
