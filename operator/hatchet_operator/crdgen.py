@@ -85,6 +85,9 @@ def _rewrite_any_of(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any
         # can sit on the node itself; structural schemas forbid types inside anyOf branches.
         string = next(o for o in rewritten if o["type"] == "string")
         out.update({k: v for k, v in string.items() if k != "type"})
+        # Likewise numeric bounds (minimum, maximum) only ever apply to integer values.
+        integer = next(o for o in rewritten if o["type"] == "integer")
+        out.update({k: v for k, v in integer.items() if k != "type"})
         out.update(siblings)
         return out
     raise ValueError(f"unsupported union in schema: {node!r}")

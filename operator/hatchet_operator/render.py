@@ -261,6 +261,8 @@ def pod_spec(worker: api.HatchetWorker, image: str) -> dict[str, Any]:
     )
     out["terminationGracePeriodSeconds"] = drain_timeout(worker) + TEARDOWN_SECONDS
     _put(out, "serviceAccountName", spec.service_account_name)
+    # Always explicit: the pod's value wins over the ServiceAccount's, so no token is mounted unless asked.
+    out["automountServiceAccountToken"] = bool(spec.automount_service_account_token)
     _put(out, "imagePullSecrets", _dump_list(spec.image_pull_secrets))
     _put(out, "nodeSelector", spec.node_selector)
     _put(out, "tolerations", spec.tolerations)

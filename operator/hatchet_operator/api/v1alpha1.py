@@ -42,6 +42,7 @@ OWNER_LABEL_KEY = "hatchetworker"
 # Environment variables the operator always owns; user `env` entries may not use these names.
 RESERVED_ENV = (
     "HATCHET_CLIENT_TOKEN",
+    "HATCHET_CLIENT_TENANT_ID",
     "HATCHET_CLIENT_HOST_PORT",
     "HATCHET_CLIENT_SERVER_URL",
     "HATCHET_CLIENT_TLS_STRATEGY",
@@ -52,6 +53,7 @@ RESERVED_ENV = (
     "HATCHET_CLIENT_NAMESPACE",
     "HATCHET_CLIENT_WORKER_HEALTHCHECK_ENABLED",
     "HATCHET_CLIENT_WORKER_HEALTHCHECK_PORT",
+    "HATCHET_CLIENT_WORKER_HEALTHCHECK_BIND_ADDRESS",
     "HATCHET_CLIENT_WORKER_PRESET_LABELS",
     "HATCHET_CLIENT_WORKER_SLOTS",
     "HATCHET_CLIENT_WORKER_DURABLE_SLOTS",
@@ -61,6 +63,9 @@ RESERVED_ENV = (
     "HATCHET_KUBE_POD_NAMESPACE",
     "HATCHET_KUBE_NODE_NAME",
 )
+# Whole families the operator owns: the TLS settings come from spec.hatchet.tls, and the gRPC message
+# limits must stay at what the engine accepts (a worker raising them only fails later, mid-task).
+RESERVED_ENV_PREFIXES = ("HATCHET_CLIENT_TLS_", "HATCHET_CLIENT_GRPC_MAX_")
 # Volume names the operator adds to the pod; user `volumes` may not use them.
 RESERVED_VOLUMES = ("hatchet-tmp", "hatchet-tls-ca", "hatchet-tls-client")
 # Pod label keys the operator sets (the Deployment selector among them); `podLabels` may not use them.
@@ -79,7 +84,24 @@ QUANTITY = (
     r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
     r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 )
+# Resource requests and limits: the same grammar without a sign (Kubernetes rejects negative ones).
+NONNEGATIVE_QUANTITY = (
+    r"^\+?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
+    r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+)
 LABEL_KEY = r"^[a-zA-Z0-9]([-a-zA-Z0-9_./]{0,61}[a-zA-Z0-9])?$"
+# A Kubernetes qualified name (label and annotation keys): an optional DNS-subdomain prefix and '/',
+# then a name of at most 63 characters. Written with [.] instead of an escaped dot so the same text
+# works inside a CEL string literal. The prefix's 253-character limit is checked separately.
+QUALIFIED_NAME = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+# A Kubernetes label value: empty, or at most 63 characters starting and ending alphanumeric.
+LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$"
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+# Bounds on map keys: with them the apiserver can estimate (and accept) the cost of the CEL rules.
+MAX_KEY_LENGTH = 253 + 1 + 63
 ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 
 
@@ -92,6 +114,17 @@ def _cel(rule: str, message: str, field_path: str | None = None) -> JsonValue:
 
 def _list(items: list[str]) -> str:
     return "[" + ", ".join(f"'{i}'" for i in items) + "]"
+
+
+def _qualified_keys(what: str) -> JsonValue:
+    """A CEL rule on a map: every key is a Kubernetes qualified name (label/annotation key grammar)."""
+    return _cel(
+        f"self.all(k, size(k) <= {MAX_KEY_LENGTH} && k.matches('{QUALIFIED_NAME}') && "
+        "(!k.contains('/') || k.indexOf('/') <= 253))",
+        f"{what} keys must be qualified names: an optional DNS subdomain prefix (at most 253 characters) "
+        "and '/', then 1-63 characters of letters, digits, '-', '_' and '.', starting and ending with a "
+        "letter or digit",
+    )
 
 
 class _Model(BaseModel):
@@ -111,9 +144,12 @@ class _OpenModel(BaseModel):
 
 
 Quantity = Annotated[
-    int | Annotated[str, Field(pattern=QUANTITY)],
-    Field(description="A Kubernetes quantity, e.g. 500m, 1, 2Gi."),
+    Annotated[int, Field(ge=0)] | Annotated[str, Field(pattern=NONNEGATIVE_QUANTITY, max_length=64)],
+    Field(description="A non-negative Kubernetes quantity, e.g. 500m, 1, 2Gi."),
 ]
+LabelValue = Annotated[str, Field(max_length=63, pattern=LABEL_VALUE)]
+# The engine stores integer worker labels as int32; a larger value would fail at registration.
+LabelInt = Annotated[int, Field(ge=INT32_MIN, le=INT32_MAX)]
 PreserveObject = Annotated[dict[str, Any], Field(json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})]
 
 
@@ -308,11 +344,29 @@ class Drain(_Model):
 class ResourceRequirements(_Model):
     """Compute resources of the worker container."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                # The values are int-or-string, hence string(); the pattern has already vetted them,
+                # isQuantity keeps a rejected value from turning into an evaluation error here.
+                _cel(
+                    "!has(self.limits) || !has(self.requests) || self.requests.all(r, !(r in self.limits) || "
+                    "!isQuantity(string(self.requests[r])) || !isQuantity(string(self.limits[r])) || "
+                    "quantity(string(self.requests[r])).compareTo(quantity(string(self.limits[r]))) <= 0)",
+                    "every request must be less than or equal to its limit",
+                    ".requests",
+                )
+            ]
+        }
+    )
+
     limits: dict[str, Quantity] | None = Field(
-        default=None, description="Maximum resources, e.g. {cpu: '1', memory: 1Gi}."
+        default=None, max_length=16, description="Maximum resources, e.g. {cpu: '1', memory: 1Gi}."
     )
     requests: dict[str, Quantity] | None = Field(
-        default=None, description="Requested resources, e.g. {cpu: 250m, memory: 256Mi}."
+        default=None,
+        max_length=16,
+        description="Requested resources, e.g. {cpu: 250m, memory: 256Mi}; each at most its limit.",
     )
 
 
@@ -356,8 +410,11 @@ class VolumeMount(_OpenModel):
 
 _SPEC_RULES: list[JsonValue] = [
     _cel(
-        f"!has(self.env) || self.env.all(e, !(e.name in {_list(list(RESERVED_ENV))}))",
-        "env may not set variables the operator manages; use the HatchetWorker fields "
+        f"!has(self.env) || self.env.all(e, !(e.name in {_list(list(RESERVED_ENV))}) && "
+        + " && ".join(f"!e.name.startsWith('{p}')" for p in RESERVED_ENV_PREFIXES)
+        + ")",
+        "env may not set variables the operator manages (nor any HATCHET_CLIENT_TLS_* or "
+        "HATCHET_CLIENT_GRPC_MAX_*); use the HatchetWorker fields "
         "(hatchet, slots, durableSlots, labels, workerName, healthCheck, drain) instead",
         ".env",
     ),
@@ -426,13 +483,14 @@ class HatchetWorkerSpec(_Model):
         default=None,
         ge=0,
         le=100000,
-        description="Durable task slots per worker -> HATCHET_CLIENT_WORKER_DURABLE_SLOTS. "
+        description="Durable task slots per worker -> HATCHET_CLIENT_WORKER_DURABLE_SLOTS; 0 means no "
+        "durable slot pool (a worker that registers a durable task then refuses to start). "
         "Default: unset (the value in the worker's code).",
     )
-    labels: dict[str, int | Annotated[str, Field(max_length=256)]] | None = Field(
+    labels: dict[str, LabelInt | Annotated[str, Field(max_length=256)]] | None = Field(
         default=None,
         max_length=32,
-        description="Worker labels for Hatchet's label affinity (string or integer values), merged with "
+        description="Worker labels for Hatchet's label affinity (string or 32-bit integer values), merged with "
         f"`{OWNER_LABEL_KEY}: <metadata.name>` into HATCHET_CLIENT_WORKER_PRESET_LABELS (JSON).",
         json_schema_extra={
             "x-kubernetes-validations": [
@@ -465,8 +523,11 @@ class HatchetWorkerSpec(_Model):
         max_length=64,
         description="Extra env sources (core/v1 EnvFromSource: configMapRef, secretRef).",
     )
-    node_selector: dict[str, Annotated[str, Field(max_length=63)]] | None = Field(
-        default=None, description="Pod node selector."
+    node_selector: dict[str, LabelValue] | None = Field(
+        default=None,
+        max_length=64,
+        description="Pod node selector (label keys and values).",
+        json_schema_extra={"x-kubernetes-validations": [_qualified_keys("nodeSelector")]},
     )
     tolerations: list[PreserveObject] | None = Field(
         default=None, max_length=64, description="Pod tolerations (core/v1 Toleration)."
@@ -484,6 +545,11 @@ class HatchetWorkerSpec(_Model):
         max_length=253,
         description="Pod service account. Default: default.",
     )
+    automount_service_account_token: bool | None = Field(
+        default=None,
+        description="Mount the service account's API token into the worker pods. Default: false (workers "
+        "do not talk to the Kubernetes API; a token they never use is only something to steal).",
+    )
     image_pull_secrets: list[LocalObjectReference] | None = Field(
         default=None, max_length=16, description="Secrets for pulling the image."
     )
@@ -499,12 +565,16 @@ class HatchetWorkerSpec(_Model):
         description="Extra mounts in the worker container. A mount at /tmp replaces the operator's writable /tmp.",
     )
     pod_annotations: dict[str, Annotated[str, Field(max_length=65536)]] | None = Field(
-        default=None, max_length=64, description="Extra pod annotations."
+        default=None,
+        max_length=64,
+        description="Extra pod annotations.",
+        json_schema_extra={"x-kubernetes-validations": [_qualified_keys("podAnnotations")]},
     )
-    pod_labels: dict[str, Annotated[str, Field(max_length=63)]] | None = Field(
+    pod_labels: dict[str, LabelValue] | None = Field(
         default=None,
         max_length=64,
         description="Extra pod labels (the operator's own labels cannot be overridden).",
+        json_schema_extra={"x-kubernetes-validations": [_qualified_keys("podLabels")]},
     )
     priority_class_name: str | None = Field(
         default=None, pattern=DNS_SUBDOMAIN, max_length=253, description="Pod priority class."
