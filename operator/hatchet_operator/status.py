@@ -21,6 +21,18 @@ READY = "Ready"
 PROGRESSING = "Progressing"
 DEGRADED = "Degraded"
 
+# Characters kept of a condition message. An apiserver rejection can quote a whole object; a message
+# beyond the CRD's maxLength would make every status write fail, so the status could never recover.
+MESSAGE_LIMIT = 4096
+_CUT = " ... [truncated]"
+
+
+def bounded(message: str, limit: int = MESSAGE_LIMIT) -> str:
+    """``message`` cut to at most ``limit`` characters, marked as cut when it was."""
+    if len(message) <= limit:
+        return message
+    return message[: max(0, limit - len(_CUT))] + _CUT
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -120,6 +132,7 @@ def compute(
     conditions = [ready_c, progressing, degraded]
     prior = {c.get("type"): c for c in (previous or {}).get("conditions", []) or []}
     for c in conditions:
+        c["message"] = bounded(c["message"])
         old = prior.get(c["type"])
         same = old is not None and old.get("status") == c["status"]
         c["lastTransitionTime"] = str(old["lastTransitionTime"]) if same and old else now
