@@ -10,7 +10,11 @@ Kubernetes types the operator writes:
 * lists of objects keyed by ``name`` (containers, env, ports, volumes, mounts): every desired element
   must be present by name (other managers may add more);
 * other lists: same length, element-wise containment;
-* resource quantities compare by value ("0.5" == "500m"), int-or-string values by text.
+* quantities compare by value ("0.5" == "500m", "1024Mi" == "1Gi"): the apiserver stores them in
+  canonical form, so comparing text would re-apply forever. That is everything under ``resources``
+  (containers, ephemeral volume claims) plus ``emptyDir.sizeLimit`` and ``resourceFieldRef.divisor``
+  (env and downward-API volumes), the other quantities a pod template can carry;
+* other int-or-string values compare by text.
 """
 
 from __future__ import annotations
@@ -97,12 +101,21 @@ def mismatches(desired: Any, live: Any, path: str = "") -> list[str]:
     return [] if _scalar_equal(desired, live, path) else [path]
 
 
+# Last path segments that hold a quantity wherever they appear in a pod template.
+_QUANTITY_FIELDS = ("sizeLimit", "divisor")
+
+
+def is_quantity_path(path: str) -> bool:
+    """True for the dotted paths (as ``mismatches`` builds them) whose value is a resource.Quantity."""
+    return ".resources." in path or path.rsplit(".", 1)[-1] in _QUANTITY_FIELDS
+
+
 def _scalar_equal(desired: Any, live: Any, path: str) -> bool:
     if desired == live and type(desired) is type(live):
         return True
     if isinstance(desired, bool) or isinstance(live, bool):
         return False
-    if ".resources." in path and isinstance(desired, str | int) and isinstance(live, str | int):
+    if is_quantity_path(path) and isinstance(desired, str | int) and isinstance(live, str | int):
         a, b = quantity(desired), quantity(live)
         return a is not None and a == b
     if isinstance(desired, str | int) and isinstance(live, str | int):

@@ -118,3 +118,34 @@ def test_int_or_string_outside_resources_compares_as_text() -> None:
     assert diff.holds({"maxSurge": 1}, {"maxSurge": "1"})
     assert not diff.holds({"flag": True}, {"flag": "True"})
     assert not diff.holds({"a": {"b": 1}}, {"a": 1})
+
+
+@pytest.mark.parametrize(
+    ("path", "quantity"),
+    [
+        (".spec.template.spec.containers[worker].resources.limits.cpu", True),
+        (".spec.template.spec.volumes[scratch].emptyDir.sizeLimit", True),
+        (".spec.template.spec.containers[worker].env[MEM].valueFrom.resourceFieldRef.divisor", True),
+        (".spec.template.spec.volumes[info].downwardAPI.items[0].resourceFieldRef.divisor", True),
+        (".spec.template.spec.volumes[eph].ephemeral.volumeClaimTemplate.spec.resources.requests.storage", True),
+        (".spec.strategy.rollingUpdate.maxSurge", False),
+        (".spec.template.spec.containers[worker].env[SIZE].value", False),
+    ],
+)
+def test_quantity_paths(path: str, quantity: bool) -> None:
+    assert diff.is_quantity_path(path) is quantity
+
+
+def test_canonicalized_quantities_outside_resources_hold() -> None:
+    # What the apiserver stores for sizeLimit 1024Mi and divisor 1000m.
+    desired = {
+        "volumes": [{"name": "scratch", "emptyDir": {"sizeLimit": "1024Mi"}}],
+        "env": [{"name": "M", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory", "divisor": "1000m"}}}],
+    }
+    live = {
+        "volumes": [{"name": "scratch", "emptyDir": {"sizeLimit": "1Gi"}}],
+        "env": [{"name": "M", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory", "divisor": "1"}}}],
+    }
+    assert diff.holds(desired, live)
+    live["volumes"][0]["emptyDir"]["sizeLimit"] = "2Gi"
+    assert diff.mismatches(desired, live) == [".volumes[scratch].emptyDir.sizeLimit"]
