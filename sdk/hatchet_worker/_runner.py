@@ -27,7 +27,7 @@ from hatchet_worker._proto import dispatcher_pb2 as pb
 from hatchet_worker._proto import v1_dispatcher_pb2, v1_workflows_pb2
 from hatchet_worker._stats import Stats
 from hatchet_worker.context import Context, DurableContext, current_context
-from hatchet_worker.exceptions import NonRetryableException
+from hatchet_worker.exceptions import NonRetryableException, OutputTooLargeError
 from hatchet_worker.workflow import Task
 
 log = logging.getLogger("hatchet_worker.runner")
@@ -139,6 +139,11 @@ class Runner:
             finally:
                 current_context.reset(token)
             body = _serde.dump_output(result)
+            size = len(body.encode())
+            if size > self._events.payload_limit:
+                # Fail this task at once and alone: the engine could never receive the output.
+                raise OutputTooLargeError(_events.too_large_message("the task output", size,
+                                                                    self._events.max_send))
         except asyncio.CancelledError:
             if not run.cancelled:
                 raise
@@ -159,7 +164,7 @@ class Runner:
             else:
                 outcome = "succeeded"
                 self._events.put(_events.Event(_events.COMPLETED, action.task_run_external_id,
-                                               action.retry_count, action.action_id, body))
+                                               action.retry_count, action.action_id, body, size=size))
         finally:
             self._finish(run, key, outcome)
 

@@ -7,6 +7,10 @@ class NonRetryableException(Exception):
     """Raise from a task to fail it without using its remaining retries."""
 
 
+class OutputTooLargeError(NonRetryableException):
+    """A task's output cannot be reported: it is larger than one gRPC message may carry."""
+
+
 class LifespanSetupError(Exception):
     """The worker's lifespan setup raised; the worker does not start."""
 

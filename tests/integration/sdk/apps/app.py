@@ -189,6 +189,18 @@ async def spawner(input: EchoInput, ctx: Context) -> dict[str, Any]:
     return {"child": child}
 
 
+class SizeInput(BaseModel):
+    size: int = 0
+    key: str = "sized"
+
+
+@hatchet.task(name="sized", input_validator=SizeInput, retries=2, execution_timeout="2m")
+def sized(input: SizeInput, ctx: Context) -> dict[str, Any]:
+    """Returns an output of exactly ``size`` bytes of JSON; records each execution."""
+    mark(input.key, f"{ctx.workflow_run_id} {ctx.retry_count}")
+    return {"pad": "x" * max(0, input.size - len('{"pad":""}'))}
+
+
 class GroupInput(BaseModel):
     group: str = "a"
 
@@ -234,7 +246,7 @@ async def lifespan() -> AsyncGenerator[dict[str, Any], None]:
 
 
 WORKFLOWS = [echo, aecho, dag, flaky, broken, fatal, sleepy, blocking, cancellable, labelled, releaser, refresher,
-             evented, spawner, guarded, limited]
+             evented, spawner, guarded, limited, sized]
 
 
 def main() -> None:
