@@ -547,6 +547,7 @@ class HatchetWorkerSpec(_Model):
     )
     automount_service_account_token: bool | None = Field(
         default=None,
+        strict=True,  # as the schema: "yes" or "1" is not a boolean
         description="Mount the service account's API token into the worker pods. Default: false (workers "
         "do not talk to the Kubernetes API; a token they never use is only something to steal).",
     )

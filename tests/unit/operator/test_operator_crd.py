@@ -122,3 +122,65 @@ def test_crd_yaml_is_parseable_and_deterministic() -> None:
     assert text == crdgen.crd_yaml()
     assert yaml.safe_load(text) == crdgen.crd()
     assert text.startswith("# GENERATED")
+
+
+# HATCHET_CLIENT_* variables the SDK reads that stay open to users: pure tuning that does not change
+# how the operator's wiring (token, address, TLS, health port and probes, slots, labels) behaves.
+USER_TUNABLE = {
+    "HATCHET_CLIENT_WORKER_LISTENER_GIVE_UP_SECONDS",
+    "HATCHET_CLIENT_WORKER_HEALTHCHECK_EVENT_LOOP_BLOCK_THRESHOLD_SECONDS",
+}
+
+
+def _sdk_variables() -> set[str]:
+    from hatchet_worker import config
+
+    out = {config.ENV_PREFIX + s for s in config._ENV_FIELDS.values()}
+    out |= {config.ENV_PREFIX + "TLS_" + s for s in config._TLS_ENV.values()}
+    out |= {config.ENV_PREFIX + "WORKER_HEALTHCHECK_" + s for s in config._HEALTH_ENV.values()}
+    return out
+
+
+def _reserved(name: str) -> bool:
+    return name in api.RESERVED_ENV or name.startswith(api.RESERVED_ENV_PREFIXES)
+
+
+def test_every_sdk_variable_is_reserved_or_explicitly_user_tunable() -> None:
+    # Read from the SDK's own tables, so a variable added there fails here until it is classified.
+    sdk = _sdk_variables()
+    assert sdk >= USER_TUNABLE
+    unclassified = sorted(v for v in sdk - USER_TUNABLE if not _reserved(v))
+    assert unclassified == []
+    for name in ("HATCHET_CLIENT_TENANT_ID", "HATCHET_CLIENT_WORKER_HEALTHCHECK_BIND_ADDRESS"):
+        assert _reserved(name)
+    assert _reserved("HATCHET_CLIENT_GRPC_MAX_RECV_MESSAGE_LENGTH")
+    assert not any(_reserved(v) for v in USER_TUNABLE)
+
+
+def test_env_rule_names_every_reserved_variable_and_prefix() -> None:
+    spec = _schema()["properties"]["spec"]
+    [rule] = [r["rule"] for r in spec["x-kubernetes-validations"] if r.get("fieldPath") == ".env"]
+    for name in api.RESERVED_ENV:
+        assert f"'{name}'" in rule
+    for prefix in api.RESERVED_ENV_PREFIXES:
+        assert f"startsWith('{prefix}')" in rule
+
+
+def test_key_grammar_rules_and_bounds_for_cel_cost() -> None:
+    props = _schema()["properties"]["spec"]["properties"]
+    for field in ("podLabels", "nodeSelector", "podAnnotations"):
+        node = props[field]
+        assert node["maxProperties"] <= 64, field  # bounds the CEL cost estimate
+        [rule] = node["x-kubernetes-validations"]
+        assert api.QUALIFIED_NAME in rule["rule"] and field in rule["message"]
+    for field in ("podLabels", "nodeSelector"):
+        assert props[field]["additionalProperties"]["pattern"] == api.LABEL_VALUE
+    resources = props["resources"]
+    assert any("quantity(" in r["rule"] for r in resources["x-kubernetes-validations"])
+    for side in ("limits", "requests"):
+        q = resources["properties"][side]["additionalProperties"]
+        assert q["minimum"] == 0 and q["pattern"] == api.NONNEGATIVE_QUANTITY
+    label = props["labels"]["additionalProperties"]
+    assert (label["minimum"], label["maximum"]) == (-(2**31), 2**31 - 1)
+    assert props["durableSlots"]["minimum"] == 0
+    assert props["automountServiceAccountToken"]["type"] == "boolean"

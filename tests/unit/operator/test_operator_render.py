@@ -319,8 +319,30 @@ def test_secret_references() -> None:
         {"drain": {"timeoutSeconds": -5}},
         {"unknownField": 1},
         {"resources": {"limits": {"cpu": "lots"}}},
+        {"resources": {"limits": {"cpu": "-1"}}},
+        {"resources": {"requests": {"memory": -1}}},
+        {"labels": {"gpu": 2**31}},
+        {"labels": {"gpu": -(2**31) - 1}},
+        {"podLabels": {"team": "a b"}},
+        {"nodeSelector": {"pool": "x" * 64}},
+        {"automountServiceAccountToken": "yes"},
     ],
 )
 def test_models_reject_what_the_schema_rejects(spec: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         api.HatchetWorkerSpec.model_validate({"image": "i", **spec})
+
+
+def test_no_service_account_token_unless_asked() -> None:
+    pod = render.render_deployment(make_worker())["spec"]["template"]["spec"]
+    # Explicitly false: a ServiceAccount's own automount setting must not bring the token back.
+    assert pod["automountServiceAccountToken"] is False
+    pod = render.render_deployment(make_worker({"automountServiceAccountToken": True}))["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is True
+
+
+def test_zero_durable_slots_are_passed_to_the_sdk() -> None:
+    # 0 is meaningful (no durable pool), so it must not be dropped like an unset value.
+    assert (
+        _env(render.render_deployment(make_worker({"durableSlots": 0})))["HATCHET_CLIENT_WORKER_DURABLE_SLOTS"] == "0"
+    )
