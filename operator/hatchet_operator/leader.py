@@ -1,11 +1,21 @@
 """Lease-based leader election (coordination.k8s.io/v1), the way Kubernetes' own controllers do it.
 
-A replica becomes leader by writing its identity into the Lease; it renews ``renewTime`` every
-``retry_period``. A standby takes over when the Lease record has not changed for
-``lease_duration`` seconds *as measured by its own monotonic clock* (so clock skew between
-machines does not matter). A leader that cannot renew within ``renew_deadline`` stops, and the
-process exits so it restarts clean as a standby. On a graceful stop the leader releases the Lease
-so a standby takes over at once.
+A replica becomes leader by writing its identity into the Lease; from that moment it renews
+``renewTime`` every ``retry_period`` (also while its caches are still being primed). A standby takes
+over when the Lease record has not changed for ``lease_duration`` seconds *as measured by its own
+monotonic clock* (so clock skew between machines does not matter).
+
+What keeps two replicas from writing at once:
+
+- Every renewal attempt is bounded by what is left of ``renew_deadline`` since the start of the last
+  successful one, so a hung connection cannot keep a deposed leader acting.
+- Writers use a ``GuardedClient``: a write is sent only while ``may_write()`` holds (leader, and the
+  deadline not passed) and is cancelled if it has not completed by the deadline. Anything that
+  reaches the apiserver was therefore sent less than ``renew_deadline`` after the start of a renewal
+  the server accepted, while a standby waits at least ``lease_duration`` after seeing that renewal.
+- When leadership is lost (another holder, or the deadline passed) ``hold`` returns and the caller
+  exits the process at once; on a graceful stop the caller closes the guard, waits for writes in
+  flight, and only then releases the Lease.
 
 The leader also watches its own Lease: each renewal must come back through the watch. If it does
 not within ``watch_stale_seconds``, the watch pipeline is stuck and liveness fails.
@@ -59,6 +69,82 @@ def decide(spec: dict[str, Any], identity: str, record_changed_at: float, now: f
     return Decision(write=False)
 
 
+def renew_budget(now: float, last_renew: float, renew_deadline: float) -> float:
+    """Pure: seconds left before the leader must consider itself deposed (<= 0: already)."""
+    return last_renew + renew_deadline - now
+
+
+def next_wait(budget: float, retry_period: float) -> float:
+    """Pure: how long the leader sleeps before its next renewal attempt: the retry period, but never
+    past the deadline (so the deadline is noticed when it passes, not up to a period later)."""
+    return max(0.0, min(retry_period, budget))
+
+
+def check_timing(cfg: LeaderElection) -> list[str]:
+    """Pure: why these settings cannot give one writer at a time (empty when they can)."""
+    problems = []
+    if not 0 < cfg.retry_period < cfg.renew_deadline:
+        problems.append(f"retry period ({cfg.retry_period}s) must be > 0 and < renew deadline ({cfg.renew_deadline}s)")
+    if not cfg.renew_deadline < cfg.lease_duration:
+        problems.append(f"renew deadline ({cfg.renew_deadline}s) must be < lease duration ({cfg.lease_duration}s)")
+    return problems
+
+
+class NotLeader(ApiError):
+    """A write refused before it was sent: this replica may not write (not leader, or stopping)."""
+
+    def __init__(self) -> None:
+        super().__init__(503, "NotLeader", "this replica does not hold the leader Lease; write not sent")
+
+
+class GuardedClient(Client):
+    """The client every writer uses (reconciles, status flushes, retries, Events).
+
+    A write is sent only while ``allow()`` is true and is cancelled once ``budget()`` seconds have
+    passed without an answer; writes in flight are counted so a stopping leader can wait for them
+    before it releases the Lease. Reads are never refused.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        allow: Callable[[], bool],
+        budget: Callable[[], float] = lambda: float("inf"),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.allow = allow
+        self.budget = budget
+        self.in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        if method == "GET":
+            return await super().request(method, path, **kwargs)
+        budget = self.budget()
+        if not self.allow() or budget <= 0:
+            raise NotLeader()
+        self.in_flight += 1
+        self._idle.clear()
+        try:
+            # A write still waiting for a pooled connection at the deadline is never sent.
+            timeout = None if budget == float("inf") else budget
+            return await asyncio.wait_for(super().request(method, path, **kwargs), timeout=timeout)
+        finally:
+            self.in_flight -= 1
+            if self.in_flight == 0:
+                self._idle.set()
+
+    async def drained(self, timeout: float) -> bool:
+        """Wait until no write is in flight; False if some still are after ``timeout``."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
 class LeaderElector:
     """Acquire, renew and release one Lease."""
 
@@ -94,8 +180,22 @@ class LeaderElector:
             meta["resourceVersion"] = rv
         return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta, "spec": spec}
 
-    async def try_acquire_or_renew(self) -> bool:
-        """One round: True when this replica holds the Lease afterwards."""
+    def budget(self) -> float:
+        """Seconds left for writes before the renew deadline (0 when not leader)."""
+        if not self.is_leader:
+            return 0.0
+        return max(0.0, renew_budget(self.clock(), self._last_renew, self.cfg.renew_deadline))
+
+    def may_write(self) -> bool:
+        """True while this replica is the leader and its last renewal is within the renew deadline."""
+        return self.budget() > 0
+
+    async def try_acquire_or_renew(self, renew_only: bool = False) -> bool:
+        """One round: True when this replica holds the Lease afterwards.
+
+        With ``renew_only`` (the leader renewing) a round that would have to take the Lease over is
+        a loss: someone else held or cleared it in between, so this replica was not the only writer.
+        """
         now = self.clock()
         lease = await self.client.get(self.path, resource="leases")
         stamp = micro_time()
@@ -107,6 +207,8 @@ class LeaderElector:
             "leaseTransitions": 0,
         }
         if lease is None:
+            if renew_only:
+                return False
             try:
                 created = await self.client.request(
                     "POST", lease_path(self.cfg.namespace), body=self._body(spec, None), resource="leases"
@@ -122,7 +224,7 @@ class LeaderElector:
         if record != self._record:
             self._record, self._record_at = record, now
         decision = decide(old, self.cfg.identity, self._record_at, now)
-        if not decision.write:
+        if not decision.write or (renew_only and decision.transition):
             return False
         if not decision.transition:
             spec["acquireTime"] = old.get("acquireTime") or stamp
@@ -144,6 +246,8 @@ class LeaderElector:
         return True
 
     def _wrote(self, lease: dict[str, Any], now: float) -> None:
+        # ``now`` is when the round started, before the server saw the write: the deadline counts
+        # from a moment no later than the renewal a standby observes.
         self._last_renew = now
         rv = int(lease["metadata"]["resourceVersion"])
         self._record = (
@@ -160,10 +264,11 @@ class LeaderElector:
         logged = False
         while True:
             try:
-                if await self.try_acquire_or_renew():
+                got = await asyncio.wait_for(self.try_acquire_or_renew(), timeout=self.cfg.renew_deadline)
+                if got:
                     break
             except (ApiError, aiohttp.ClientError, TimeoutError) as e:
-                log.warning("leader election: %s", e)
+                log.warning("leader election: %r", e)
             if not logged:
                 log.info("waiting to become leader (Lease %s/%s)", self.cfg.namespace, self.cfg.name)
                 logged = True
@@ -172,42 +277,54 @@ class LeaderElector:
         self.metrics.leader.set(1)
         log.info("became leader as %s", self.cfg.identity)
 
-    async def hold(self) -> None:
-        """Renew until renewals fail for longer than the renew deadline; then return (leadership lost)."""
-        while True:
-            await asyncio.sleep(self.cfg.retry_period)
+    async def hold(self) -> str:
+        """Renew until leadership is lost; then return why. Start it right after ``acquire``.
+
+        Each attempt gets only what is left of the renew deadline, so a request that hangs (a stuck
+        connection, a slow apiserver) ends at the deadline instead of after the request timeout.
+        """
+        reason = ""
+        while not reason:
+            budget = renew_budget(self.clock(), self._last_renew, self.cfg.renew_deadline)
+            await asyncio.sleep(next_wait(budget, self.cfg.retry_period))
+            budget = renew_budget(self.clock(), self._last_renew, self.cfg.renew_deadline)
+            if budget <= 0:
+                reason = f"no successful renewal within the renew deadline ({self.cfg.renew_deadline:g}s)"
+                break
             try:
-                if await self.try_acquire_or_renew():
-                    continue
-                log.error("leader election: another replica took the Lease")
-                break
+                if not await asyncio.wait_for(self.try_acquire_or_renew(renew_only=True), timeout=budget):
+                    reason = "another replica holds the Lease"
             except (ApiError, aiohttp.ClientError, TimeoutError) as e:
-                log.warning("leader election: renew failed: %s", e)
-            if self.clock() - self._last_renew > self.cfg.renew_deadline:
-                log.error("leader election: could not renew for %.0fs", self.cfg.renew_deadline)
-                break
+                log.warning("leader election: renew failed: %r", e)
         self.is_leader = False
         self.metrics.leader.set(0)
+        return reason
 
     async def release(self) -> None:
-        """Give the Lease up so a standby takes over without waiting for it to expire."""
+        """Give the Lease up so a standby takes over without waiting for it to expire.
+
+        Call only once no writer can act any more (see ``GuardedClient.drained``).
+        """
         if not self.is_leader:
             return
         self.is_leader = False
         self.metrics.leader.set(0)
         try:
-            lease = await self.client.get(self.path, resource="leases")
-            if lease and lease.get("spec", {}).get("holderIdentity") == self.cfg.identity:
-                spec = {**lease["spec"], "holderIdentity": None, "leaseDurationSeconds": 1}
-                await self.client.request(
-                    "PUT",
-                    self.path,
-                    body=self._body(spec, lease["metadata"]["resourceVersion"]),
-                    resource="leases",
-                )
-                log.info("released the leader Lease")
+            await asyncio.wait_for(self._release(), timeout=self.cfg.renew_deadline)
         except (ApiError, aiohttp.ClientError, TimeoutError) as e:
-            log.warning("could not release the Lease: %s", e)
+            log.warning("could not release the Lease: %r", e)
+
+    async def _release(self) -> None:
+        lease = await self.client.get(self.path, resource="leases")
+        if lease and lease.get("spec", {}).get("holderIdentity") == self.cfg.identity:
+            spec = {**lease["spec"], "holderIdentity": None, "leaseDurationSeconds": 1}
+            await self.client.request(
+                "PUT",
+                self.path,
+                body=self._body(spec, lease["metadata"]["resourceVersion"]),
+                resource="leases",
+            )
+            log.info("released the leader Lease")
 
     # ---- watch heartbeat (liveness) --------------------------------------------------------------
 

@@ -1,16 +1,20 @@
 """Process wiring for `hatchet-operator run`: login, servers, leader election, then kopf.
 
 Order: start the metrics and health servers (a standby is alive and exports metrics too), wait for
-the leader Lease, then run kopf until it stops (SIGTERM) or leadership is lost. Losing leadership
-exits with status 1 so the replica restarts clean as a standby; a graceful stop releases the Lease.
+the leader Lease and start renewing it, then prime the cache and run kopf until SIGTERM. Losing
+leadership (another holder, or no renewal within the renew deadline) exits the process at once
+with status 1, so no writer outlives it and the replica restarts clean as a standby. A graceful
+stop closes the write guard, waits for writes in flight, and only then releases the Lease.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
+from collections.abc import Callable
 from typing import Any
 
 import kopf
@@ -21,14 +25,15 @@ from hatchet_operator import __version__, handlers, render
 from hatchet_operator.cache import Cache
 from hatchet_operator.events import EventPoster
 from hatchet_operator.kube import Client
-from hatchet_operator.leader import LeaderElector
+from hatchet_operator.leader import GuardedClient, LeaderElector, check_timing
 from hatchet_operator.metrics import Metrics
 from hatchet_operator.reconcile import Reconciler
 from hatchet_operator.settings import OperatorSettings
 
 log = logging.getLogger(__name__)
 
-# Seconds a stopping leader waits for kopf before it releases the Lease anyway.
+# Seconds a stopping replica waits for kopf's clean-up after the Lease is released (it can write
+# nothing by then: the guard refuses every write).
 STOP_GRACE_SECONDS = 2.0
 
 
@@ -113,19 +118,51 @@ async def _serve(app: web.Application, host: str, port: int) -> web.AppRunner:
     return runner
 
 
-async def run(cfg: OperatorSettings) -> int:
+def exit_now(code: int, why: str) -> None:
+    """Leave the process at once: no clean-up, no ``finally`` blocks, no task gets another turn.
+
+    Used when leadership is lost: every writer (kopf, the Deployment watch, retry and status-flush
+    timers, Event posts) goes with the process, and the kubelet restarts it as a clean standby.
+    """
+    log.error("%s; exiting now so that no writer outlives the leadership", why)
+    for handler in logging.getLogger().handlers:
+        with contextlib.suppress(Exception):
+            handler.flush()
+    os._exit(code)
+
+
+async def run(cfg: OperatorSettings, *, on_lost: Callable[[int, str], None] = exit_now) -> int:
     """Run the operator until stopped; the exit status for the process."""
     metrics = Metrics()
-    client = Client(
+    identity = cfg.leader.identity or default_identity()
+    user_agent = f"hatchet-operator/{__version__} ({identity})"
+    elector: LeaderElector | None = None
+    if cfg.leader.enabled:
+        problems = check_timing(cfg.leader)
+        for problem in problems:
+            log.error("leader election: %s", problem)
+        if problems:
+            return 2
+        # Its own client (own connections): a renewal never queues behind a burst of applies or a
+        # slow LIST, and each request ends by the renew deadline.
+        elector = LeaderElector(
+            Client(login, user_agent=user_agent, timeout=min(cfg.request_timeout, cfg.leader.renew_deadline)),
+            cfg.leader,
+            metrics,
+            watch_stale_seconds=cfg.watch_stale_seconds,
+        )
+    stopping = False
+
+    def may_write() -> bool:
+        return not stopping and (elector is None or elector.may_write())
+
+    client = GuardedClient(
         login,
-        user_agent=f"hatchet-operator/{__version__}",
+        user_agent=user_agent,
         timeout=cfg.request_timeout,
         on_write=metrics.write,
-    )
-    elector = (
-        LeaderElector(client, cfg.leader, metrics, watch_stale_seconds=cfg.watch_stale_seconds)
-        if cfg.leader.enabled
-        else None
+        allow=may_write,
+        budget=elector.budget if elector is not None else (lambda: float("inf")),
     )
     health = Health(elector)
     runners: list[web.AppRunner] = []
@@ -149,87 +186,125 @@ async def run(cfg: OperatorSettings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     background: list[asyncio.Task[Any]] = []
-    code = 0
+    hold: asyncio.Task[None] | None = None
+    stop_flag: asyncio.Event = asyncio.Event()
+    ready_flag: asyncio.Event = asyncio.Event()
     try:
         if elector is not None:
             acquire = asyncio.create_task(elector.acquire())
-            stopping = asyncio.create_task(stop.wait())
-            await asyncio.wait({acquire, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            stopping.cancel()
+            stopping_task = asyncio.create_task(stop.wait())
+            await asyncio.wait({acquire, stopping_task}, return_when=asyncio.FIRST_COMPLETED)
+            stopping_task.cancel()
             if not acquire.done():
                 acquire.cancel()
                 return 0
+            # Renew from this moment on, priming included; a loss ends the process (``on_lost``).
+            hold = asyncio.create_task(_hold_or_exit(elector, on_lost), name="lease-hold")
             background.append(asyncio.create_task(elector.watch(), name="lease-watch"))
         if libc is not None:
             background.append(asyncio.create_task(trim_loop(libc), name="malloc-trim"))
-        cache = Cache()
-        await cache.prime(client, cfg.namespaces, cfg.check_secrets)
-        reconciler = Reconciler(
-            client,
-            metrics,
-            options=render.RenderOptions(default_image=cfg.default_image),
-            check_secrets=cfg.check_secrets,
-            post_event=EventPoster(client, cfg.leader.identity or default_identity()),
-            status_delay=cfg.status_delay,
-        )
-        registry = kopf.OperatorRegistry()
-        reconciler.views = cache
-
-        async def deployment_changed(key: tuple[str, str], deleted: bool) -> None:
-            if deleted:
-                reconciler.deployment_gone(key)
-            await reconciler.reconcile(key)
-
-        background.append(
-            asyncio.create_task(cache.watch_deployments(client, cfg.namespaces, deployment_changed), name="deployments")
-        )
-        handlers.register(registry, reconciler, cache, login=login, check_secrets=cfg.check_secrets)
-        stop_flag: asyncio.Event = asyncio.Event()
-        ready_flag: asyncio.Event = asyncio.Event()
-        kopf_task = asyncio.create_task(
-            kopf.operator(
-                registry=registry,
-                settings=kopf_settings(cfg),
-                clusterwide=not cfg.namespaces,
-                namespaces=list(cfg.namespaces),
-                standalone=True,
-                stop_flag=stop_flag,
-                ready_flag=ready_flag,
-            ),
-            name="kopf",
-        )
-        health.kopf_task = kopf_task
+        lead = asyncio.create_task(_lead(cfg, client, metrics, health, identity, stop_flag, ready_flag), name="lead")
         background.append(asyncio.create_task(_take_signals_back(ready_flag, stop), name="signals"))
-        waiters: set[asyncio.Future[Any]] = {kopf_task, asyncio.ensure_future(stop.wait())}
-        hold = asyncio.create_task(elector.hold()) if elector is not None else None
-        if hold is not None:
-            waiters.add(hold)
-        done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        if hold is not None and hold in done:
-            log.error("lost leadership; stopping")
+        stopped = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({lead, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        code = 0
+        if lead.done() and not lead.cancelled() and lead.exception() is not None:
+            log.error("the operator stopped with an error: %r", lead.exception())
             code = 1
-        elif kopf_task in done and kopf_task.exception() is not None:
-            log.error("kopf stopped with an error: %r", kopf_task.exception())
-            code = 1
+        # Stop every writer before the Lease is released: the guard refuses new writes from here on
+        # (reconciles, retry and status-flush timers, Events), kopf and the Deployment watch stop.
+        stopping = True
         stop_flag.set()
-        # Give in-flight reconciles a moment, then hand the Lease over before kopf's slower clean-up
-        # (idle per-object workers, the event poster) finishes: a standby takes over at once.
-        await asyncio.wait({kopf_task}, timeout=STOP_GRACE_SECONDS)
+        # Writes already sent finish first: released with one in flight, it could land after a
+        # standby took over. (Renewals go on meanwhile; a loss still ends the process.)
+        if not await client.drained(timeout=cfg.request_timeout):
+            log.warning("writes still in flight after %.0fs; leaving the Lease to expire", cfg.request_timeout)
+        elif elector is not None and hold is not None:
+            hold.cancel()
+            await elector.release()
         if hold is not None:
             hold.cancel()
-        if elector is not None and code == 0:
-            await elector.release()
         try:
-            await asyncio.wait_for(asyncio.shield(kopf_task), timeout=30)
-        except (TimeoutError, Exception) as e:  # the operator is stopping; report, do not hang
-            log.warning("kopf did not stop cleanly: %r", e)
+            await asyncio.wait_for(asyncio.shield(lead), timeout=STOP_GRACE_SECONDS)
+        except (TimeoutError, Exception) as e:  # the operator is stopping and can write nothing; do not hang
+            log.info("kopf did not stop within %.0fs (%r); exiting anyway", STOP_GRACE_SECONDS, e)
+            lead.cancel()
         return code
     finally:
+        stopping = True
+        if hold is not None:
+            hold.cancel()
         for task in background:
             task.cancel()
         for r in runners:
             await r.cleanup()
         await client.close()
+        if elector is not None:
+            await elector.client.close()
+
+
+async def _hold_or_exit(elector: LeaderElector, on_lost: Callable[[int, str], None]) -> None:
+    """Renew the Lease; when leadership is lost, call ``on_lost`` in the same step (nothing else runs
+    in between: ``hold`` has already made ``may_write`` false)."""
+    try:
+        why = await elector.hold()
+    except asyncio.CancelledError:
+        raise
+    except BaseException as e:  # an unexpected error in the renewal loop is a loss too
+        why = f"the renewal loop failed: {e!r}"
+    on_lost(1, f"lost leadership: {why}")
+
+
+async def _lead(
+    cfg: OperatorSettings,
+    client: Client,
+    metrics: Metrics,
+    health: Health,
+    identity: str,
+    stop_flag: asyncio.Event,
+    ready_flag: asyncio.Event,
+) -> None:
+    """The leader's work: prime the cache, then watch Deployments and run kopf until it stops."""
+    cache = Cache()
+    await cache.prime(client, cfg.namespaces, cfg.check_secrets)
+    reconciler = Reconciler(
+        client,
+        metrics,
+        options=render.RenderOptions(default_image=cfg.default_image),
+        check_secrets=cfg.check_secrets,
+        post_event=EventPoster(client, identity),
+        status_delay=cfg.status_delay,
+    )
+    registry = kopf.OperatorRegistry()
+    reconciler.views = cache
+
+    async def deployment_changed(key: tuple[str, str], deleted: bool) -> None:
+        if deleted:
+            reconciler.deployment_gone(key)
+        await reconciler.reconcile(key)
+
+    deployments = asyncio.create_task(
+        cache.watch_deployments(client, cfg.namespaces, deployment_changed), name="deployments"
+    )
+    handlers.register(registry, reconciler, cache, login=login, check_secrets=cfg.check_secrets)
+    kopf_task = asyncio.create_task(
+        kopf.operator(
+            registry=registry,
+            settings=kopf_settings(cfg),
+            clusterwide=not cfg.namespaces,
+            namespaces=list(cfg.namespaces),
+            standalone=True,
+            stop_flag=stop_flag,
+            ready_flag=ready_flag,
+        ),
+        name="kopf",
+    )
+    health.kopf_task = kopf_task
+    try:
+        await kopf_task
+    finally:
+        deployments.cancel()
 
 
 async def _take_signals_back(ready: asyncio.Event, stop: asyncio.Event) -> None:
