@@ -17,3 +17,6 @@ apt_ensure runc runc
 apt_ensure iptables iptables
 apt_ensure conntrack conntrack
 [ -x /usr/bin/catatonit ] || apt_install catatonit
+# The Argo CD health check (charts/hatchet-operator/files/argocd-health.lua) is tested with a real Lua 5.1
+# interpreter (Argo CD's gopher-lua has Lua 5.1 semantics) and a pure-Lua JSON library.
+lua5.1 -e 'require "dkjson"' >/dev/null 2>&1 || apt_install lua5.1 lua-dkjson
