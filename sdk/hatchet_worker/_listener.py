@@ -5,7 +5,8 @@ assignment, as the raw bytes received, to the worker process over the socket pai
 end, stream error or failed heartbeat tears the session down and reconnects with capped,
 jittered exponential backoff. It never gives up silently: after ``give_up_seconds`` without a
 single successful call it reports ``given_up`` and exits with status 3, which the worker turns
-into UNHEALTHY and a non-zero exit so a supervisor restarts the pod.
+into UNHEALTHY and a non-zero exit so a supervisor restarts the pod. If it dies any other way the
+worker starts a new one with the same worker id.
 
 Run as ``python -m hatchet_worker._listener <fd>``; imports only grpc, the generated messages and
 stdlib modules, so it starts in a fraction of the worker's start-up time. SIGINT and SIGTERM are
@@ -230,6 +231,9 @@ async def _main(fd: int) -> int:
     start = json.loads(frame[1])
     request = pb.WorkerRegisterRequest.FromString(base64.b64decode(start["register"]))
     listener = Listener(start["settings"], request, writer)
+    # A restarted listener resumes the worker's session under the same id (no new registration),
+    # so the engine never sees the running tasks' worker go silent.
+    listener.worker_id = start.get("worker_id") or None
 
     async def watch_parent() -> None:
         while True:

@@ -59,6 +59,9 @@ class _WorkerCollector:
         yield CounterMetricFamily("hatchet_worker_listener_reconnects",
                                   "Times the action listener re-established its engine session",
                                   value=s.listener_reconnects)
+        yield CounterMetricFamily("hatchet_worker_listener_restarts",
+                                  "Times the action listener subprocess died and was started again",
+                                  value=s.listener_restarts)
         age = s.heartbeat_age()
         yield GaugeMetricFamily("hatchet_worker_heartbeat_age_seconds",
                                 "Seconds since the last successful heartbeat (-1: none yet)",

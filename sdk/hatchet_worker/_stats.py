@@ -38,6 +38,8 @@ class Stats:
     cancelled: dict[str, int] = dataclasses.field(default_factory=dict)
     durations: dict[str, Histogram] = dataclasses.field(default_factory=dict)
     listener_reconnects: int = 0
+    listener_restarts: int = 0
+    """Times the listener subprocess died and was started again."""
     last_heartbeat: float | None = None
     """Wall-clock time of the listener's last successful heartbeat."""
     started_at: float = dataclasses.field(default_factory=time.time)

@@ -46,6 +46,11 @@ log = logging.getLogger("hatchet_worker")
 STARTING_GRACE_SECONDS = 10.0
 HEARTBEAT_STALE_SECONDS = 12.0
 EXIT_LISTENER_DIED = 1
+EXIT_GAVE_UP = 3
+"""The listener's exit status after ``worker_listener_give_up_seconds`` without reaching the engine."""
+LISTENER_RESTARTS = 3
+"""Restarts in a row whose listener never reached the engine before the worker gives up."""
+LISTENER_RESTART_DELAYS = (0.2, 1.0, 3.0)
 _NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")
 
 
@@ -90,6 +95,8 @@ class Worker:
         self._runner: Runner | None = None
         self._proc: asyncio.subprocess.Process | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._start: dict[str, Any] | None = None
+        self._reconnect_base = 0
         self._signals = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self.register_workflows(workflows or [])
@@ -212,8 +219,10 @@ class Worker:
         settings = self.config.listener_settings()
         channel = aio_channel(settings)
         md = auth_metadata(self.config.token)
+        request_bytes = register_request(name, tasks.keys(), plan.slot_config, self.labels).SerializeToString()
         spawn = asyncio.create_task(self._spawn_listener())
-        events = _events.EventSender(channel, md, lambda: self.worker_id or "")
+        events = _events.EventSender(channel, md, lambda: self.worker_id or "",
+                                     max_send=cfg.grpc_max_send_message_length)
         lifespan_gen: AsyncGenerator[Any, None] | None = None
         exit_code = 0
         try:
@@ -232,16 +241,15 @@ class Worker:
                 await self._stop_listener(force=True)
                 return 1
             reader = await spawn
+            self._start = {"settings": settings,
+                           "register": base64.b64encode(request_bytes).decode()}
             events.start()
             self._runner = runner = Runner(tasks, events, self.stats, channel, md,
                                            threads=sum(plan.slot_config.values()), lifespan=lifespan_value)
-            request = register_request(name, tasks.keys(), plan.slot_config, self.labels)
-            assert self._writer is not None
-            self._writer.write(_ipc.encode_json(_ipc.START, {
-                "settings": settings, "register": base64.b64encode(request.SerializeToString()).decode()}))
+            self._send_start()
             log.info("starting worker %s: %d action(s), slots %s, labels %s", name, len(tasks),
                      plan.slot_config, self.labels or {})
-            pump = asyncio.create_task(self._pump(reader, runner))
+            pump = asyncio.create_task(self._supervise(reader, runner))
             lag = asyncio.create_task(self._watch_loop_lag())
             await self._shutdown_event.wait()
             exit_code = EXIT_LISTENER_DIED if self._listener_died else 0
@@ -324,39 +332,84 @@ class Worker:
         reader, self._writer = await asyncio.open_unix_connection(sock=parent_sock, limit=1 << 22)
         return reader
 
-    async def _pump(self, reader: asyncio.StreamReader, runner: Runner) -> None:
-        """Feed frames from the listener to the runner; notice the listener's exit."""
-        handle = runner.handle
-        try:
-            while True:
-                frame = await _ipc.read_frame(reader)
-                if frame is None:
-                    break
-                kind, body = frame
-                if kind == _ipc.ACTION:
-                    try:
-                        handle(body)
-                    except Exception:
-                        log.exception("could not start an assigned task")
-                elif kind == _ipc.STATUS:
-                    self._on_status(body)
-                elif kind == _ipc.REGISTERED:
-                    self._on_registered(body)
-        finally:
+    def _send_start(self) -> None:
+        """Tell a freshly spawned listener to connect; a restarted one resumes the same worker id."""
+        assert self._writer is not None and self._start is not None
+        self._writer.write(_ipc.encode_json(_ipc.START, {**self._start, "worker_id": self.worker_id}))
+
+    async def _supervise(self, reader: asyncio.StreamReader, runner: Runner) -> None:
+        """Pump frames from the listener; restart it when it dies, give up when it cannot come back.
+
+        The listener holds no state but the worker id, which it is given again: the engine keeps
+        seeing heartbeats for the same worker (it reassigns tasks only after 30 s without one), so
+        in-flight tasks keep running here and their results go out over the worker's own channel.
+        """
+        failed_restarts = 0
+        while True:
+            listened = await self._pump(reader, runner)
             code = await self._proc.wait() if self._proc is not None else None
-            if not self._stopping_listener:
+            if self._stopping_listener:
+                return
+            failed_restarts = 0 if listened else failed_restarts + 1
+            if code == EXIT_GAVE_UP or failed_restarts >= LISTENER_RESTARTS:
+                why = ("it gave up reaching the engine" if code == EXIT_GAVE_UP else
+                       f"{failed_restarts} restart(s) in a row never reached the engine")
                 self._listener_died = True
-                log.error("the action listener subprocess exited unexpectedly (exit code %s); the worker is "
-                          "UNHEALTHY and shuts down", code)
+                log.error("the action listener subprocess exited unexpectedly (exit code %s) and %s; the worker "
+                          "is UNHEALTHY and shuts down", code, why)
                 self._shutdown_event.set()
+                return
+            delay = LISTENER_RESTART_DELAYS[min(failed_restarts, len(LISTENER_RESTART_DELAYS) - 1)]
+            log.error("the action listener subprocess exited unexpectedly (exit code %s); restarting it in "
+                      "%.1f s (%d task(s) in flight keep running)", code, delay, runner.in_flight)
+            self._listener_state = {**self._listener_state, "state": "restarting"}
+            self.stats.listener_restarts += 1
+            self._reconnect_base = self.stats.listener_reconnects  # the new listener counts from 0
+            await asyncio.sleep(delay)
+            if self._stopping_listener:
+                return
+            try:
+                reader = await self._spawn_listener()
+                self._send_start()
+            except OSError as exc:
+                log.error("could not restart the action listener: %s", exc)
+                self._listener_died = True
+                self._shutdown_event.set()
+                return
+
+    async def _pump(self, reader: asyncio.StreamReader, runner: Runner) -> bool:
+        """Feed frames from the listener to the runner until it exits; True if it reached the engine."""
+        handle = runner.handle
+        listened = False
+        while True:
+            try:
+                frame = await _ipc.read_frame(reader)
+            except ValueError as exc:  # a corrupt frame: this listener cannot be trusted any more
+                log.error("bad frame from the action listener (%s); stopping it", exc)
+                if self._proc is not None and self._proc.returncode is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        self._proc.kill()
+                return listened
+            if frame is None:
+                return listened
+            kind, body = frame
+            if kind == _ipc.ACTION:
+                try:
+                    handle(body)
+                except Exception:
+                    log.exception("could not start an assigned task")
+            elif kind == _ipc.STATUS:
+                self._on_status(body)
+                listened = listened or self._listener_state.get("state") == "listening"
+            elif kind == _ipc.REGISTERED:
+                self._on_registered(body)
 
     def _on_status(self, body: bytes) -> None:
         import json
 
         status = json.loads(body)
-        previous = self._listener_state.get("reconnects", 0)
         self._listener_state = status
-        self.stats.listener_reconnects = status.get("reconnects", previous)
+        self.stats.listener_reconnects = self._reconnect_base + int(status.get("reconnects") or 0)
         if status.get("last_heartbeat"):
             self.stats.last_heartbeat = status["last_heartbeat"]
 

@@ -254,3 +254,36 @@ def standalone(client: Hatchet, name: str) -> Any:
 
     wf: Standalone[Any, Any] = Standalone(client, name=name)
     return wf._bind(wf.task(name=name)(lambda i, c: None))
+
+
+class ExecutionLog:
+    """A table ``executions(run_id, attempt, pid, tag)`` in a database of its own on the engine's
+    PostgreSQL: tasks of ``apps/app.py`` insert one row each time they start executing, so a test
+    counts executions from a source the worker cannot fool."""
+
+    def __init__(self, hatchet: HatchetEngine, name: str) -> None:
+        self.pg = hatchet.postgres
+        self.db = name
+        self.pg.psql(f"CREATE DATABASE {name}")
+        self.pg.psql("CREATE TABLE executions (run_id text NOT NULL, attempt int NOT NULL, pid int NOT NULL, "
+                     "tag text NOT NULL, at timestamptz NOT NULL DEFAULT now())", db=name)
+        self.env = {"APP_PSQL": str(self.pg.bindir / "psql"),
+                    "APP_PG_ARGS": f"-h 127.0.0.1 -p {self.pg.port} -U postgres -d {name} -v ON_ERROR_STOP=1"}
+
+    def counts(self) -> dict[str, int]:
+        """Executions per run id."""
+        out = self.pg.psql("SELECT run_id, count(*) FROM executions GROUP BY run_id", db=self.db)
+        rows = [line.split("|") for line in str(getattr(out, "stdout", "")).splitlines() if line]
+        return {run_id: int(n) for run_id, n in rows}
+
+    def rows(self) -> list[tuple[str, int, int, str]]:
+        out = self.pg.psql("SELECT run_id, attempt, pid, tag FROM executions ORDER BY at", db=self.db)
+        return [(r, int(a), int(p), t) for r, a, p, t in
+                (line.split("|") for line in str(getattr(out, "stdout", "")).splitlines() if line)]
+
+
+@pytest.fixture
+def executions_db(hatchet: HatchetEngine, ns: str) -> Iterator[ExecutionLog]:
+    log = ExecutionLog(hatchet, f"exec_{ns}")
+    yield log
+    hatchet.postgres.psql(f"DROP DATABASE IF EXISTS {log.db} WITH (FORCE)", check=False)

@@ -10,6 +10,8 @@ import asyncio
 import dataclasses
 import json
 import os
+import shlex
+import subprocess
 import time
 from collections.abc import AsyncGenerator
 from datetime import timedelta
@@ -201,6 +203,31 @@ def sized(input: SizeInput, ctx: Context) -> dict[str, Any]:
     return {"pad": "x" * max(0, input.size - len('{"pad":""}'))}
 
 
+def record(run_id: str, attempt: int) -> None:
+    """One row per execution in the test's own PostgreSQL database (APP_PSQL, APP_PG_ARGS)."""
+    sql = (f"INSERT INTO executions (run_id, attempt, pid, tag) "
+           f"VALUES ('{run_id}', {attempt}, {os.getpid()}, '{TAG}')")
+    subprocess.run([os.environ["APP_PSQL"], *shlex.split(os.environ["APP_PG_ARGS"]), "-qAt", "-c", sql],
+                   check=True, timeout=60, capture_output=True)
+
+
+@hatchet.task(name="recorded", input_validator=SleepInput, execution_timeout="3m")
+async def recorded(input: SleepInput, ctx: Context) -> dict[str, Any]:
+    await asyncio.to_thread(record, ctx.workflow_run_id, ctx.retry_count)
+    if input.sync:
+        await asyncio.to_thread(time.sleep, input.seconds)
+    else:
+        await asyncio.sleep(input.seconds)
+    return {"pid": os.getpid(), "tag": TAG}
+
+
+@hatchet.task(name="recorded_sync", input_validator=SleepInput, execution_timeout="3m")
+def recorded_sync(input: SleepInput, ctx: Context) -> dict[str, Any]:
+    record(ctx.workflow_run_id, ctx.retry_count)
+    time.sleep(input.seconds)
+    return {"pid": os.getpid(), "tag": TAG}
+
+
 class GroupInput(BaseModel):
     group: str = "a"
 
@@ -246,7 +273,7 @@ async def lifespan() -> AsyncGenerator[dict[str, Any], None]:
 
 
 WORKFLOWS = [echo, aecho, dag, flaky, broken, fatal, sleepy, blocking, cancellable, labelled, releaser, refresher,
-             evented, spawner, guarded, limited, sized]
+             evented, spawner, guarded, limited, sized, recorded, recorded_sync]
 
 
 def main() -> None:
