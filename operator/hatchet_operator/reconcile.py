@@ -353,10 +353,11 @@ class Reconciler:
             now=self.now(),
         )
         if new_status != previous and new_status != state.written_status:
-            # A spec change is reported at once (observedGeneration moves, Ready turns False while
-            # rolling out), so nobody reads a stale Ready; other status churn is coalesced.
-            spec_changed = previous is not None and previous.get("observedGeneration") != generation
-            if not write_status and not spec_changed:
+            # The first status and a spec change are reported at once (observedGeneration moves,
+            # Ready turns False while rolling out), so nobody reads a missing or stale status as
+            # current; other status churn (a rollout's many Deployment events) is coalesced.
+            urgent = previous is None or previous.get("observedGeneration") != generation
+            if not write_status and not urgent:
                 self._schedule_flush(key, state)
                 return result
             try:
