@@ -68,9 +68,10 @@ SPEC_FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "healthCheck": st.sampled_from([{"enabled": False}, {"enabled": True, "port": 8002}, {"port": 8003}]),
     "tolerations": st.just([{"key": "k", "operator": "Exists"}]),
     "serviceAccountName": st.just("runner"),
-    "labels": st.dictionaries(st.sampled_from(["model", "gpu"]), st.one_of(st.integers(0, 9), st.just("a")), max_size=2),
+    "labels": st.dictionaries(
+        st.sampled_from(["model", "gpu"]), st.one_of(st.integers(0, 9), st.just("a")), max_size=2
+    ),
 }
-
 
 
 def _clean(spec: dict[str, Any]) -> dict[str, Any]:
