@@ -65,12 +65,22 @@ class Client:
         self._session: aiohttp.ClientSession | None = None
         self._server = ""
         self._lock = asyncio.Lock()
+        self.relogins = 0
+        """How often a 401 made the client log in again (for logs and tests)."""
 
-    async def _open(self, refresh: bool = False) -> aiohttp.ClientSession:
+    async def _open(self, stale: aiohttp.ClientSession | None = None) -> aiohttp.ClientSession:
+        """The current session; with ``stale``, log in again first unless someone already replaced it.
+
+        A 401 means the credentials were rotated or revoked (a projected service-account token is
+        renewed on disk about hourly). Only the caller still holding the rejected session logs in
+        again: concurrent 401s cause one new login, not one per request, and no request in flight on
+        a fresh session has it closed under it.
+        """
         async with self._lock:
-            if self._session is not None and not refresh:
+            if self._session is not None and (stale is None or self._session is not stale):
                 return self._session
             if self._session is not None:
+                self.relogins += int(stale is not None)
                 await self._session.close()
             info = self._login()
             self._server = info.server.rstrip("/")
@@ -100,8 +110,8 @@ class Client:
     ) -> Any:
         """Send one request; return the decoded JSON body, raise ApiError on non-2xx."""
         data = None if body is None else json.dumps(body, separators=(",", ":"))
+        session = await self._open()
         for attempt in (0, 1):
-            session = await self._open(refresh=attempt == 1)
             async with session.request(
                 method,
                 self._server + path,
@@ -113,7 +123,8 @@ class Client:
                 if method != "GET" and self._on_write is not None:
                     self._on_write(resource or path, method, response.status)
                 if response.status == 401 and attempt == 0:
-                    log.info("401 from the apiserver; refreshing credentials")
+                    log.info("401 from the apiserver; logging in again")
+                    session = await self._open(stale=session)
                     continue
                 if response.status >= 300:
                     raise _error(response.status, text)
@@ -121,15 +132,25 @@ class Client:
         raise AssertionError("unreachable")
 
     async def stream(self, path: str, *, params: dict[str, str], read_timeout: float) -> AsyncIterator[bytes]:
-        """Yield the lines of a streaming (watch) response; a silent stream ends after read_timeout."""
+        """Yield the lines of a streaming (watch) response; a silent stream ends after read_timeout.
+
+        A 401 logs in again and retries once, as ``request`` does: without it a rotated token would
+        leave the watch reconnecting forever with the old one while liveness stays green.
+        """
         session = await self._open()
         timeout = aiohttp.ClientTimeout(total=None, sock_read=read_timeout)
-        async with session.get(self._server + path, params=params, timeout=timeout) as response:
-            if response.status >= 300:
-                raise _error(response.status, await response.text())
-            async for line in response.content:
-                if line.strip():
-                    yield line
+        for attempt in (0, 1):
+            async with session.get(self._server + path, params=params, timeout=timeout) as response:
+                if response.status == 401 and attempt == 0:
+                    log.info("401 from the apiserver on a watch; logging in again")
+                    session = await self._open(stale=session)
+                    continue
+                if response.status >= 300:
+                    raise _error(response.status, await response.text())
+                async for line in response.content:
+                    if line.strip():
+                        yield line
+                return
 
     async def get(self, path: str, resource: str = "") -> Any | None:
         """GET, or None on 404."""
