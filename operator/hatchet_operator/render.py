@@ -22,7 +22,9 @@ CA_VOLUME = "hatchet-tls-ca"
 CA_DIR = "/etc/hatchet/tls/ca"
 CLIENT_CERT_VOLUME = "hatchet-tls-client"
 CLIENT_CERT_DIR = "/etc/hatchet/tls/client"
-# Seconds added to the drain timeout for the SDK's lifespan teardown after in-flight tasks finish.
+# Seconds added to the drain timeout for terminationGracePeriodSeconds: the SDK's shutdown margin
+# (10 s after the drain: cancel, flush, listener stop, lifespan teardown; see docs/sdk.md) plus 5 s
+# for signal delivery and process exit, so the kubelet's SIGKILL never lands inside the SDK's budget.
 TEARDOWN_SECONDS = 15
 DEFAULT_UID = 65532
 
