@@ -1,8 +1,9 @@
 """Executes assignments in the worker process.
 
 Each START_STEP_RUN becomes one asyncio task on the worker's loop: async task functions run on
-the loop, sync ones on a thread pool sized to the worker's slots (threads are created lazily and
-reused, never one per task). The action bytes are parsed once here. Results and errors are queued
+the loop, sync ones on daemon threads (``_threads``: created lazily and reused, never one per
+task; a thread whose cancelled task still runs is not reused, and that task's slot stays counted
+busy until its function returns). The action bytes are parsed once here. Results and errors are queued
 on the event sender, which batches them. A CANCEL_STEP_RUN marks the context cancelled and, after a
 short grace period, cancels the asyncio task; nothing is reported for an engine-initiated cancel.
 """
@@ -17,7 +18,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
 import grpc.aio
@@ -26,6 +27,7 @@ from hatchet_worker import _channel, _events, _serde
 from hatchet_worker._proto import dispatcher_pb2 as pb
 from hatchet_worker._proto import v1_dispatcher_pb2, v1_workflows_pb2
 from hatchet_worker._stats import Stats
+from hatchet_worker._threads import TaskThreads
 from hatchet_worker.context import Context, DurableContext, current_context
 from hatchet_worker.exceptions import NonRetryableException, OutputTooLargeError
 from hatchet_worker.workflow import Task
@@ -43,6 +45,8 @@ class _Run:
     future: asyncio.Task[None] | None = None
     cancelled: bool = False
     slot_released: bool = False
+    thread: Future[Any] | None = None
+    """The sync function's future while it runs on a thread."""
 
 
 class Runner:
@@ -60,7 +64,7 @@ class Runner:
         self._running: dict[tuple[str, int], _Run] = {}
         self._idle = asyncio.Event()
         self._idle.set()
-        self._executor = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="hatchet-task")
+        self._threads = TaskThreads()
         self._release = _channel.unary(channel, pb, "Dispatcher", "ReleaseSlot")
         self._refresh = _channel.unary(channel, pb, "Dispatcher", "RefreshTimeout")
         self._cancel_tasks = _channel.unary(channel, v1_workflows_pb2, "AdminService", "CancelTasks")
@@ -135,7 +139,8 @@ class Runner:
                     result = await task.fn(value, ctx)
                 else:
                     call = contextvars.copy_context().run
-                    result = await self.loop.run_in_executor(self._executor, call, task.fn, value, ctx)
+                    run.thread = self._threads.submit(call, task.fn, value, ctx)
+                    result = await asyncio.wrap_future(run.thread, loop=self.loop)
             finally:
                 current_context.reset(token)
             body = _serde.dump_output(result)
@@ -171,9 +176,12 @@ class Runner:
     def _finish(self, run: _Run, key: tuple[str, int], outcome: str) -> None:
         stats = self._stats
         self._running.pop(key, None)
-        if not run.slot_released:
-            kind = run.task.slot_type
-            stats.slots_in_use[kind] = max(0, stats.slots_in_use.get(kind, 0) - run.task.slot_cost)
+        if run.thread is not None and not run.thread.done():
+            # Cancelled, but its sync function still runs: the thread and the slot stay busy until
+            # it returns (the engine may assign a new task meanwhile; it gets a thread of its own).
+            run.thread.add_done_callback(lambda _: self._later(self._free_slot, run))
+        else:
+            self._free_slot(run)
         action_id = run.action.action_id
         counters = {"succeeded": stats.succeeded, "failed": stats.failed, "cancelled": stats.cancelled}
         counter = counters[outcome]
@@ -181,6 +189,22 @@ class Runner:
         stats.observe(action_id, time.perf_counter() - run.started)
         if not self._running:
             self._idle.set()
+
+    def _free_slot(self, run: _Run) -> None:
+        if not run.slot_released:
+            run.slot_released = True
+            kind = run.task.slot_type
+            in_use = self._stats.slots_in_use
+            in_use[kind] = max(0, in_use.get(kind, 0) - run.task.slot_cost)
+
+    def _later(self, fn: Any, *args: Any) -> None:
+        """Call ``fn`` on the loop from any thread (a no-op once the loop is closed)."""
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(fn, *args)
+
+    @property
+    def busy_threads(self) -> int:
+        return self._threads.busy
 
     async def wait_idle(self, timeout: float) -> bool:
         """Wait until no task runs; False when ``timeout`` passed first."""
@@ -190,7 +214,7 @@ class Runner:
             return False
         return True
 
-    async def cancel_all(self) -> None:
+    async def cancel_all(self, timeout: float = 5.0) -> None:
         """Cancel every remaining run (drain timeout); nothing is reported, the engine reassigns them."""
         futures = [r.future for r in self._running.values() if r.future is not None]
         for run in list(self._running.values()):
@@ -200,10 +224,10 @@ class Runner:
         for fut in futures:
             fut.cancel()
         if futures:
-            await asyncio.wait(futures, timeout=5.0)
+            await asyncio.wait(futures, timeout=max(0.1, timeout))
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._threads.shutdown()
 
     # -- TaskRuntime --------------------------------------------------------------------------------------
     def _run_of(self, ctx: Context) -> _Run | None:
@@ -211,11 +235,8 @@ class Runner:
 
     async def release_slot(self, ctx: Context) -> None:
         run = self._run_of(ctx)
-        if run is not None and not run.slot_released:
-            run.slot_released = True
-            kind = run.task.slot_type
-            in_use = self._stats.slots_in_use
-            in_use[kind] = max(0, in_use.get(kind, 0) - run.task.slot_cost)
+        if run is not None:
+            self._free_slot(run)
         await self._release(pb.ReleaseSlotRequest(task_run_external_id=ctx.task_run_id), timeout=30.0,
                             metadata=self._md)
 
@@ -249,8 +270,8 @@ class Runner:
         result: dict[str, Any] = await self._durable().wait_for_event(ctx, key, expression, scope, since)
         return result
 
-    async def aclose(self) -> None:
+    async def aclose(self, timeout: float = 2.0) -> None:
         if self._durable_listener is not None:
             with contextlib.suppress(Exception):
-                await self._durable_listener.close()
+                await asyncio.wait_for(self._durable_listener.close(), timeout)
         self.close()

@@ -25,12 +25,14 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import AsyncGenerator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from hatchet_worker import _ipc, _lifespan
+from hatchet_worker import _ipc, _lifespan, _shutdown
 from hatchet_worker._lifespan import LifespanFn
+from hatchet_worker._shutdown import ShutdownPlan, left
 from hatchet_worker._slots import resolve_slots
 from hatchet_worker._stats import Stats
 from hatchet_worker.exceptions import LifespanSetupError, LoopAlreadyRunningError
@@ -177,7 +179,21 @@ class Worker:
             raise LoopAlreadyRunningError("Worker.start() needs its own event loop; "
                                           "use `await worker.async_start()` inside a running loop")
         _default_logging()
-        code = asyncio.run(self.async_start())
+        loop = asyncio.new_event_loop()
+        try:
+            asyncio.set_event_loop(loop)
+            code = loop.run_until_complete(self.async_start())
+            _shutdown.cancel_leftovers(loop)
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()  # unlike asyncio.run, never waits for threads still running task code
+        stray = [t.name for t in threading.enumerate()
+                 if t is not threading.current_thread() and t.is_alive() and not t.daemon]
+        if stray:
+            # Interpreter exit would join these forever (a sync task stuck in asyncio.to_thread...).
+            log.warning("%d thread(s) still run task code after shutdown (%s); exiting without waiting",
+                        len(stray), ", ".join(stray[:5]))
+            _shutdown.hard_exit(code)
         if code:
             raise SystemExit(code)
 
@@ -225,6 +241,8 @@ class Worker:
                                      max_send=cfg.grpc_max_send_message_length)
         lifespan_gen: AsyncGenerator[Any, None] | None = None
         exit_code = 0
+        budget: ShutdownPlan | None = None
+        watchdog: threading.Timer | None = None
         try:
             try:
                 lifespan_value, lifespan_gen = await self._setup(channel, md)
@@ -253,20 +271,29 @@ class Worker:
             lag = asyncio.create_task(self._watch_loop_lag())
             await self._shutdown_event.wait()
             exit_code = EXIT_LISTENER_DIED if self._listener_died else 0
-            await self._drain(runner, events)
+            budget = ShutdownPlan(time.monotonic(), cfg.worker_drain_timeout_seconds)
+            watchdog = _shutdown.watchdog(budget, name)
+            await self._drain(runner, events, budget)
             pump.cancel()
             lag.cancel()
         finally:
+            budget = budget or ShutdownPlan(time.monotonic(), 0.0)
             if lifespan_gen is not None:
-                await _lifespan.leave(lifespan_gen)
+                try:
+                    await asyncio.wait_for(_lifespan.leave(lifespan_gen),
+                                           left(budget.teardown, time.monotonic(), 0.5))
+                except TimeoutError:
+                    log.error("lifespan teardown did not finish within the shutdown budget; abandoned")
             await events.close()
             if self._runner is not None:
-                await self._runner.aclose()
-            await self._stop_listener(force=True)
+                await self._runner.aclose(timeout=0.5)
+            await self._stop_listener(force=True, timeout=0.5)
             if health is not None:
                 await health.close()
-            await channel.close(grace=1.0)
+            await channel.close(grace=0.3)
             self._remove_signals(loop)
+            if watchdog is not None:
+                watchdog.cancel()
         log.info("worker %s stopped (exit code %d)", name, exit_code)
         return exit_code
 
@@ -459,33 +486,36 @@ class Worker:
             return
         loop.call_soon_threadsafe(self._shutdown_event.set)
 
-    async def _pause(self) -> None:
+    async def _pause(self, timeout: float = _shutdown.PAUSE_SECONDS) -> None:
         if not self.worker_id or not self.config.server_url:
             return
         from hatchet_worker._rest import pause_worker
 
         try:
-            await asyncio.to_thread(pause_worker, self.config.server_url, self.config.token, self.worker_id,
-                                    root_ca_file=self.config.tls_config.root_ca_file)
+            await asyncio.wait_for(asyncio.to_thread(
+                pause_worker, self.config.server_url, self.config.token, self.worker_id,
+                root_ca_file=self.config.tls_config.root_ca_file, timeout=max(0.1, timeout)), timeout + 0.5)
             log.info("paused worker %s at the engine: no new tasks will be assigned", self.worker_id)
-        except OSError as exc:
-            log.warning("could not pause worker %s at the engine (%s); draining anyway", self.worker_id, exc)
+        except (OSError, TimeoutError) as exc:
+            log.warning("could not pause worker %s at the engine (%s); draining anyway", self.worker_id,
+                        type(exc).__name__)
 
-    async def _drain(self, runner: Runner, events: Any) -> None:
+    async def _drain(self, runner: Runner, events: Any, plan: ShutdownPlan) -> None:
+        """Steps of the shutdown budget (see ``_shutdown``), each ending at its own deadline."""
         self._draining = True
-        timeout = self.config.worker_drain_timeout_seconds
-        await self._pause()
+        timeout = plan.drain_timeout
+        await self._pause(left(plan.pause, time.monotonic()))
         if runner.in_flight:
             log.info("waiting up to %.0f s for %d in-flight task(s)", timeout, runner.in_flight)
-        if not await runner.wait_idle(timeout):
+        if not await runner.wait_idle(left(plan.drain, time.monotonic())):
             log.error("drain timeout (%.0f s) reached with %d task(s) running; abandoning them (the engine "
                       "reassigns them)", timeout, runner.in_flight)
-            await runner.cancel_all()
-        if not await events.flush(30.0):
+            await runner.cancel_all(left(plan.cancel, time.monotonic()))
+        if not await events.flush(left(plan.flush, time.monotonic(), 0.5)):
             log.error("some task results could not be reported before shutdown")
-        await self._stop_listener(force=False)
+        await self._stop_listener(force=False, timeout=left(plan.listener, time.monotonic(), 0.5))
 
-    async def _stop_listener(self, force: bool) -> None:
+    async def _stop_listener(self, force: bool, timeout: float = 5.0) -> None:
         self._stopping_listener = True
         proc = self._proc
         if proc is None or proc.returncode is not None:
@@ -493,11 +523,12 @@ class Worker:
         if not force and self._writer is not None:
             with contextlib.suppress(ConnectionError, RuntimeError):
                 self._writer.write(_ipc.encode(_ipc.STOP, b""))
-                await self._writer.drain()
+                await asyncio.wait_for(self._writer.drain(), 0.5)
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(proc.wait(), 5.0)
+                await asyncio.wait_for(proc.wait(), max(0.1, timeout - 0.5))
                 return
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(proc.wait(), 5.0)
+            await asyncio.wait_for(proc.wait(), 0.5)
+

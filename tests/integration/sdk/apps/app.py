@@ -47,6 +47,11 @@ class EchoInput(BaseModel):
 class SleepInput(BaseModel):
     seconds: float = 0.5
     sync: bool = False
+    until: float | None = None
+    """Wall-clock time to sleep until (overrides ``seconds``): lets a test end tasks at a chosen moment."""
+
+    def duration(self) -> float:
+        return max(0.0, self.until - time.time()) if self.until is not None else self.seconds
 
 
 class FlakyInput(BaseModel):
@@ -215,16 +220,25 @@ def record(run_id: str, attempt: int) -> None:
 async def recorded(input: SleepInput, ctx: Context) -> dict[str, Any]:
     await asyncio.to_thread(record, ctx.workflow_run_id, ctx.retry_count)
     if input.sync:
-        await asyncio.to_thread(time.sleep, input.seconds)
+        await asyncio.to_thread(time.sleep, input.duration())
     else:
-        await asyncio.sleep(input.seconds)
+        await asyncio.sleep(input.duration())
     return {"pid": os.getpid(), "tag": TAG}
+
+
+@hatchet.task(name="stuck", input_validator=SleepInput, execution_timeout="15m")
+def stuck(input: SleepInput, ctx: Context) -> dict[str, Any]:
+    """A sync task that ignores cancellation and blocks its thread for ``seconds``."""
+    mark("stuck", "started")
+    time.sleep(input.seconds)
+    mark("stuck", "returned")
+    return {}
 
 
 @hatchet.task(name="recorded_sync", input_validator=SleepInput, execution_timeout="3m")
 def recorded_sync(input: SleepInput, ctx: Context) -> dict[str, Any]:
     record(ctx.workflow_run_id, ctx.retry_count)
-    time.sleep(input.seconds)
+    time.sleep(input.duration())
     return {"pid": os.getpid(), "tag": TAG}
 
 
@@ -273,7 +287,7 @@ async def lifespan() -> AsyncGenerator[dict[str, Any], None]:
 
 
 WORKFLOWS = [echo, aecho, dag, flaky, broken, fatal, sleepy, blocking, cancellable, labelled, releaser, refresher,
-             evented, spawner, guarded, limited, sized, recorded, recorded_sync]
+             evented, spawner, guarded, limited, sized, recorded, recorded_sync, stuck]
 
 
 def main() -> None:
