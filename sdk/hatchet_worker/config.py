@@ -19,7 +19,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 ENV_PREFIX = "HATCHET_CLIENT_"
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
@@ -205,9 +205,11 @@ class ClientConfig(BaseModel):
     :class:`ConfigError` that says what to set when the token is missing or malformed.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
-    token: str = ""
+    token_secret: SecretStr = Field(default=SecretStr(""), alias="token", repr=False)
+    """The API token, kept out of ``repr``, ``str``, ``model_dump_json`` and validation errors;
+    pass it as ``token=`` and read it as :attr:`token`."""
     tenant_id: str = ""
     host_port: str = ""
     """``host:port`` of the engine's gRPC API; default: the token's ``grpc_broadcast_address``."""
@@ -255,12 +257,25 @@ class ClientConfig(BaseModel):
                 values[key] = _section_from_env(env, prefix, names)
         return values
 
+    @property
+    def token(self) -> str:
+        """The API token in clear (for the ``authorization`` header); never log it."""
+        return self.token_secret.get_secret_value()
+
+    @field_validator("token_secret", mode="before")
+    @classmethod
+    def _token_is_text(cls, value: Any) -> Any:
+        if isinstance(value, str | SecretStr):
+            return value
+        # Say what is wrong without echoing the value back.
+        raise ConfigError(f"the token must be a string, not {type(value).__name__}")
+
     @model_validator(mode="after")
     def _derive_from_token(self) -> ClientConfig:
         claims = decode_token(self.token)
         host_port = self.host_port or claims.grpc_broadcast_address or "localhost:7070"
         updates: dict[str, Any] = {
-            "token": self.token.strip(),
+            "token_secret": SecretStr(self.token.strip()),
             "tenant_id": self.tenant_id or claims.sub,
             "host_port": host_port,
             "server_url": (self.server_url or claims.server_url or "").rstrip("/"),
