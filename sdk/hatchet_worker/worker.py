@@ -11,8 +11,10 @@ Start-up (``start()`` blocks until shutdown):
 Shutdown on SIGTERM/SIGINT (a second signal forces an immediate exit): readiness turns off, the
 worker is paused at the engine so nothing new is assigned, in-flight tasks finish (up to the drain
 timeout), queued results are flushed while the listener keeps heartbeating, the listener stops
-and unsubscribes, then the lifespan teardown runs. If the listener subprocess exits unexpectedly
-the worker turns UNHEALTHY and performs the same drain, then exits non-zero.
+and unsubscribes, then the lifespan teardown runs; every step has a deadline from one budget
+(drain timeout + ``_shutdown.SHUTDOWN_MARGIN_SECONDS``). If the listener subprocess dies it is
+restarted under the same worker id; only if it gave up reaching the engine, or cannot come back,
+does the worker turn UNHEALTHY, perform the same drain and exit non-zero.
 """
 
 from __future__ import annotations
