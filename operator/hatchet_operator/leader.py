@@ -138,6 +138,8 @@ class GuardedClient(Client):
 
     async def drained(self, timeout: float) -> bool:
         """Wait until no write is in flight; False if some still are after ``timeout``."""
+        if self.in_flight == 0:
+            return True
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
         except TimeoutError:

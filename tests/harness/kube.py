@@ -8,6 +8,7 @@ service-account signing key. Every component logs to a file under `workdir`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import ssl
 import subprocess
@@ -35,10 +36,26 @@ def write_kubeconfig(path: Path, server: str, ca: Path, cert: Path, key: Path, u
     return path
 
 
+# Opt-in audit policy: every write (not reads), with the request body for Leases so a holder
+# change can be read back; RequestReceived is dropped (ResponseComplete carries both timestamps).
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived"],
+    "rules": [
+        {"level": "None", "verbs": ["get", "list", "watch"]},
+        {"level": "Request", "resources": [{"group": "coordination.k8s.io", "resources": ["leases"]}]},
+        {"level": "Metadata"},
+    ],
+}
+
+
 class ControlPlane:
-    def __init__(self, workdir: Path, nodes: int = 2) -> None:
+    def __init__(self, workdir: Path, nodes: int = 2, audit: bool = False) -> None:
+        """``audit``: kube-apiserver writes an audit log (``AUDIT_POLICY``, JSON lines) to ``audit_log``."""
         self.workdir = workdir
         self.nodes = nodes
+        self.audit_log: Path | None = workdir / "audit.log" if audit else None
         self.bin_dir = binaries.kube_bin()
         self.version = "v" + binaries.versions()["KUBERNETES_VERSION"]
         self.procs: list[Proc] = []
@@ -52,7 +69,7 @@ class ControlPlane:
     def start(self) -> ControlPlane:
         t0 = time.monotonic()
         self.pki_dir.mkdir(parents=True, exist_ok=True)
-        ca = pki.CA(self.pki_dir)
+        ca = self._ca = pki.CA(self.pki_dir)
         self.ca_path = ca.cert_path
         serving = ca.issue(
             "apiserver",
@@ -97,6 +114,17 @@ class ControlPlane:
         )
         wait_for(lambda: _http_ok(f"http://127.0.0.1:{etcd_port}/health"), 60, "etcd /health", procs=[etcd])
 
+        audit_flags: list[str] = []
+        if self.audit_log is not None:
+            policy = self.workdir / "audit-policy.json"
+            policy.write_text(json.dumps(AUDIT_POLICY))
+            audit_flags = [
+                f"--audit-policy-file={policy}",
+                f"--audit-log-path={self.audit_log}",
+                "--audit-log-format=json",
+                "--audit-log-mode=blocking",
+                "--audit-log-maxbackup=0",
+            ]
         apiserver = self._proc(
             "kube-apiserver",
             [
@@ -116,6 +144,7 @@ class ControlPlane:
                 f"--service-account-signing-key-file={sa_key}",
                 "--endpoint-reconciler-type=none",
                 "--v=1",
+                *audit_flags,
             ],
         )
         wait_for(lambda: self._get("/readyz") == "ok", 120, "kube-apiserver /readyz", procs=[etcd, apiserver])
@@ -235,6 +264,27 @@ class ControlPlane:
         return len(ready) >= self.nodes
 
     # ---- clients -------------------------------------------------------------------------------
+    def user_kubeconfig(
+        self, user: str, orgs: tuple[str, ...] = ("system:masters",), server: str | None = None
+    ) -> Path:
+        """A kubeconfig with its own client certificate (user ``user``: how the apiserver and its audit
+        log name this client), optionally for another address in front of the apiserver (a proxy)."""
+        cert, key = self._ca.issue(f"user-{user}", user, orgs=orgs)
+        return write_kubeconfig(
+            self.workdir / f"{user}.kubeconfig", server or self.server, self.ca_path, cert, key, user
+        )
+
+    def audit_events(self) -> list[dict[str, Any]]:
+        """The audit log so far (needs ``audit=True``), one dict per event."""
+        assert self.audit_log is not None, "started without audit=True"
+        if not self.audit_log.exists():
+            return []
+        out = []
+        for line in self.audit_log.read_text().splitlines():
+            with contextlib.suppress(ValueError):  # a line being written right now
+                out.append(json.loads(line))
+        return out
+
     def _ssl(self) -> ssl.SSLContext:
         ctx = ssl.create_default_context(cafile=str(self.ca_path))
         ctx.load_cert_chain(str(self.pki_dir / "admin.crt"), str(self.pki_dir / "admin.key"))
