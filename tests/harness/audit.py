@@ -32,7 +32,8 @@ class Write:
     code: int
 
     def __str__(self) -> str:
-        return f"{self.received.time()} {self.user} {self.verb} {self.resource} {self.namespace}/{self.name} {self.code}"
+        where = f"{self.namespace}/{self.name}"
+        return f"{self.received.time()} {self.user} {self.verb} {self.resource} {where} {self.code}"
 
 
 @dataclass(frozen=True)
