@@ -6,6 +6,9 @@ The module runs its own control plane with the audit log on (the shared one has 
 
 from __future__ import annotations
 
+import base64
+import json
+import random
 import signal
 import threading
 import time
@@ -115,9 +118,11 @@ def test_priming_slower_than_the_lease(kube: ControlPlane, crd: str, cluster: Cl
     c = cluster
     lease = f"prime-{uuid.uuid4().hex[:6]}"
     c.secret()
-    blob = "QUJD" * (700_000 // 4)
     for i in range(6):
-        c.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"big-{i}"}, "data": {"x": blob}})
+        # Random, so the apiserver's gzip of the LIST cannot shrink it.
+        blob = base64.b64encode(random.Random(i).randbytes(500_000)).decode()
+        secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"big-{i}"}, "data": {"x": blob}}
+        c.k("create", "-f", "-", input=json.dumps(secret))  # not apply: no last-applied copy
     count = 20
     c.apply({"apiVersion": "v1", "kind": "List", "items": [worker_manifest(f"w{i}", replicas=0) for i in range(count)]})
     with TcpProxy(kube.server, down_rate=300_000) as slow:
