@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import grpc
@@ -39,7 +40,7 @@ def test_chunks_keep_order_and_bounds(seed: int) -> None:
         total = sum(sizes[i] for i in c)
         assert total <= budget or len(c) == 1  # only a lone oversized item may exceed the budget
     # Greedy: the next chunk's first item would not have fitted in the previous chunk.
-    for a, b in zip(chunks, chunks[1:], strict=False):
+    for a, b in itertools.pairwise(chunks):
         assert len(a) == max_count or sum(sizes[i] for i in a) + sizes[b[0]] > budget
 
 
