@@ -3,7 +3,8 @@
 Conditions follow the Kubernetes API conventions (metav1.Condition): ``Ready`` (all desired worker
 pods of the current template are available and nothing is wrong), ``Progressing`` (a rollout or
 scale is under way) and ``Degraded`` (something needs a human: a missing Secret or key, no image,
-an invalid pod setting, a rollout past its deadline, pods the ReplicaSet cannot create).
+an invalid pod setting, a rollout past its deadline, pods the ReplicaSet cannot create), plus the
+kstatus pair ``Reconciling`` and ``Stalled`` (see ``compute``), so kstatus, Argo CD and kubectl agree.
 ``lastTransitionTime`` only moves when a condition's status flips, so an unchanged world computes
 an identical status and the operator writes nothing.
 """
@@ -20,6 +21,9 @@ from hatchet_operator.api import v1alpha1 as api
 READY = "Ready"
 PROGRESSING = "Progressing"
 DEGRADED = "Degraded"
+# kstatus (sigs.k8s.io/cli-utils) conventions, abnormal-true: True means "not done" / "stuck".
+RECONCILING = "Reconciling"
+STALLED = "Stalled"
 
 # Characters kept of a condition message. An apiserver rejection can quote a whole object; a message
 # beyond the CRD's maxLength would make every status write fail, so the status could never recover.
@@ -76,6 +80,50 @@ def deployment_problems(deployment: Mapping[str, Any] | None) -> list[Problem]:
     return out
 
 
+@dataclass(frozen=True)
+class _Phase:
+    """Where the Deployment is: creating, rolling (a new template), scaling (count only), complete."""
+
+    kind: str
+    reason: str
+    message: str
+
+
+def _phase(deployment: Mapping[str, Any] | None, template_generation: int | None) -> _Phase:
+    if deployment is None:
+        return _Phase("creating", "Creating", "creating the Deployment")
+    dep_status = deployment.get("status", {}) or {}
+    desired = int(deployment.get("spec", {}).get("replicas", 1))
+    replicas = int(dep_status.get("replicas", 0))
+    updated = int(dep_status.get("updatedReplicas", 0))
+    available = int(dep_status.get("availableReplicas", 0))
+    dep_gen = deployment.get("metadata", {}).get("generation")
+    observed = dep_status.get("observedGeneration")
+    if dep_gen is not None and (observed is None or observed < dep_gen):
+        # The Deployment controller has not seen the newest spec. Only the caller knows whether
+        # that spec has a new pod template; unknown counts as a rollout (never Ready too early).
+        known = template_generation is not None and observed is not None and observed >= template_generation
+        if known and updated >= replicas:
+            return _Phase("scaling", "Scaling", f"scaling to {desired} pods")
+        return _Phase("rolling", "RollingOut", "the Deployment controller has not seen the change yet")
+    if updated < replicas:  # Pods of an older template remain: a rollout.
+        return _Phase(
+            "rolling", "RollingOut", f"{updated}/{desired} pods updated, {available} available, {replicas} total"
+        )
+    if replicas != desired:
+        return _Phase("scaling", "Scaling", f"{replicas} pods, {desired} wanted, {available} available")
+    if available < desired:
+        return _Phase("scaling", "WaitingForPods", f"{available}/{desired} pods available")
+    return _Phase("complete", "RolloutComplete", f"{available}/{desired} pods available")
+
+
+def _was_ready(previous: Mapping[str, Any] | None) -> bool:
+    for c in (previous or {}).get("conditions", []) or []:
+        if c.get("type") == READY:
+            return bool(c.get("status") == "True")
+    return False
+
+
 def compute(
     *,
     name: str,
@@ -84,8 +132,20 @@ def compute(
     problems: Sequence[Problem],
     previous: Mapping[str, Any] | None,
     now: str,
+    template_generation: int | None = None,
 ) -> dict[str, Any]:
-    """The full status (wire form, camelCase) for one HatchetWorker."""
+    """The full status (wire form, camelCase) for one HatchetWorker.
+
+    ``template_generation`` is the Deployment's ``metadata.generation`` since which its pod template
+    is unchanged (see ``next_template_generation``); None when the caller does not know, which makes
+    a not-yet-observed Deployment change count as a rollout.
+
+    kstatus conventions: ``Reconciling`` is True while the Deployment has not caught up (creating,
+    rolling out, scaling, pods not yet available); ``Stalled`` is True when a problem blocks progress
+    (it mirrors ``Degraded``); the two are never True together. ``Ready`` is True when the current
+    template is fully available, and *stays* True through a change of the pod count alone as long as
+    no pod that was available is lost (available >= min(desired, previously reported available)).
+    """
     problems = [*problems, *deployment_problems(deployment)]
     dep_spec = (deployment or {}).get("spec", {})
     dep_status = (deployment or {}).get("status", {})
@@ -94,42 +154,45 @@ def compute(
     ready = int(dep_status.get("readyReplicas", 0))
     updated = int(dep_status.get("updatedReplicas", 0))
     available = int(dep_status.get("availableReplicas", 0))
-    dep_gen = (deployment or {}).get("metadata", {}).get("generation")
-    observed = dep_status.get("observedGeneration")
+    phase = _phase(deployment, template_generation)
 
-    if deployment is None:
+    if phase.kind == "complete":
+        progressing = _cond(PROGRESSING, False, phase.reason, phase.message)
+    elif deployment is None and problems:
         progressing = _cond(PROGRESSING, False, "NoDeployment", "the Deployment does not exist yet")
-        if not problems:
-            progressing = _cond(PROGRESSING, True, "Creating", "creating the Deployment")
-    elif dep_gen is not None and (observed is None or observed < dep_gen):
-        progressing = _cond(PROGRESSING, True, "RollingOut", "the Deployment controller has not seen the change yet")
-    elif updated < desired or replicas > updated or available < desired:
-        progressing = _cond(
-            PROGRESSING,
-            True,
-            "RollingOut",
-            f"{updated}/{desired} pods updated, {available} available, {replicas} total",
-        )
     else:
-        progressing = _cond(PROGRESSING, False, "RolloutComplete", f"{available}/{desired} pods available")
+        progressing = _cond(PROGRESSING, True, phase.reason, phase.message)
 
     if problems:
         first = problems[0]
         message = "; ".join(p.message for p in problems)
         degraded = _cond(DEGRADED, True, first.reason, message)
+        stalled = _cond(STALLED, True, first.reason, message)
+        reconciling = _cond(RECONCILING, False, "Stalled", "cannot progress until the problem is fixed (see Stalled)")
         ready_c = _cond(READY, False, first.reason, message)
         if first.reason == "ProgressDeadlineExceeded":
             progressing = _cond(PROGRESSING, False, "ProgressDeadlineExceeded", first.message)
     else:
         degraded = _cond(DEGRADED, False, "AsExpected", "no problems found")
-        if progressing["status"] == "True":
-            ready_c = _cond(READY, False, "RollingOut", progressing["message"])
-        elif desired == 0:
-            ready_c = _cond(READY, True, "ScaledToZero", "scaled to zero replicas")
+        stalled = _cond(STALLED, False, "AsExpected", "nothing blocks progress")
+        if phase.kind == "complete":
+            reconciling = _cond(RECONCILING, False, "UpToDate", phase.message)
+            if desired == 0:
+                ready_c = _cond(READY, True, "ScaledToZero", "scaled to zero replicas")
+            else:
+                ready_c = _cond(READY, True, "AllReplicasReady", f"{ready}/{desired} pods ready")
         else:
-            ready_c = _cond(READY, True, "AllReplicasReady", f"{ready}/{desired} pods ready")
+            reconciling = _cond(RECONCILING, True, phase.reason, phase.message)
+            prior_available = int((previous or {}).get("availableReplicas", 0) or 0)
+            keeps = phase.kind == "scaling" and _was_ready(previous) and available >= min(desired, prior_available)
+            if keeps:
+                ready_c = _cond(
+                    READY, True, "Scaling", f"{available}/{desired} pods available; the pod count is changing"
+                )
+            else:
+                ready_c = _cond(READY, False, phase.reason, phase.message)
 
-    conditions = [ready_c, progressing, degraded]
+    conditions = [ready_c, progressing, degraded, reconciling, stalled]
     prior = {c.get("type"): c for c in (previous or {}).get("conditions", []) or []}
     for c in conditions:
         c["message"] = bounded(c["message"])
@@ -155,6 +218,35 @@ def compute(
     status["conditions"] = conditions
     # Round-trip through the model: the status written is always one the CRD schema accepts.
     return api.HatchetWorkerStatus.model_validate(status).model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+def next_template_generation(
+    known: int | None, before: Mapping[str, Any] | None, after: Mapping[str, Any]
+) -> int | None:
+    """The Deployment generation since which its pod template is unchanged, after one apply (pure).
+
+    ``before`` is the live Deployment before the apply (None: it was created), ``after`` the apply's
+    response (both as the apiserver normalized them). A changed template starts at ``after``'s
+    generation; an unchanged one keeps ``known``, or when that is unknown ``before``'s generation.
+    """
+    after_gen = (after.get("metadata") or {}).get("generation")
+    if before is None or (before.get("spec") or {}).get("template") != (after.get("spec") or {}).get("template"):
+        return int(after_gen) if after_gen is not None else None
+    if known is not None:
+        return known
+    before_gen = (before.get("metadata") or {}).get("generation")
+    return int(before_gen) if before_gen is not None else None
+
+
+def only_scaled(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> bool:
+    """True when an apply changed nothing of the Deployment's spec but ``replicas`` (pure): no
+    DeploymentUpdated Event for that, a scale is not a rollout."""
+    if before is None:
+        return False
+    b = {k: v for k, v in (before.get("spec") or {}).items() if k != "replicas"}
+    a = {k: v for k, v in (after.get("spec") or {}).items() if k != "replicas"}
+    labels = ((before.get("metadata") or {}).get("labels"), (after.get("metadata") or {}).get("labels"))
+    return a == b and labels[0] == labels[1]
 
 
 def events(previous: Mapping[str, Any] | None, current: Mapping[str, Any]) -> list[Event]:

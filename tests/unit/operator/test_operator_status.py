@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from hatchet_operator import status
 
 NOW = "2026-01-01T00:00:00Z"
@@ -57,6 +60,8 @@ def test_all_ready() -> None:
         "Ready": ("True", "AllReplicasReady"),
         "Progressing": ("False", "RolloutComplete"),
         "Degraded": ("False", "AsExpected"),
+        "Reconciling": ("False", "UpToDate"),
+        "Stalled": ("False", "AsExpected"),
     }
     assert s["observedGeneration"] == 7
     assert (s["replicas"], s["readyReplicas"], s["updatedReplicas"], s["availableReplicas"]) == (2, 2, 2, 2)
@@ -79,7 +84,8 @@ def test_rollout_in_progress() -> None:
     )
     assert _conds(compute(deployment=_dep(generation=5, observed=4)))["Progressing"] == ("True", "RollingOut")
     s = compute(deployment=_dep(ready=1, available=1))
-    assert _conds(s)["Ready"] == ("False", "RollingOut")
+    assert _conds(s)["Ready"] == ("False", "WaitingForPods")
+    assert _conds(s)["Reconciling"] == ("True", "WaitingForPods")
 
 
 def test_scaled_to_zero_is_ready() -> None:
@@ -92,6 +98,8 @@ def test_problems_degrade_and_unready() -> None:
     s = compute(deployment=_dep(), problems=[p])
     assert _conds(s)["Degraded"] == ("True", "SecretNotFound")
     assert _conds(s)["Ready"] == ("False", "SecretNotFound")
+    assert _conds(s)["Stalled"] == ("True", "SecretNotFound")
+    assert _conds(s)["Reconciling"][0] == "False"
     assert "hatchet-client-config" in next(c["message"] for c in s["conditions"] if c["type"] == "Degraded")
 
 
@@ -123,7 +131,7 @@ def test_transition_time_moves_only_when_status_flips() -> None:
     first = compute(deployment=_dep(ready=1, available=1))
     second = compute(deployment=_dep(), previous=first, now=LATER)
     times = {c["type"]: c["lastTransitionTime"] for c in second["conditions"]}
-    assert times == {"Ready": LATER, "Progressing": LATER, "Degraded": NOW}
+    assert times == {"Ready": LATER, "Progressing": LATER, "Degraded": NOW, "Reconciling": LATER, "Stalled": NOW}
 
 
 def test_unchanged_world_computes_identical_status() -> None:
@@ -147,3 +155,109 @@ def test_events_for_transitions() -> None:
     # A first status is not a transition: no Event per HatchetWorker when a fleet is created.
     assert status.events(None, ok) == []
     assert [e.reason for e in status.events(None, bad)] == ["SecretNotFound"]
+
+
+# --- kstatus conventions and scaling ---------------------------------------------------------
+
+
+def test_reconciling_and_stalled_follow_the_phase() -> None:
+    assert _conds(compute())["Reconciling"] == ("True", "Creating")
+    rolling = compute(deployment=_dep(updated=1, total=3))
+    assert _conds(rolling)["Reconciling"] == ("True", "RollingOut") and _conds(rolling)["Ready"][0] == "False"
+    stuck = compute(problems=[status.Problem("ImageNotSet", "spec.image is empty")])
+    assert _conds(stuck)["Stalled"] == ("True", "ImageNotSet") and _conds(stuck)["Reconciling"][0] == "False"
+
+
+def test_scale_up_keeps_ready_true() -> None:
+    ok = compute(deployment=_dep())  # 2/2 available, Ready
+    # The operator applied replicas 5 (generation 5); the controller has seen only generation 4,
+    # whose template is the current one (template_generation 4): a scale, not a rollout.
+    window = compute(deployment=_dep(replicas=5, total=2, generation=5, observed=4), previous=ok, template_generation=4)
+    assert _conds(window)["Ready"] == ("True", "Scaling")
+    assert _conds(window)["Reconciling"] == ("True", "Scaling")
+    # Without knowing the template generation the same change counts as a rollout (never Ready early).
+    unknown = compute(deployment=_dep(replicas=5, total=2, generation=5, observed=4), previous=ok)
+    assert _conds(unknown)["Ready"] == ("False", "RollingOut")
+    # Pods created, becoming available one by one: Ready stays True, no Event at any step.
+    prev = window
+    for avail in (2, 3, 4, 5):
+        nxt = compute(
+            deployment=_dep(replicas=5, available=avail, ready=avail, updated=5, generation=5, observed=5),
+            previous=prev,
+        )
+        assert _conds(nxt)["Ready"][0] == "True"
+        assert status.events(prev, nxt) == []
+        prev = nxt
+    assert _conds(prev)["Ready"] == ("True", "AllReplicasReady") and _conds(prev)["Reconciling"][0] == "False"
+
+
+def test_scale_down_keeps_ready_true() -> None:
+    ok = compute(deployment=_dep(replicas=5, ready=5, updated=5, available=5))
+    down = compute(deployment=_dep(replicas=2, total=5, ready=5, updated=5, available=5), previous=ok)
+    assert _conds(down)["Ready"] == ("True", "Scaling") and status.events(ok, down) == []
+
+
+def test_losing_a_pod_is_not_ready_even_while_scaling() -> None:
+    ok = compute(deployment=_dep(replicas=3, ready=3, updated=3, available=3))
+    crash = compute(deployment=_dep(replicas=3, ready=2, updated=3, available=2), previous=ok)
+    assert _conds(crash)["Ready"] == ("False", "WaitingForPods")
+    assert [e.reason for e in status.events(ok, crash)] == ["NotReady"]
+    scaling_crash = compute(deployment=_dep(replicas=6, updated=6, ready=2, available=2), previous=ok)
+    assert _conds(scaling_crash)["Ready"][0] == "False"
+    # Once not Ready, a scale does not make it Ready: only a complete rollout does.
+    still = compute(deployment=_dep(replicas=6, updated=6, ready=4, available=4), previous=scaling_crash)
+    assert _conds(still)["Ready"][0] == "False"
+
+
+def test_template_change_with_old_pods_is_a_rollout() -> None:
+    ok = compute(deployment=_dep())
+    roll = compute(deployment=_dep(updated=1, total=3, generation=5, observed=5), previous=ok, template_generation=5)
+    assert _conds(roll)["Ready"] == ("False", "RollingOut")
+
+
+def test_next_template_generation_and_only_scaled() -> None:
+    before = {"metadata": {"generation": 3, "labels": {"a": "1"}}, "spec": {"replicas": 2, "template": {"x": 1}}}
+    scaled = {"metadata": {"generation": 4, "labels": {"a": "1"}}, "spec": {"replicas": 5, "template": {"x": 1}}}
+    changed = {"metadata": {"generation": 4, "labels": {"a": "1"}}, "spec": {"replicas": 2, "template": {"x": 2}}}
+    assert status.next_template_generation(None, None, before) == 3
+    assert status.next_template_generation(2, before, scaled) == 2
+    assert status.next_template_generation(None, before, scaled) == 3
+    assert status.next_template_generation(2, before, changed) == 4
+    assert status.only_scaled(before, scaled) and not status.only_scaled(before, changed)
+    assert not status.only_scaled(None, scaled)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(
+    st.integers(0, 6),
+    st.integers(0, 6),
+    st.integers(0, 6),
+    st.integers(0, 6),
+    st.booleans(),
+    st.booleans(),
+    st.one_of(st.none(), st.integers(1, 5)),
+)
+def test_kstatus_conditions_are_consistent(
+    desired: int, total: int, updated: int, available: int, observed: bool, problem: bool, tgen: int | None
+) -> None:
+    updated, available = min(updated, total), min(available, total)
+    dep = _dep(
+        replicas=desired,
+        total=total,
+        updated=updated,
+        available=available,
+        ready=available,
+        generation=5,
+        observed=5 if observed else 4,
+    )
+    problems = [status.Problem("SecretNotFound", "gone")] if problem else []
+    prev = compute(deployment=_dep(replicas=desired, ready=desired, updated=desired, available=desired))
+    s = compute(deployment=dep, problems=problems, previous=prev, template_generation=tgen)
+    c = _conds(s)
+    assert not (c["Reconciling"][0] == "True" and c["Stalled"][0] == "True")
+    assert (c["Stalled"][0] == "True") == (c["Degraded"][0] == "True") == problem
+    if c["Ready"][0] == "True" and c["Reconciling"][0] == "True":
+        # Ready during a reconcile only while the pod count changes, with no old-template pods.
+        assert c["Ready"][1] == "Scaling" and updated >= total
+    if c["Reconciling"][0] == "False" and not problem:
+        assert c["Ready"][0] == "True" and available >= desired and updated == total == desired
