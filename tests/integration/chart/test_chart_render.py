@@ -96,6 +96,8 @@ def test_default_cluster_wide(helm: Helm) -> None:
     objs = render(helm)
     assert kinds(objs) == [
         ("ClusterRole", "", FULLNAME),
+        ("ClusterRole", "", f"{FULLNAME}-edit"),
+        ("ClusterRole", "", f"{FULLNAME}-view"),
         ("ClusterRoleBinding", "", FULLNAME),
         ("CustomResourceDefinition", "", CRD_NAME),
         ("Deployment", NS, FULLNAME),
@@ -104,7 +106,7 @@ def test_default_cluster_wide(helm: Helm) -> None:
         ("Service", NS, f"{FULLNAME}-metrics"),
         ("ServiceAccount", NS, FULLNAME),
     ]
-    assert rules_map(one(objs, "ClusterRole")["rules"]) == WORKLOAD_RULES
+    assert rules_map(one(objs, "ClusterRole", FULLNAME)["rules"]) == WORKLOAD_RULES
     assert rules_map(one(objs, "Role")["rules"]) == lease_rules(FULLNAME)
     binding = one(objs, "ClusterRoleBinding")
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": FULLNAME, "namespace": NS}]
@@ -140,7 +142,9 @@ def test_default_cluster_wide(helm: Helm) -> None:
 
 def test_no_rule_is_broader_than_needed_in_any_mode(helm: Helm) -> None:
     for values in ({}, {"watchNamespaces": ["a", "b"]}, {"replicaCount": 3}):
-        for obj in of_kind(render(helm, values), "ClusterRole") + of_kind(render(helm, values), "Role"):
+        objs = render(helm, values)
+        operator_roles = [o for o in of_kind(objs, "ClusterRole") if o["metadata"]["name"] not in AGGREGATED]
+        for obj in operator_roles + of_kind(objs, "Role"):
             for rule in obj["rules"]:
                 assert "*" not in rule["verbs"] and "*" not in rule["resources"] and "*" not in rule["apiGroups"]
                 assert not {"delete", "deletecollection", "escalate", "bind", "impersonate"} & set(rule["verbs"])
@@ -163,7 +167,7 @@ def test_namespaced_mode_has_no_cluster_role(helm: Helm) -> None:
 
 def test_secret_check_off_drops_the_secret_permission(helm: Helm) -> None:
     objs = render(helm, {"secretCheck": {"enabled": False}})
-    rules = rules_map(one(objs, "ClusterRole")["rules"])
+    rules = rules_map(one(objs, "ClusterRole", FULLNAME)["rules"])
     assert ("", "secrets", "") not in rules
     assert rules == {k: v for k, v in WORKLOAD_RULES.items() if k[1] != "secrets"}
     assert "--no-secret-check" in container(one(objs, "Deployment"))["args"]
@@ -336,3 +340,26 @@ def test_rendered_args_parse_into_the_intended_settings(
         assert (settings.leader.lease_duration, settings.leader.renew_deadline, settings.leader.retry_period) == (
             15.0, 10.0, 2.0)
     assert parsed.log_level == "INFO" and parsed.log_format == "json"
+
+
+AGGREGATED = (f"{FULLNAME}-view", f"{FULLNAME}-edit")
+AGG = "rbac.authorization.k8s.io/aggregate-to-"
+
+
+def test_aggregated_roles_extend_the_builtin_view_edit_admin_with_hatchetworkers_only(helm: Helm) -> None:
+    objs = render(helm)
+    view, edit = one(objs, "ClusterRole", AGGREGATED[0]), one(objs, "ClusterRole", AGGREGATED[1])
+    labels = {n: {k.removeprefix(AGG) for k, v in o["metadata"]["labels"].items() if k.startswith(AGG) and v == "true"}
+              for n, o in (("view", view), ("edit", edit))}
+    assert labels == {"view": {"view", "edit", "admin"}, "edit": {"edit", "admin"}}
+    assert rules_map(view["rules"]) == {
+        ("hatchetkube.io", r, ""): {"get", "list", "watch"}
+        for r in ("hatchetworkers", "hatchetworkers/status", "hatchetworkers/scale")
+    }
+    edit_rules = rules_map(edit["rules"])
+    assert {k[0] for k in edit_rules} == {"hatchetkube.io"}  # nothing beyond the HatchetWorker API
+    assert "update" not in edit_rules.get(("hatchetkube.io", "hatchetworkers/status", ""), set())
+    # Opt-out, and none in namespaced mode (nothing cluster-scoped there).
+    off = render(helm, {"rbac": {"aggregateToBuiltinRoles": False}})
+    assert [o["metadata"]["name"] for o in of_kind(off, "ClusterRole")] == [FULLNAME]
+    assert of_kind(render(helm, {"watchNamespaces": ["a"]}), "ClusterRole") == []
