@@ -359,3 +359,54 @@ def test_bad_values_fail_at_install(helm: Helm, system_ns: str) -> None:
     assert cp.returncode != 0
     assert "/logging/level" in cp.stderr and "value must be one of" in cp.stderr
     assert helm.run("status", "bad", "--namespace", system_ns, check=False).returncode != 0
+
+
+def can_sub(kube: ControlPlane, user: str, verb: str, subresource: str, ns: str) -> bool:
+    """can-i on a HatchetWorker subresource (``hatchetworkers/x`` would mean the object named x)."""
+    cp = kube.kubectl("auth", "can-i", verb, "hatchetworkers", f"--subresource={subresource}", f"--as={user}",
+                      "-n", ns, check=False)
+    assert cp.stdout.strip() in ("yes", "no"), cp.stdout + cp.stderr
+    return cp.stdout.strip() == "yes"
+
+
+def test_builtin_view_and_edit_roles_cover_hatchetworkers(helm: Helm, kube: ControlPlane, system_ns: str) -> None:
+    release = "hkagg"
+    team = new_namespace(kube, "hk-team")
+    try:
+        install(helm, kube, release, system_ns, {"leaderElection": FAST_LEASE})
+        # Users bound only to the built-in roles: the apiserver's aggregation controller does the rest.
+        kube.kubectl("create", "rolebinding", "viewer", "-n", team, "--clusterrole=view", "--user=vera")
+        kube.kubectl("create", "rolebinding", "editor", "-n", team, "--clusterrole=edit", "--user=ed")
+        kube.kubectl("create", "rolebinding", "boss", "-n", team, "--clusterrole=admin", "--user=ada")
+
+        def aggregated() -> bool:
+            return can_i(kube, "vera", "list", "hatchetworkers", team) and can_i(
+                kube, "ed", "create", "hatchetworkers", team
+            )
+
+        wait_for(aggregated, 60, "HatchetWorker rules aggregated into view/edit")
+        for verb in ("get", "list", "watch"):
+            assert can_i(kube, "vera", verb, "hatchetworkers", team)
+            assert can_sub(kube, "vera", verb, "status", team)
+        for verb in ("create", "patch", "update", "delete"):
+            assert not can_i(kube, "vera", verb, "hatchetworkers", team), f"view may {verb}"
+        for user in ("ed", "ada"):
+            for verb in ("get", "list", "create", "patch", "update", "delete"):
+                assert can_i(kube, user, verb, "hatchetworkers", team), f"{user} may not {verb}"
+            assert can_sub(kube, user, "patch", "scale", team)
+            # Status belongs to the operator.
+            assert not can_sub(kube, user, "patch", "status", team)
+        # Only in the namespace of the binding.
+        assert not can_i(kube, "ed", "create", "hatchetworkers", system_ns)
+        # Used, not just granted: the editor creates one and the viewer reads it.
+        manifest = worker("by-editor")
+        kube.kubectl("apply", "-n", team, "--as=ed", "-f", "-", input=manifest)
+        kube.kubectl("get", "hatchetworker", "by-editor", "-n", team, "--as=vera")
+        denied = kube.kubectl("delete", "hatchetworker", "by-editor", "-n", team, "--as=vera", check=False)
+        assert denied.returncode != 0 and "forbidden" in denied.stderr.lower()
+    finally:
+        helm.run("uninstall", release, "--namespace", system_ns, "--wait", check=False)
+        kube.kubectl("delete", "namespace", team, "--wait=false", check=False)
+    # The aggregated roles go with the release, and with them the users' HatchetWorker access.
+    wait_for(lambda: not can_i(kube, "ed", "create", "hatchetworkers", team) or
+             kube.kubectl("get", "ns", team, check=False).returncode != 0, 60, "aggregated rules removed")
