@@ -4,7 +4,8 @@ Filled once by paginated LISTs before kopf starts (``prime``), then kept current
 events (``handlers``). Priming first means the first reconcile of every HatchetWorker already sees
 its existing Deployment, so a restarted operator re-applies nothing; doing it here rather than with
 kopf indices avoids kopf's start-up barrier, whose cost grows with the square of the object count.
-Secrets are reduced to their key names at once: the operator never keeps Secret values.
+Referenced Secrets are read one by one by GET (``secretcheck``: no list/watch of Secrets) and reduced
+to their key names at once: the operator never keeps Secret values.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from hatchet_operator import render
 from hatchet_operator.api import v1alpha1 as api
 from hatchet_operator.kube import ApiError, Client
 from hatchet_operator.observed import ObservedDeployment, slim_worker
+from hatchet_operator.secretcheck import SecretChecker
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,23 @@ def referenced_secrets(spec: Mapping[str, Any]) -> set[str]:
     return names
 
 
+def needed_keys(spec: Mapping[str, Any]) -> dict[str, set[str]]:
+    """Secret name -> data keys a HatchetWorker's pods need (from the raw spec; as render.secret_references)."""
+    conn = spec.get("hatchet") or {}
+    token = conn.get("tokenSecretRef") or {}
+    out: dict[str, set[str]] = {
+        token.get("name") or api.DEFAULT_TOKEN_SECRET: {token.get("key") or api.DEFAULT_TOKEN_KEY}
+    }
+    tls = conn.get("tls") or {}
+    ca = tls.get("caSecretRef") or {}
+    if ca.get("name"):
+        out.setdefault(ca["name"], set()).add(ca.get("key") or api.DEFAULT_CA_KEY)
+    cert = tls.get("clientCertSecretRef") or {}
+    if cert.get("name"):
+        out.setdefault(cert["name"], set()).update({"tls.crt", "tls.key"})
+    return out
+
+
 def deployment_owner(body: Mapping[str, Any]) -> str | None:
     """The HatchetWorker a managed Deployment belongs to."""
     meta = body.get("metadata", {}) or {}
@@ -54,7 +73,7 @@ class Cache:
     def __init__(self) -> None:
         self.workers: dict[Key, dict[str, Any]] = {}
         self.deployments: dict[Key, ObservedDeployment] = {}
-        self.secrets: dict[Key, frozenset[str]] = {}
+        self.secrets = SecretChecker()
         self._users: dict[Key, set[str]] = {}  # (namespace, secret) -> HatchetWorker names
         self._refs: dict[Key, set[str]] = {}  # (namespace, worker) -> secret names
         self._deployment_rv: dict[str | None, str] = {}  # scope -> resourceVersion to watch from
@@ -67,7 +86,7 @@ class Cache:
         return self.deployments.get(key)
 
     def secret_keys(self, namespace: str, name: str) -> frozenset[str] | None:
-        return self.secrets.get((namespace, name))
+        return self.secrets.keys(namespace, name)
 
     def drop_worker(self, key: Key) -> None:
         self.put_worker(key, None)
@@ -99,11 +118,17 @@ class Cache:
         else:
             self.deployments[key] = ObservedDeployment.of(body)
 
-    def put_secret(self, key: Key, body: Mapping[str, Any] | None) -> None:
-        if body is None:
-            self.secrets.pop(key, None)
-        else:
-            self.secrets[key] = frozenset((body.get("data") or {}).keys())
+    def referenced_secret_keys(self) -> set[Key]:
+        """(namespace, Secret) of every Secret some cached HatchetWorker references."""
+        return set(self._users)
+
+    def needed_secret_keys(self) -> dict[Key, frozenset[str]]:
+        """(namespace, Secret) -> the data keys the HatchetWorkers referencing it need."""
+        out: dict[Key, set[str]] = {}
+        for (namespace, _), body in self.workers.items():
+            for secret, keys in needed_keys(body.get("spec") or {}).items():
+                out.setdefault((namespace, secret), set()).update(keys)
+        return {k: frozenset(v) for k, v in out.items()}
 
     def secret_users(self, namespace: str, secret: str) -> list[str]:
         """HatchetWorkers in ``namespace`` that reference Secret ``secret``."""
@@ -121,15 +146,14 @@ class Cache:
                     (meta["namespace"], meta["name"]), {**item, "apiVersion": api.API_VERSION, "kind": api.KIND}
                 )
             self._deployment_rv[ns] = await self._list_deployments(client, ns)
-            if check_secrets:
-                async for item in _list(client, "/api/v1", "secrets", ns):
-                    meta = item["metadata"]
-                    self.put_secret((meta["namespace"], meta["name"]), item)
+        self.secrets.client = client
+        if check_secrets:  # one GET per distinct referenced Secret, a few at a time
+            await self.secrets.ensure(self.referenced_secret_keys())
         log.info(
             "primed: %d HatchetWorkers, %d Deployments, %d Secrets",
             len(self.workers),
             len(self.deployments),
-            len(self.secrets),
+            len(self.referenced_secret_keys()) if check_secrets else 0,
         )
 
     async def _list_deployments(self, client: Client, ns: str | None) -> str:
@@ -228,8 +252,7 @@ async def _list(
     versions: list[str] | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
     path = f"{prefix}/namespaces/{namespace}/{plural}" if namespace else f"{prefix}/{plural}"
-    # Secrets can be large (Helm keeps releases in them): smaller pages bound the transient memory.
-    params = {"limit": str(100 if plural == "secrets" else PAGE)}
+    params = {"limit": str(PAGE)}
     if selector:
         params["labelSelector"] = selector
     while True:

@@ -83,7 +83,7 @@ hatchet_operator uses:
 {{- if .Values.secretCheck.enabled }}
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["list", "watch"]
+  verbs: ["get"]
 {{- end }}
 {{- end }}
 

@@ -24,7 +24,7 @@ WORKLOAD_RULES = {
     ("hatchetkube.io", "hatchetworkers/finalizers", ""): {"update"},
     ("apps", "deployments", ""): {"list", "watch", "create", "patch"},
     ("", "events", ""): {"create"},
-    ("", "secrets", ""): {"list", "watch"},
+    ("", "secrets", ""): {"get"},
 }
 
 

@@ -224,7 +224,7 @@ def test_cluster_wide_install_reconciles_as_its_service_account(
         deploy = json.loads(kube.kubectl("get", "deploy", "fleet", "-n", namespace, "-o", "json").stdout)
         assert deploy["metadata"]["ownerReferences"][0]["kind"] == "HatchetWorker"
         assert deploy["status"]["readyReplicas"] == 2
-        # A missing Secret is reported: the secrets list/watch permission is used, not just granted.
+        # A missing Secret is reported: the secrets get permission is used, not just granted.
         kube.kubectl("apply", "-n", namespace, "-f", "-", input=worker(
             "no-secret", hatchet={"tokenSecretRef": {"name": "absent", "key": "HATCHET_CLIENT_TOKEN"}}))
         wait_for(lambda: (condition(kube, namespace, "no-secret", "Degraded") or {}).get("reason") == "SecretNotFound",
@@ -242,7 +242,8 @@ def test_cluster_wide_install_reconciles_as_its_service_account(
     # Not broader than needed: exactly the chart's rules, and nothing a worker fleet could abuse.
     assert granted(kube, user, namespace) == WORKLOAD_RULES
     assert granted(kube, user, system_ns) == {**WORKLOAD_RULES, **lease_rules(fullname)}
-    for verb, resource in [("create", "secrets"), ("get", "secrets"), ("delete", "pods"), ("create", "pods"),
+    for verb, resource in [("create", "secrets"), ("list", "secrets"), ("watch", "secrets"),
+                           ("delete", "pods"), ("create", "pods"),
                            ("delete", "deployments"), ("update", "deployments"), ("create", "hatchetworkers"),
                            ("delete", "hatchetworkers"), ("patch", "hatchetworkers"), ("get", "configmaps"),
                            ("create", "leases"), ("create", "rolebindings")]:

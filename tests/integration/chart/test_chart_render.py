@@ -149,7 +149,7 @@ def test_no_rule_is_broader_than_needed_in_any_mode(helm: Helm) -> None:
                 assert "*" not in rule["verbs"] and "*" not in rule["resources"] and "*" not in rule["apiGroups"]
                 assert not {"delete", "deletecollection", "escalate", "bind", "impersonate"} & set(rule["verbs"])
                 if "secrets" in rule["resources"]:
-                    assert set(rule["verbs"]) == {"list", "watch"}
+                    assert set(rule["verbs"]) == {"get"}  # the named Secrets only: no list/watch
 
 
 def test_namespaced_mode_has_no_cluster_role(helm: Helm) -> None:

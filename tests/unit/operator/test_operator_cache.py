@@ -62,13 +62,14 @@ def test_secret_users_follow_spec_changes_and_deletion() -> None:
     assert cache.secret_users("elsewhere", "other") == []
 
 
-def test_secrets_are_reduced_to_key_names() -> None:
+def test_referenced_secret_keys_follow_the_workers() -> None:
     cache = Cache()
-    cache.put_secret(("ns", "s"), {"data": {"A": "c2VjcmV0", "B": ""}})
-    assert cache.secret_keys("ns", "s") == frozenset({"A", "B"})
-    assert "c2VjcmV0" not in repr(cache.secrets)
-    cache.put_secret(("ns", "s"), None)
-    assert cache.secret_keys("ns", "s") is None
+    cache.put_worker(("ns", "a"), _worker_body("a", {}))
+    cache.put_worker(("ns2", "b"), _worker_body("b", {"hatchet": {"tokenSecretRef": {"name": "t"}}}))
+    assert cache.referenced_secret_keys() == {("ns", "hatchet-client-config"), ("ns2", "t")}
+    cache.put_worker(("ns2", "b"), None)
+    assert cache.referenced_secret_keys() == {("ns", "hatchet-client-config")}
+    assert cache.secret_keys("ns", "hatchet-client-config") is None  # never read: unknown
 
 
 def _live() -> dict:  # type: ignore[type-arg]
@@ -122,3 +123,22 @@ def test_deployment_owner() -> None:
     assert deployment_owner(live) == "w"  # from the instance label
     del live["metadata"]["labels"]
     assert deployment_owner(live) is None
+
+
+def test_needed_keys_match_what_the_renderer_references() -> None:
+    from hatchet_operator.api import v1alpha1 as api
+    from hatchet_operator.cache import needed_keys
+
+    spec = {
+        "image": "i",
+        "hatchet": {
+            "tokenSecretRef": {"name": "t", "key": "K"},
+            "tls": {"strategy": "mtls", "caSecretRef": {"name": "ca"}, "clientCertSecretRef": {"name": "cc"}},
+        },
+    }
+    for s in ({"image": "i"}, spec):
+        worker = api.HatchetWorker.model_validate({"metadata": {"name": "w"}, "spec": s})
+        expected: dict[str, set[str]] = {}
+        for name, key in render.secret_references(worker):
+            expected.setdefault(name, set()).add(str(key))
+        assert needed_keys(s) == expected
