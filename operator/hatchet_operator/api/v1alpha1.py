@@ -604,7 +604,7 @@ class ConditionStatus(StrEnum):
 class Condition(_Model):
     """One observation about the resource, in the Kubernetes metav1.Condition shape."""
 
-    type: str = Field(description="Ready, Progressing or Degraded.", max_length=316)
+    type: str = Field(description="Ready, Progressing, Degraded, Reconciling or Stalled.", max_length=316)
     status: ConditionStatus = Field(description="True, False or Unknown.")
     reason: str = Field(description="A CamelCase reason, stable API for tools.", max_length=1024)
     message: str = Field(default="", description="Human-readable details.", max_length=32768)
@@ -629,7 +629,7 @@ class HatchetWorkerStatus(_Model):
     deployment: str | None = Field(default=None, description="Name of the managed Deployment.")
     conditions: list[Condition] | None = Field(
         default=None,
-        description="Ready, Progressing and Degraded.",
+        description="Ready, Progressing and Degraded, plus the kstatus pair Reconciling and Stalled.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
 
