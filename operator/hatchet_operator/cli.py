@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--no-secret-check",
         action="store_true",
-        help="do not watch Secrets (no Degraded for a missing token Secret; no Secret RBAC needed)",
+        help="do not read Secrets (no Degraded for a missing token Secret; no Secret RBAC needed)",
     )
     run.add_argument("--no-leader-election", action="store_true", help="do not take the leader Lease")
     run.add_argument(

@@ -40,7 +40,7 @@ class OperatorSettings:
     default_image: str | None = None
     """Image for HatchetWorkers without spec.image (--default-image)."""
     check_secrets: bool = True
-    """Watch Secrets to report a missing token/CA Secret or key as Degraded (--no-secret-check turns off)."""
+    """GET the named Secrets to report a missing token/CA Secret or key as Degraded (--no-secret-check: off)."""
     watch_stale_seconds: float = 60.0
     """Liveness fails when the leader's own Lease renewals have not come back through its watch this long."""
     status_delay: float = 1.0
