@@ -97,6 +97,8 @@ class _State:
     verified: tuple[str, str] | None = None
     """(digest of the desired Deployment, fingerprint of the live one) last found in agreement."""
     rendered: _Rendered | None = None
+    template_generation: int | None = None
+    """The Deployment generation since which its pod template is unchanged (``status.compute``)."""
     owner_unconfirmed: bool = False
     """The Deployment was deleted: before creating it again, confirm its owner still exists (under
     background cascading deletion the Deployment's DELETED event can arrive before the owner's)."""
@@ -331,11 +333,18 @@ class Reconciler:
                     )
                 else:
                     created = observed is None
+                    before = observed.body() if observed is not None else None
+                    state.template_generation = status.next_template_generation(
+                        state.template_generation, before, live
+                    )
+                    scaled_only = status.only_scaled(before, live)
                     state.applied = observed = ObservedDeployment.of(live)
                     # Applied exactly this; until its owned fields change, there is nothing to compare.
                     state.verified = (digest, observed.fingerprint)
                     result = "applied"
-                    if not created:  # A change or a reverted hand edit; creation shows in the status.
+                    # A change or a reverted hand edit; creation shows in the status, and a replica
+                    # change (the scale subresource, an autoscaler) is not a Deployment update.
+                    if not created and not scaled_only:
                         self.post_event(body, status.Event("Normal", "DeploymentUpdated", f"updated Deployment {name}"))
                     if log.isEnabledFor(logging.DEBUG):
                         drift = diff.mismatches(desired, live)
@@ -351,6 +360,7 @@ class Reconciler:
             problems=problems,
             previous=previous,
             now=self.now(),
+            template_generation=state.template_generation,
         )
         if new_status != previous and new_status != state.written_status:
             # The first status and a spec change are reported at once (observedGeneration moves,

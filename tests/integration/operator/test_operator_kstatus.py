@@ -142,11 +142,6 @@ def _scale(c: Cluster, name: str, n: int) -> None:
     c.k("patch", "hw", name, "--subresource=scale", "--type=merge", "-p", json.dumps({"spec": {"replicas": n}}))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the reconciler to pass status.compute(template_generation=...) and to skip DeploymentUpdated "
-    "for status.only_scaled applies (see docs/operator.md, Status)",
-)
 def test_scale_subresource_is_not_a_rollout(operator: Operator, cluster: Cluster, judge: Judge) -> None:
     c = cluster
     c.secret()
