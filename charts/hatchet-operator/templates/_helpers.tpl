@@ -54,7 +54,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/*
 The operator's rules where it reconciles (cluster-wide or per watched namespace). Exactly what
 hatchet_operator uses:
-- hatchetworkers: list + watch (kopf's watch-fed index and event handler); status: patch
+- hatchetworkers: list + watch (kopf's watch-fed index and event handler), get (before re-creating
+  a deleted Deployment, confirm its owner still exists); status: patch
   (merge patch of conditions and counts). No create/update/delete: users own HatchetWorkers.
 - hatchetworkers/finalizers: update, only so the Deployment's ownerReference may carry
   blockOwnerDeletion on clusters that enforce it (OwnerReferencesPermissionEnforcement).
@@ -67,7 +68,7 @@ hatchet_operator uses:
 {{- define "hatchet-operator.workloadRules" -}}
 - apiGroups: ["hatchetkube.io"]
   resources: ["hatchetworkers"]
-  verbs: ["list", "watch"]
+  verbs: ["get", "list", "watch"]
 - apiGroups: ["hatchetkube.io"]
   resources: ["hatchetworkers/status"]
   verbs: ["patch"]
