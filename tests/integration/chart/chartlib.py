@@ -19,7 +19,7 @@ KUBE_VERSION = versions()["KUBERNETES_VERSION"]
 
 # Exactly the rules the operator needs where it reconciles (see the chart's _helpers.tpl for why).
 WORKLOAD_RULES = {
-    ("hatchetkube.io", "hatchetworkers", ""): {"list", "watch"},
+    ("hatchetkube.io", "hatchetworkers", ""): {"get", "list", "watch"},
     ("hatchetkube.io", "hatchetworkers/status", ""): {"patch"},
     ("hatchetkube.io", "hatchetworkers/finalizers", ""): {"update"},
     ("apps", "deployments", ""): {"list", "watch", "create", "patch"},

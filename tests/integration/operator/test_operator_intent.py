@@ -137,6 +137,14 @@ def _ready_at_generation(c: Cluster, name: str) -> dict[str, Any] | None:
     return hw
 
 
+def _caught_up(c: Cluster, name: str) -> dict[str, Any] | None:
+    hw = _ready_at_generation(c, name)
+    if hw is None:
+        return None
+    reconciling = next((x for x in hw["status"].get("conditions", []) if x["type"] == "Reconciling"), None)
+    return hw if reconciling is not None and reconciling["status"] == "False" else None
+
+
 def test_every_spec_change_lands(operator: Operator, cluster: Cluster, kube: ControlPlane) -> None:
     c = cluster
     c.secret()
@@ -173,8 +181,13 @@ def test_every_spec_change_lands(operator: Operator, cluster: Cluster, kube: Con
                 assert live is not None
                 expected = _dry_run(c, hw)
                 assert _owned(live) == _owned(expected), f"the Deployment does not hold spec {spec}"
-                # The status is not only Ready: it describes this very Deployment.
-                assert hw["status"]["replicas"] == live["status"].get("replicas", 0)
+                # Once it reports it has caught up (Reconciling=False), the status describes this
+                # very Deployment (while only scaling, Ready may already be True: a scale is not a
+                # rollout).
+                settled = wait_for(lambda: _caught_up(c, name), 90, f"{name} Reconciling=False")
+                dep = c.get("deployment", name)
+                assert dep is not None
+                assert settled["status"]["replicas"] == dep["status"].get("replicas", 0)
                 done.append(1)
         finally:
             c.k("delete", "hatchetworker", name, "--wait=false", check=False)
