@@ -163,10 +163,6 @@ class Reconciler:
             state.verified = None
             state.owner_unconfirmed = True
 
-    def tracked(self) -> int:
-        """Keys with per-key state (for the metrics; it must fall back as HatchetWorkers go)."""
-        return len(self._states)
-
     def _spawn(self, coro: Coroutine[Any, Any, str]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
@@ -308,7 +304,11 @@ class Reconciler:
         result = "unchanged"
         if digest is not None:
             desired: dict[str, Any] | None = None
-            if observed is not None and state.verified == (digest, observed.fingerprint):
+            if (
+                observed is not None
+                and observed.applied_digest == digest
+                and state.verified == (digest, observed.fingerprint)
+            ):
                 pass  # Nothing the operator owns has changed since it last checked.
             elif intent_held(digest, observed, desired := self._desired(body)):
                 assert observed is not None
