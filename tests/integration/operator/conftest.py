@@ -111,6 +111,11 @@ def wait_quiet(kube: ControlPlane, timeout: float = 120) -> None:
 
 @pytest.fixture(scope="session")
 def crd(kube: ControlPlane) -> str:
+    return install_crd(kube)
+
+
+def install_crd(kube: ControlPlane) -> str:
+    """Apply the committed CRD and wait until discovery serves it; returns its name."""
     kube.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD))
     kube.kubectl("wait", "--for=condition=Established", "crd/hatchetworkers.hatchetkube.io", "--timeout=60s")
     # Discovery must list the new resource before kubectl or the operator can use it.

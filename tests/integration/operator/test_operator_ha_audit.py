@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import CRD, Cluster, Operator, worker_manifest
+from conftest import Cluster, Operator, install_crd, worker_manifest
 
 from harness import audit
 from harness.kube import ControlPlane
@@ -39,14 +39,7 @@ def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
 
 @pytest.fixture(scope="module")
 def crd(kube: ControlPlane) -> str:
-    kube.kubectl("apply", "--server-side", "-f", str(CRD))
-    kube.kubectl("wait", "--for=condition=Established", "crd/hatchetworkers.hatchetkube.io", "--timeout=60s")
-    wait_for(
-        lambda: "hatchetworkers" in kube.kubectl("api-resources", "--api-group=hatchetkube.io").stdout,
-        60,
-        "hatchetworkers in discovery",
-    )
-    return "hatchetworkers.hatchetkube.io"
+    return install_crd(kube)
 
 
 def _replica(
