@@ -102,7 +102,9 @@ class GuardedClient(Client):
 
     A write is sent only while ``allow()`` is true and is cancelled once ``budget()`` seconds have
     passed without an answer; writes in flight are counted so a stopping leader can wait for them
-    before it releases the Lease. Reads are never refused.
+    before it releases the Lease. A write that ended without an answer (cancelled, timed out, the
+    connection dropped) is unsettled: its bytes may already be on their way and still land, so the
+    time of the last one is kept (``unsettled_at``) for the stop sequence. Reads are never refused.
     """
 
     def __init__(
@@ -116,6 +118,8 @@ class GuardedClient(Client):
         self.allow = allow
         self.budget = budget
         self.in_flight = 0
+        self.unsettled_at: float | None = None
+        """Monotonic time the last write without an answer was given up on (None: there was none)."""
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -131,6 +135,11 @@ class GuardedClient(Client):
             # A write still waiting for a pooled connection at the deadline is never sent.
             timeout = None if budget == float("inf") else budget
             return await asyncio.wait_for(super().request(method, path, **kwargs), timeout=timeout)
+        except ApiError:
+            raise  # answered: the outcome is known
+        except BaseException:
+            self.unsettled_at = time.monotonic()
+            raise
         finally:
             self.in_flight -= 1
             if self.in_flight == 0:

@@ -35,13 +35,15 @@ class _Conn:
 
 
 class TcpProxy:
-    def __init__(self, target: str, down_rate: float | None = None) -> None:
+    def __init__(self, target: str, down_rate: float | None = None, up_rate: float | None = None) -> None:
         """``target`` is ``host:port`` or a URL's ``https://host:port``; ``down_rate`` limits each
         connection's server-to-client bytes per second (a slow apiserver: big LISTs crawl, small
-        answers such as a Lease renewal stay quick)."""
+        answers such as a Lease renewal stay quick); ``up_rate`` the client-to-server bytes (big
+        request bodies arrive late, small ones stay quick)."""
         host, port = target.removeprefix("https://").removeprefix("http://").rsplit(":", 1)
         self.target = (host, int(port))
         self.down_rate = down_rate
+        self.up_rate = up_rate
         self.server = socket.create_server(("127.0.0.1", 0))
         self.address = f"127.0.0.1:{self.server.getsockname()[1]}"
         self.url = f"https://{self.address}"
@@ -68,7 +70,7 @@ class TcpProxy:
                     client.close()
                     continue
                 upstream.settimeout(None)
-                conn = _Conn(client, upstream, _Direction(), _Direction(rate=self.down_rate))
+                conn = _Conn(client, upstream, _Direction(rate=self.up_rate), _Direction(rate=self.down_rate))
                 if self._hang_new:
                     conn.up.hung.set()
                     conn.down.hung.set()
@@ -105,12 +107,12 @@ class TcpProxy:
                     getattr(conn, name).hung.set()
             return len(self._conns)
 
-    def set_rate(self, down_rate: float | None) -> None:
-        """Change the server-to-client rate of the open connections and of new ones."""
+    def set_rate(self, down_rate: float | None = None, up_rate: float | None = None) -> None:
+        """Set both directions' rates (None: unlimited) on the open connections and on new ones."""
         with self._lock:
-            self.down_rate = down_rate
+            self.down_rate, self.up_rate = down_rate, up_rate
             for conn in self._conns:
-                conn.down.rate = down_rate
+                conn.down.rate, conn.up.rate = down_rate, up_rate
 
     def close(self) -> None:
         """Refuse new connections and reset every open one (data held by a hung one is dropped)."""

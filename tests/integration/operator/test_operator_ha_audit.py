@@ -168,14 +168,20 @@ def test_the_leaders_connection_hangs(
 
 def test_graceful_handover_during_an_upgrade(kube: ControlPlane, crd: str, cluster: Cluster, tmp_path: Path) -> None:
     """Replicas restarted one at a time with a new --default-image (every rendered Deployment
-    changes), SIGTERM hand-over, HatchetWorkers being edited throughout."""
+    changes), SIGTERM hand-over, HatchetWorkers being edited throughout. The leader is stopped with
+    writes in flight: every HatchetWorker was just edited and its request bodies crawl (a proxy
+    slows what the leader sends), so a replica that released the Lease before its writes landed,
+    or kept reconciling after the release, is caught writing in its successor's term."""
     c = cluster
     lease = f"upgrade-{uuid.uuid4().hex[:6]}"
     count = 10
     c.secret()
+    # ~12 KB of env per Deployment: an apply body takes seconds through the slowed proxy below,
+    # while a Lease renewal (well under 2 KB) still fits in the renew deadline.
+    padding = [{"name": f"PAD_{j}", "value": "x" * 400} for j in range(30)]
     items = []
     for i in range(count):
-        m = worker_manifest(f"w{i}", replicas=0)
+        m = worker_manifest(f"w{i}", replicas=0, env=padding)
         del m["spec"]["image"]
         items.append(m)
     c.apply({"apiVersion": "v1", "kind": "List", "items": items})
@@ -185,27 +191,33 @@ def test_graceful_handover_during_an_upgrade(kube: ControlPlane, crd: str, clust
 
     users = ["op-up-a1", "op-up-b1", "op-up-b2", "op-up-a2"]
     ops: list[Operator] = []
-    try:
-        a1 = _replica(kube, tmp_path, users[0], c.ns, lease, "--default-image=img:v1").start()
-        ops.append(a1)
-        wait_for(a1.is_leader, 30, "A1 to lead", procs=[a1.proc])
-        b1 = _replica(kube, tmp_path, users[1], c.ns, lease, "--default-image=img:v1").start()
-        ops.append(b1)
-        wait_for(lambda: len(c.list("deployments")) == count and images() == {"img:v1"}, 90, "v1 everywhere")
-        with Churn(c, "w0") as churn:
-            b1.stop()  # the standby first
-            b2 = _replica(kube, tmp_path, users[2], c.ns, lease, "--default-image=img:v2").start()
-            ops.append(b2)
-            time.sleep(2)
-            a1.stop()  # SIGTERM: hand-over to B2
-            wait_for(b2.is_leader, 30, "B2 to lead", procs=[b2.proc])
-            a2 = _replica(kube, tmp_path, users[3], c.ns, lease, "--default-image=img:v2").start()
-            ops.append(a2)
-            wait_for(lambda: images() == {"img:v2"}, 90, "v2 everywhere", procs=[b2.proc])
-            time.sleep(2)
-        wait_for(lambda: _slots(c, "w0") == str(churn.n), 60, "the last change to land", procs=[b2.proc])
-        assert images() == {"img:v2"}
-    finally:
-        for o in ops:
-            o.stop()
+    with TcpProxy(kube.server) as proxy:
+        try:
+            a1 = _replica(kube, tmp_path, users[0], c.ns, lease, "--default-image=img:v1", via=proxy).start()
+            ops.append(a1)
+            wait_for(a1.is_leader, 30, "A1 to lead", procs=[a1.proc])
+            b1 = _replica(kube, tmp_path, users[1], c.ns, lease, "--default-image=img:v1").start()
+            ops.append(b1)
+            wait_for(lambda: len(c.list("deployments")) == count and images() == {"img:v1"}, 90, "v1 everywhere")
+            with Churn(c, "w0") as churn:
+                b1.stop()  # the standby first
+                b2 = _replica(kube, tmp_path, users[2], c.ns, lease, "--default-image=img:v2").start()
+                ops.append(b2)
+                time.sleep(2)
+                proxy.set_rate(up_rate=3_000)
+                for i in range(1, count):
+                    c.k("patch", "hw", f"w{i}", "--type=merge", "-p", '{"spec": {"slots": 7}}')
+                time.sleep(1)  # A1 has picked the edits up and is sending the applies
+                a1.stop()  # SIGTERM: hand-over to B2
+                wait_for(b2.is_leader, 60, "B2 to lead", procs=[b2.proc])
+                a2 = _replica(kube, tmp_path, users[3], c.ns, lease, "--default-image=img:v2").start()
+                ops.append(a2)
+                wait_for(lambda: images() == {"img:v2"}, 90, "v2 everywhere", procs=[b2.proc])
+                time.sleep(2)
+            wait_for(lambda: _slots(c, "w0") == str(churn.n), 60, "the last change to land", procs=[b2.proc])
+            assert images() == {"img:v2"}
+            assert {_slots(c, f"w{i}") for i in range(1, count)} == {"7"}
+        finally:
+            for o in ops:
+                o.stop()
     _assert_one_writer(kube, c.ns, lease, users)

@@ -304,10 +304,14 @@ def test_a_write_hanging_past_the_deadline_is_cancelled() -> None:
             budget=lambda: budget[0],
         )
         try:
+            await c.request("PUT", "/x", body={"metadata": {}})
+            assert c.unsettled_at is None, "an answered write has a known outcome"
             srv.hang = True
             with pytest.raises(TimeoutError):
                 await asyncio.wait_for(c.request("PUT", "/x", body={"metadata": {}}), 20)
             assert c.in_flight == 0 and await c.drained(0)
+            # Given up on without an answer: it may still land, and the stop sequence must know.
+            assert c.unsettled_at is not None
         finally:
             await c.close()
             await srv.runner.cleanup()
