@@ -6,9 +6,12 @@ If the loop is blocked the server cannot answer, which is exactly what a probe s
 
 * ``/health``: the official SDK's semantics: ``{"status": "HEALTHY"|"STARTING"|"UNHEALTHY"}``,
   200 only when HEALTHY.
-* ``/livez``: 200 unless the listener subprocess died or gave up (a liveness probe then restarts
-  the pod instead of leaving a zombie that looks alive).
-* ``/readyz``: 200 when registered, listening with a fresh heartbeat, and not draining.
+* ``/livez``: 200 unless the process is a zombie: the listener subprocess died or gave up, or the
+  pump that carries its frames to the runner crashed or has read nothing (not even the 2 s tick)
+  for 15 s. An engine outage alone never fails it (the listener reconnects, ticks keep coming),
+  so a liveness probe restarts a zombie, never a fleet waiting for its engine.
+* ``/readyz``: 200 when registered, listening with a fresh heartbeat, and not draining (false
+  during an engine outage).
 * ``/metrics``: Prometheus text format.
 """
 

@@ -22,6 +22,12 @@ REGISTERED = ord("R")
 """Body: JSON ``{"worker_id", "tenant_id"}``; sent after every (re-)registration."""
 STATUS = ord("S")
 """Body: JSON ``{"state", "last_heartbeat", "reconnects", "error", "worker_id"}`` (``Listener._status``)."""
+TICK = ord("T")
+"""Body: empty. Sent every ``TICK_INTERVAL`` seconds whatever the engine's state, through the same
+socket as the assignments: the worker judges its pump alive by the age of the last frame it read,
+so an idle worker or an engine outage never looks like a dead pump (ticks keep coming), while a
+pump that stopped reading (frames no longer delivered although the listener still heartbeats the
+engine, which keeps assigning work here) fails ``/livez``."""
 
 # worker -> listener
 START = ord("G")
@@ -30,6 +36,7 @@ STOP = ord("Q")
 """Body: empty. Close the stream, unsubscribe, exit 0."""
 
 MAX_FRAME = 64 * 1024 * 1024
+TICK_INTERVAL = 2.0
 
 
 def encode(kind: int, body: bytes) -> bytes:

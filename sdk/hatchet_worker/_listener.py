@@ -1,7 +1,8 @@
 """The action listener: the subprocess that owns the worker's session with the engine.
 
 It registers the worker, holds the ``ListenV2`` stream open, heartbeats every 4 s and forwards each
-assignment, as the raw bytes received, to the worker process over the socket pair. Any stream
+assignment, as the raw bytes received, to the worker process over the socket pair, with a tick
+every 2 s on the same socket (the worker's proof that its pump still delivers frames). Any stream
 end, stream error or failed heartbeat tears the session down and reconnects with capped,
 jittered exponential backoff. It never gives up silently: after ``give_up_seconds`` without a
 single successful call it reports ``given_up`` and exits with status 3, which the worker turns
@@ -242,11 +243,19 @@ async def _main(fd: int) -> int:
                 listener.stop()
                 return
 
+    async def tick() -> None:
+        # Independent of the engine session: a worker must see ticks during an outage too.
+        while True:
+            writer.write(_ipc.encode(_ipc.TICK, b""))
+            await asyncio.sleep(_ipc.TICK_INTERVAL)
+
     watcher = asyncio.create_task(watch_parent())
+    ticker = asyncio.create_task(tick())
     try:
         code = await listener.run()
     finally:
         watcher.cancel()
+        ticker.cancel()
     with contextlib.suppress(ConnectionError):
         await writer.drain()
         writer.close()

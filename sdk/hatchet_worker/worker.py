@@ -49,6 +49,10 @@ log = logging.getLogger("hatchet_worker")
 
 STARTING_GRACE_SECONDS = 10.0
 HEARTBEAT_STALE_SECONDS = 12.0
+PUMP_STALE_SECONDS = 15.0
+"""Age of the last frame read from the listener beyond which ``/livez`` fails: the listener sends a
+tick every ``_ipc.TICK_INTERVAL`` (2 s) whatever the engine does, so this is ~7 missed ticks, never
+an idle worker or an engine outage."""
 EXIT_LISTENER_DIED = 1
 EXIT_GAVE_UP = 3
 """The listener's exit status after ``worker_listener_give_up_seconds`` without reaching the engine."""
@@ -103,6 +107,8 @@ class Worker:
         self._reconnect_base = 0
         self._signals = 0
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._pump_task: asyncio.Task[None] | None = None
+        self._pump_at: float | None = None
         self.register_workflows(workflows or [])
 
     # -- configuration --------------------------------------------------------------------------
@@ -132,6 +138,8 @@ class Worker:
         """STARTING, HEALTHY or UNHEALTHY, with the official SDK's meaning."""
         if self._listener_died or self._draining or self._listener_state.get("state") == "given_up":
             return "UNHEALTHY"
+        if self._pump_problem() is not None:
+            return "UNHEALTHY"
         if self._loop_lag > self.config.healthcheck.event_loop_block_threshold_seconds:
             return "UNHEALTHY"
         if not self._registered or self.stats.last_heartbeat is None:
@@ -142,6 +150,22 @@ class Worker:
             return "UNHEALTHY"
         return "HEALTHY"
 
+    def _pump_problem(self) -> str | None:
+        """Why frames from the listener no longer reach the runner, or None.
+
+        The listener keeps heartbeating the engine on its own, so a pump that died or stopped
+        reading leaves a worker the engine still assigns tasks to and that never runs them.
+        """
+        task = self._pump_task
+        if task is None or self._stopping_listener or self._listener_died:
+            return None  # not started yet, stopping on purpose, or reported as a dead listener
+        if task.done():
+            return "the pump delivering the action listener's frames has stopped"
+        age = None if self._pump_at is None else time.monotonic() - self._pump_at
+        if age is not None and age > PUMP_STALE_SECONDS:
+            return f"no frame from the action listener for {age:.0f} s (its pump is stuck)"
+        return None
+
     def _probe_health(self) -> tuple[bool, dict[str, Any]]:
         status = self.health_status()
         return status == "HEALTHY", {"status": status, "name": self.name, "worker_id": self.worker_id}
@@ -151,6 +175,9 @@ class Worker:
             return False, {"status": "dead", "reason": "the action listener subprocess exited"}
         if self._listener_state.get("state") == "given_up":
             return False, {"status": "dead", "reason": "the action listener gave up reconnecting"}
+        pump = self._pump_problem()
+        if pump is not None:
+            return False, {"status": "dead", "reason": pump}
         age = self.stats.heartbeat_age()
         if age is not None and age > self.config.worker_listener_give_up_seconds + 30:
             # The listener should have given up by now: it is wedged, not reconnecting.
@@ -168,6 +195,9 @@ class Worker:
             reasons.append(f"listener {self._listener_state.get('state', 'starting')}")
         if age is None or age > HEARTBEAT_STALE_SECONDS:
             reasons.append("no recent heartbeat")
+        pump = self._pump_problem()
+        if pump is not None:
+            reasons.append(pump)
         return not reasons, {"status": "ready" if not reasons else "not ready", "reasons": reasons}
 
     # -- running ------------------------------------------------------------------------------------
@@ -210,6 +240,7 @@ class Worker:
         self._started_mono = time.monotonic()
         self._shutdown_event = asyncio.Event()
         self._stopping_listener = self._listener_died = self._draining = self._registered = False
+        self._pump_task, self._pump_at = None, None
         name = self.name
         if not name or not set(name) <= _NAME_OK:
             log.error("invalid worker name %r: use letters, digits, '.', '-' and '_'", name)
@@ -269,7 +300,8 @@ class Worker:
             self._send_start()
             log.info("starting worker %s: %d action(s), slots %s, labels %s", name, len(tasks),
                      plan.slot_config, self.labels or {})
-            pump = asyncio.create_task(self._supervise(reader, runner))
+            pump = self._pump_task = asyncio.create_task(self._supervise(reader, runner))
+            pump.add_done_callback(self._pump_ended)
             lag = asyncio.create_task(self._watch_loop_lag())
             await self._shutdown_event.wait()
             exit_code = EXIT_LISTENER_DIED if self._listener_died else 0
@@ -406,10 +438,16 @@ class Worker:
                 self._shutdown_event.set()
                 return
 
+    def _pump_ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("the pump delivering the action listener's frames crashed; /livez fails so the "
+                      "pod is restarted", exc_info=task.exception())
+
     async def _pump(self, reader: asyncio.StreamReader, runner: Runner) -> bool:
         """Feed frames from the listener to the runner until it exits; True if it reached the engine."""
         handle = runner.handle
         listened = False
+        self._pump_at = time.monotonic()  # a new listener: its first tick is on the way
         while True:
             try:
                 frame = await _ipc.read_frame(reader)
@@ -421,6 +459,7 @@ class Worker:
                 return listened
             if frame is None:
                 return listened
+            self._pump_at = time.monotonic()
             kind, body = frame
             if kind == _ipc.ACTION:
                 try:
