@@ -55,17 +55,41 @@ class RenderOptions:
 
 @dataclass(frozen=True)
 class ProbeDefaults:
-    """Default tuning of one probe."""
+    """Default path and tuning of one probe."""
 
+    path: str
     period_seconds: int
     failure_threshold: int
     timeout_seconds: int = 5
     initial_delay_seconds: int = 0
 
 
-LIVENESS = ProbeDefaults(period_seconds=15, failure_threshold=3)
-READINESS = ProbeDefaults(period_seconds=10, failure_threshold=3)
-STARTUP = ProbeDefaults(period_seconds=2, failure_threshold=60)
+@dataclass(frozen=True)
+class ProbeSet:
+    startup: ProbeDefaults
+    liveness: ProbeDefaults
+    readiness: ProbeDefaults
+
+
+# Startup: up to 2 minutes (2 s x 60) for the first HEALTHY; both SDKs serve /health.
+STARTUP = ProbeDefaults(api.DEFAULT_HEALTH_PATH, period_seconds=2, failure_threshold=60)
+PROBE_PROFILES: dict[api.ProbeProfile, ProbeSet] = {
+    # This project's SDK: /livez fails only for a zombie (listener dead or given up, IPC pump dead or
+    # stuck), so ~45 s is enough; /readyz takes the pod out of Service endpoints during an outage.
+    api.ProbeProfile.HATCHET_WORKER: ProbeSet(
+        startup=STARTUP,
+        liveness=ProbeDefaults("/livez", period_seconds=15, failure_threshold=3),
+        readiness=ProbeDefaults("/readyz", period_seconds=10, failure_threshold=3),
+    ),
+    # The official SDK serves only /health, which turns 503 on the first failed heartbeat: an
+    # engine outage looks like a sick worker. The liveness window (15 s x 20 = 5 minutes) is what
+    # keeps a fleet from restarting itself during an outage shorter than that.
+    api.ProbeProfile.OFFICIAL_SDK: ProbeSet(
+        startup=STARTUP,
+        liveness=ProbeDefaults(api.DEFAULT_HEALTH_PATH, period_seconds=15, failure_threshold=20),
+        readiness=ProbeDefaults(api.DEFAULT_HEALTH_PATH, period_seconds=10, failure_threshold=3),
+    ),
+}
 
 
 def selector_labels(name: str) -> dict[str, str]:
@@ -157,7 +181,7 @@ def _probe(tuning: api.Probe | None, defaults: ProbeDefaults) -> dict[str, Any]:
     def pick(value: int | None, default: int) -> int:
         return default if value is None else value
 
-    out: dict[str, Any] = {"httpGet": {"path": t.path or api.DEFAULT_HEALTH_PATH, "port": HEALTH_PORT_NAME}}
+    out: dict[str, Any] = {"httpGet": {"path": t.path or defaults.path, "port": HEALTH_PORT_NAME}}
     # The apiserver drops a zero initialDelaySeconds (omitempty); leave it out so the live object matches.
     delay = pick(t.initial_delay_seconds, defaults.initial_delay_seconds)
     if delay:
@@ -240,9 +264,10 @@ def container(worker: api.HatchetWorker, image: str) -> dict[str, Any]:
     _put(out, "envFrom", spec.env_from)
     if health.enabled:
         out["ports"] = [{"name": HEALTH_PORT_NAME, "containerPort": health.port, "protocol": "TCP"}]
-        out["startupProbe"] = _probe(health.startup_probe, STARTUP)
-        out["livenessProbe"] = _probe(health.liveness_probe, LIVENESS)
-        out["readinessProbe"] = _probe(health.readiness_probe, READINESS)
+        profile = PROBE_PROFILES[health.probe_profile]
+        out["startupProbe"] = _probe(health.startup_probe, profile.startup)
+        out["livenessProbe"] = _probe(health.liveness_probe, profile.liveness)
+        out["readinessProbe"] = _probe(health.readiness_probe, profile.readiness)
     if spec.resources is not None:
         _put(out, "resources", spec.resources.model_dump(by_alias=True, exclude_none=True))
     out["securityContext"] = (

@@ -34,6 +34,7 @@ DEFAULT_CA_KEY = "ca.crt"
 DEFAULT_HEALTH_PORT = 8001
 DEFAULT_DRAIN_TIMEOUT_SECONDS = 300
 DEFAULT_HEALTH_PATH = "/health"
+"""The path every SDK serves; the startup probe of every profile (see render.PROBE_PROFILES)."""
 
 # The preset-label key the operator adds to every worker (value: the HatchetWorker's name), so
 # workers can be told apart per resource in the Hatchet dashboard and in label-based metrics.
@@ -279,13 +280,19 @@ class HatchetConnection(_Model):
     )
 
 
+class ProbeProfile(StrEnum):
+    """Which SDK the image runs, hence which endpoints the default probes use."""
+
+    HATCHET_WORKER = "hatchet-worker"
+    OFFICIAL_SDK = "official-sdk"
+
+
 class Probe(_Model):
     """Tuning for one probe. All probes are HTTP GETs on the named container port `health`."""
 
     path: str | None = Field(
         default=None,
-        description=f"HTTP path. Default: {DEFAULT_HEALTH_PATH} (served by this project's SDK and by "
-        "the official Hatchet Python SDK).",
+        description="HTTP path. Default: the probe profile's path (see healthCheck.probeProfile).",
         pattern=r"^/[^\s]*$",
         max_length=1024,
     )
@@ -314,13 +321,23 @@ class HealthCheck(_Model):
         description=f"Health server port -> HATCHET_CLIENT_WORKER_HEALTHCHECK_PORT and the container port "
         f"named `health`. Default: {DEFAULT_HEALTH_PORT}.",
     )
+    probe_profile: ProbeProfile = Field(
+        default=ProbeProfile.HATCHET_WORKER,
+        description="The SDK the image runs, which picks the probes' default paths and windows. "
+        "hatchet-worker (this project's SDK): liveness GET /livez (fails only for a zombie process, "
+        "never for an engine outage), readiness GET /readyz, startup GET /health. official-sdk (the "
+        "official Hatchet Python SDK, which serves only /health, 503 whenever a heartbeat to the engine "
+        "fails): all three probes GET /health, liveness with 20 failures (5 minutes) so an engine "
+        "outage shorter than that restarts no worker. The tuning fields below override single values. "
+        "Default: hatchet-worker.",
+    )
     liveness_probe: Probe | None = Field(
         default=None,
-        description="Liveness probe tuning. Default: GET /health every 15s, timeout 5s, 3 failures.",
+        description="Liveness probe tuning. Default: every 15s, timeout 5s, 3 failures (official-sdk: 20).",
     )
     readiness_probe: Probe | None = Field(
         default=None,
-        description="Readiness probe tuning. Default: GET /health every 10s, timeout 5s, 3 failures.",
+        description="Readiness probe tuning. Default: every 10s, timeout 5s, 3 failures.",
     )
     startup_probe: Probe | None = Field(
         default=None,
@@ -508,7 +525,8 @@ class HatchetWorkerSpec(_Model):
     )
     health_check: HealthCheck | None = Field(
         default=None,
-        description="Health server and probes. Default: enabled on port 8001, probes on /health.",
+        description="Health server and probes. Default: enabled on port 8001, probe profile hatchet-worker "
+        "(liveness /livez, readiness /readyz, startup /health).",
     )
     drain: Drain | None = Field(default=None, description="Graceful shutdown. Default: 300s drain.")
     resources: ResourceRequirements | None = Field(default=None, description="Container resources.")

@@ -120,11 +120,12 @@ def test_user_env_comes_after_the_contract() -> None:
     assert _container(dep)["env"][-1] == {"name": "B", "valueFrom": {"fieldRef": {"fieldPath": "x"}}}
 
 
-def test_probes_default_to_health_on_the_named_port() -> None:
+def test_probes_default_to_this_sdks_endpoints_on_the_named_port() -> None:
     c = _container(render.render_deployment(make_worker()))
     assert c["ports"] == [{"name": "health", "containerPort": 8001, "protocol": "TCP"}]
-    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
-        assert c[probe]["httpGet"] == {"path": "/health", "port": "health"}
+    paths = {"livenessProbe": "/livez", "readinessProbe": "/readyz", "startupProbe": "/health"}
+    for probe, path in paths.items():
+        assert c[probe]["httpGet"] == {"path": path, "port": "health"}
     assert c["startupProbe"]["periodSeconds"] * c["startupProbe"]["failureThreshold"] == 120
     assert c["livenessProbe"]["periodSeconds"] == 15 and c["livenessProbe"]["failureThreshold"] == 3
     assert c["readinessProbe"]["periodSeconds"] == 10
