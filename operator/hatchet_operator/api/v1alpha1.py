@@ -19,6 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict, JsonValue
 
+from hatchet_operator.api.autoscaling import SPEC_RULES as AUTOSCALING_RULES
+from hatchet_operator.api.autoscaling import Autoscaling, AutoscalingStatus
+
 GROUP = "hatchetkube.io"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
@@ -452,6 +455,7 @@ _SPEC_RULES: list[JsonValue] = [
         "every volumeMounts[].name must name an entry of volumes",
         ".volumeMounts",
     ),
+    *AUTOSCALING_RULES,
 ]
 
 
@@ -482,6 +486,11 @@ class HatchetWorkerSpec(_Model):
         le=10000,
         description="Number of worker pods; the scale subresource reads and writes it (kubectl scale, HPA, "
         "KEDA). Omit it to let an autoscaler own the Deployment's replicas.",
+    )
+    autoscaling: Autoscaling | None = Field(
+        default=None,
+        description="Scale with the queued and running work of this HatchetWorker's tasks (see docs/autoscaling.md); "
+        "not together with replicas. Default: unset (no autoscaling).",
     )
     worker_name: str | None = Field(
         default=None,
@@ -645,6 +654,9 @@ class HatchetWorkerStatus(_Model):
         description="Label selector of the worker pods (for the scale subresource, HPA and KEDA).",
     )
     deployment: str | None = Field(default=None, description="Name of the managed Deployment.")
+    autoscaling: AutoscalingStatus | None = Field(
+        default=None, description="The autoscaler's last decision and its inputs (with spec.autoscaling)."
+    )
     conditions: list[Condition] | None = Field(
         default=None,
         description="Ready, Progressing and Degraded, plus the kstatus pair Reconciling and Stalled.",
