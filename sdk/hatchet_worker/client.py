@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
 from hatchet_worker._lifespan import LifespanFn
 from hatchet_worker.config import ClientConfig
+from hatchet_worker.exceptions import unsupported
 from hatchet_worker.runs import EventClient, RunsClient
 from hatchet_worker.worker import Worker
 from hatchet_worker.workflow import (
@@ -20,6 +21,20 @@ from hatchet_worker.workflow import (
     StickyStrategy,
     Workflow,
 )
+
+_NOT_YET = {
+    "cron_input": "a cron's input is not sent yet; put the input defaults in the input model",
+    "task_defaults": "task defaults are not implemented yet; pass the options on each task",
+    "default_filters": "event filters are not implemented yet",
+    "idempotency": "idempotency keys are not implemented yet",
+    "eviction_policy": "durable-task eviction is not implemented yet",
+}
+
+
+def _not_yet(**given: Any) -> None:
+    """Options of the official SDK this SDK does not act on yet: refuse a value rather than drop it."""
+    for option, value in given.items():
+        unsupported(option, value, _NOT_YET[option])
 
 
 class Hatchet:
@@ -50,24 +65,30 @@ class Hatchet:
                  on_events: Sequence[str] | None = None, on_crons: Sequence[str] | None = None,
                  version: str | None = None, sticky: StickyStrategy | None = None,
                  default_priority: int | None = None,
-                 concurrency: ConcurrencyArg = None,
+                 concurrency: ConcurrencyArg = None, cron_input: Any = None, task_defaults: Any = None,
+                 default_filters: Sequence[Any] | None = None,
+                 default_additional_metadata: Mapping[str, Any] | None = None, idempotency: Any = None,
                  ) -> Workflow[Any]:
         """Declare a workflow; add tasks with ``@workflow.task()``."""
+        _not_yet(cron_input=cron_input, task_defaults=task_defaults, default_filters=default_filters,
+                 idempotency=idempotency)
         return Workflow(self, name=name, description=description, input_validator=input_validator,
                         on_events=on_events or (), on_crons=on_crons or (), version=version, sticky=sticky,
-                        default_priority=default_priority, concurrency=concurrency)
+                        default_priority=default_priority, concurrency=concurrency,
+                        default_additional_metadata=default_additional_metadata)
 
     def _standalone(self, *, durable: bool, name: str | None, description: str | None,
                     input_validator: type[Any] | None, on_events: Sequence[str] | None,
                     on_crons: Sequence[str] | None, version: str | None, sticky: StickyStrategy | None,
                     default_priority: int | None,
                     concurrency: ConcurrencyArg,
+                    default_additional_metadata: Mapping[str, Any] | None,
                     task_opts: dict[str, Any]) -> Callable[[Callable[..., Any]], Standalone[Any, Any]]:
         def decorator(fn: Callable[..., Any]) -> Standalone[Any, Any]:
             wf: Standalone[Any, Any] = Standalone(
                 self, name=name or fn.__name__, description=description, input_validator=input_validator,
                 on_events=on_events or (), on_crons=on_crons or (), version=version, sticky=sticky,
-                default_priority=default_priority)
+                default_priority=default_priority, default_additional_metadata=default_additional_metadata)
             declare = wf.durable_task if durable else wf.task
             task = declare(name=name or fn.__name__, concurrency=concurrency, **task_opts)(fn)
             return wf._bind(task)
@@ -84,12 +105,17 @@ class Hatchet:
              retries: int = 0, rate_limits: Sequence[RateLimit] | None = None,
              desired_worker_labels: DesiredLabels = None,
              backoff_factor: float | None = None, backoff_max_seconds: int | None = None,
-             slot_cost: int | None = None) -> Callable[[Callable[..., Any]], Standalone[Any, Any]]:
+             default_filters: Sequence[Any] | None = None,
+             default_additional_metadata: Mapping[str, Any] | None = None,
+             slot_cost: int | None = None, idempotency: Any = None, cron_input: Any = None,
+             ) -> Callable[[Callable[..., Any]], Standalone[Any, Any]]:
         """Declare a standalone task: a one-task workflow whose ``run`` returns the task's output."""
+        _not_yet(cron_input=cron_input, default_filters=default_filters, idempotency=idempotency)
         return self._standalone(
             durable=False, name=name, description=description, input_validator=input_validator,
             on_events=on_events, on_crons=on_crons, version=version, sticky=sticky,
-            default_priority=default_priority, concurrency=concurrency, task_opts={
+            default_priority=default_priority, concurrency=concurrency,
+            default_additional_metadata=default_additional_metadata, task_opts={
                 "schedule_timeout": schedule_timeout, "execution_timeout": execution_timeout,
                 "retries": retries, "rate_limits": rate_limits,
                 "desired_worker_labels": desired_worker_labels,
@@ -106,12 +132,18 @@ class Hatchet:
                      rate_limits: Sequence[RateLimit] | None = None,
                      desired_worker_labels: DesiredLabels = None,
                      backoff_factor: float | None = None, backoff_max_seconds: int | None = None,
+                     default_filters: Sequence[Any] | None = None,
+                     default_additional_metadata: Mapping[str, Any] | None = None,
+                     eviction_policy: Any = None, idempotency: Any = None, cron_input: Any = None,
                      ) -> Callable[[Callable[..., Any]], Standalone[Any, Any]]:
         """Declare a standalone durable task (runs from the worker's ``durable`` slot pool)."""
+        _not_yet(cron_input=cron_input, default_filters=default_filters, idempotency=idempotency,
+                 eviction_policy=eviction_policy)
         return self._standalone(
             durable=True, name=name, description=description, input_validator=input_validator,
             on_events=on_events, on_crons=on_crons, version=version, sticky=sticky,
-            default_priority=default_priority, concurrency=concurrency, task_opts={
+            default_priority=default_priority, concurrency=concurrency,
+            default_additional_metadata=default_additional_metadata, task_opts={
                 "schedule_timeout": schedule_timeout, "execution_timeout": execution_timeout,
                 "retries": retries, "rate_limits": rate_limits,
                 "desired_worker_labels": desired_worker_labels,

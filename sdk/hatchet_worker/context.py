@@ -173,15 +173,20 @@ class Context:
         return value if isinstance(value, Mapping) else {}
 
     def task_output(self, task: Task[Any, T]) -> T:
-        """The output of parent ``task`` in this run.
+        """The output of parent ``task`` in this run, validated into that task's declared return
+        type (a pydantic model, dataclass, ...) as the official SDK does; unannotated: the JSON.
 
         Raises:
-            ValueError: ``task`` is not a parent of this task (or produced no output).
+            ValueError: ``task`` was skipped, or is not a completed parent of this task.
+            pydantic.ValidationError: the output does not fit the declared return type.
         """
+        if self.was_skipped(task):
+            raise ValueError(f"{task.name} was skipped")
         parents = self.parent_outputs
         if task.name not in parents:
-            raise ValueError(f"{task.name!r} is not a completed parent of {self.task_name!r}")
-        return parents[task.name]  # type: ignore[no-any-return]
+            raise ValueError(f"Step output for '{task.name}' not found: it is not a completed parent of "
+                             f"{self.task_name!r}")
+        return task.validate_output(parents[task.name])  # type: ignore[no-any-return]
 
     async def aio_task_output(self, task: Task[Any, T]) -> T:
         return self.task_output(task)

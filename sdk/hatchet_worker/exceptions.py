@@ -40,3 +40,25 @@ class FailedTaskRunExceptionGroup(Exception):
         super().__init__(message + "".join(f"\n  {e}" for e in exceptions))
         self.message = message
         self.exceptions = exceptions
+
+
+class UnsupportedFeatureError(NotImplementedError):
+    """An option of the official SDK that this SDK does not implement yet was given a value.
+
+    Raised at declaration or call time, naming the option, so that code relying on it fails loudly
+    instead of running with the option silently dropped.
+    """
+
+    def __init__(self, option: str, reason: str) -> None:
+        super().__init__(f"{option} is not supported by hatchet_worker: {reason}")
+        self.option = option
+        self.reason = reason
+
+
+def unsupported(option: str, value: object, reason: str, default: object = None) -> None:
+    """Raise :class:`UnsupportedFeatureError` when ``value`` is not the option's default (or empty)."""
+    if value is default or value == default:
+        return
+    if isinstance(value, list | tuple | dict) and not value:
+        return
+    raise UnsupportedFeatureError(option, reason)

@@ -12,15 +12,16 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from hatchet_worker import _channel, _serde
 from hatchet_worker._proto import events_pb2, v1_trigger_pb2, v1_workflows_pb2, workflows_pb2
 from hatchet_worker.context import current_context
-from hatchet_worker.exceptions import FailedTaskRunExceptionGroup, TaskRunError
+from hatchet_worker.exceptions import FailedTaskRunExceptionGroup, TaskRunError, unsupported
 from hatchet_worker.labels import DesiredWorkerLabel
 
 if TYPE_CHECKING:
@@ -28,19 +29,68 @@ if TYPE_CHECKING:
     from hatchet_worker.workflow import Workflow
 
 Meta = Mapping[str, Any] | None
+R = TypeVar("R")
 _DONE = {v1_workflows_pb2.COMPLETED, v1_workflows_pb2.FAILED, v1_workflows_pb2.CANCELLED}
 _POLL_START, _POLL_MAX = 0.02, 1.0
 
 
 class TriggerWorkflowOptions(BaseModel):
-    """Per-run options for ``run``/``run_no_wait``."""
+    """Per-run options for ``run``/``run_no_wait`` (the official SDK's fields; unknown ones are refused).
 
+    ``sticky=True`` from inside a task asks the engine to run the new run on this task's worker
+    (``desired_worker_id`` wins when given). ``key`` is accepted for compatibility but the engine's
+    trigger request has no such field (the official SDK does not send it either), so it warns.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    parent_id: str | None = None
+    parent_step_run_id: str | None = None
+    child_index: int | None = None
+    child_key: str | None = None
+    namespace: str | None = None
     additional_metadata: dict[str, Any] = Field(default_factory=dict)
     priority: int | None = None
     desired_worker_id: str | None = None
-    child_index: int | None = None
-    child_key: str | None = None
+    sticky: bool = False
+    key: str | None = None
+    desired_worker_label: dict[str, DesiredWorkerLabel] | list[DesiredWorkerLabel] | None = None
     desired_worker_labels: dict[str, DesiredWorkerLabel] = Field(default_factory=dict)
+    """This SDK's earlier spelling of ``desired_worker_label`` (dict form only)."""
+
+    def labels(self) -> dict[str, DesiredWorkerLabel]:
+        """Both label fields merged into ``{key: label}`` (the list form needs ``key`` on each label)."""
+        out = dict(self.desired_worker_labels)
+        given = self.desired_worker_label
+        if isinstance(given, dict):
+            out.update(given)
+        elif given:
+            for label in given:
+                if not label.key:
+                    raise ValueError("a DesiredWorkerLabel in a list needs its key set")
+                out[label.key] = label
+        return out
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(option: str, message: str) -> None:
+    if option not in _warned:
+        _warned.add(option)
+        warnings.warn(message, UserWarning, stacklevel=4)
+
+
+def merge_options(options: TriggerWorkflowOptions | None, **given: Any) -> TriggerWorkflowOptions:
+    """``options`` with the per-call keyword arguments that were given (not None/False/empty) on top."""
+    opts = options or TriggerWorkflowOptions()
+    update = {k: v for k, v in given.items() if v is not None and v is not False and v != {}}
+    if "additional_metadata" in update:
+        update["additional_metadata"] = {**opts.additional_metadata, **update["additional_metadata"]}
+    if "desired_worker_labels" in update:
+        update["desired_worker_label"] = update.pop("desired_worker_labels")
+    return TriggerWorkflowOptions.model_validate({**opts.model_dump(exclude_unset=True), **update}) \
+        if update else opts
 
 
 def _dump_input(value: Any) -> str:
@@ -52,29 +102,47 @@ def _dump_input(value: Any) -> str:
 
 
 def build_trigger(workflow_name: str, input: Any, options: TriggerWorkflowOptions | None,
-                  **kwargs: Any) -> v1_trigger_pb2.TriggerWorkflowRequest:
+                  default_metadata: Meta = None) -> v1_trigger_pb2.TriggerWorkflowRequest:
     """The TriggerWorkflow request; inside a task the run becomes a child of the current task run."""
     from hatchet_worker._register import desired_label_proto
 
     opts = options or TriggerWorkflowOptions()
-    if kwargs:
-        opts = opts.model_copy(update={k: v for k, v in kwargs.items() if v is not None})
+    if opts.namespace is not None:
+        unsupported("TriggerWorkflowOptions.namespace", opts.namespace,
+                    "set the namespace on ClientConfig (the official SDK deprecates this option too)")
+    if opts.key is not None:
+        _warn_once("key", "TriggerWorkflowOptions.key has no effect: the engine's trigger request has no "
+                          "such field (the official SDK does not send it either); use child_key to "
+                          "deduplicate child runs")
     req = v1_trigger_pb2.TriggerWorkflowRequest(name=workflow_name, input=_dump_input(input))
-    meta = dict(opts.additional_metadata)
+    meta = {**(default_metadata or {}), **opts.additional_metadata}
     ctx = current_context.get()
-    if ctx is not None:
-        req.parent_id = ctx.workflow_run_id
-        req.parent_task_run_external_id = ctx.task_run_id
-        req.child_index = opts.child_index if opts.child_index is not None else ctx._next_child_index()
-        if opts.child_key is not None:
-            req.child_key = opts.child_key
+    parent_id = opts.parent_id or (ctx.workflow_run_id if ctx is not None else None)
+    parent_task = opts.parent_step_run_id or (ctx.task_run_id if ctx is not None else None)
+    if parent_id is not None:
+        req.parent_id = parent_id
+    if parent_task is not None:
+        req.parent_task_run_external_id = parent_task
+    if opts.child_index is not None:
+        req.child_index = opts.child_index
+    elif ctx is not None:
+        req.child_index = ctx._next_child_index()
+    if opts.child_key is not None:
+        req.child_key = opts.child_key
+    desired_worker_id = opts.desired_worker_id
+    if opts.sticky and desired_worker_id is None:
+        if ctx is None:
+            _warn_once("sticky", "sticky=True outside a task has no effect: there is no current worker "
+                                 "to stick to (the official SDK ignores it there too)")
+        else:
+            desired_worker_id = ctx.worker_id
     if meta:
         req.additional_metadata = json.dumps(meta, default=str)
     if opts.priority is not None:
         req.priority = opts.priority
-    if opts.desired_worker_id is not None:
-        req.desired_worker_id = opts.desired_worker_id
-    for key, label in opts.desired_worker_labels.items():
+    if desired_worker_id is not None:
+        req.desired_worker_id = desired_worker_id
+    for key, label in opts.labels().items():
         req.desired_worker_labels[key].CopyFrom(desired_label_proto(label))
     return req
 
@@ -123,6 +191,25 @@ class WorkflowRunRef:
         return await self._client.runs.aio_wait(self.workflow_run_id, timeout)
 
 
+class TaskRunRef(Generic[R]):
+    """A triggered run of a standalone task: ``result()`` returns that task's output, validated into
+    the task's declared return type (what ``Standalone.run`` returns)."""
+
+    def __init__(self, ref: WorkflowRunRef, extract: Callable[[dict[str, Any]], R]) -> None:
+        self._ref = ref
+        self._extract = extract
+        self.workflow_run_id = ref.workflow_run_id
+
+    def __str__(self) -> str:
+        return self.workflow_run_id
+
+    def result(self, timeout: float | None = None) -> R:
+        return self._extract(self._ref.result(timeout))
+
+    async def aio_result(self, timeout: float | None = None) -> R:
+        return self._extract(await self._ref.aio_result(timeout))
+
+
 class RunsClient:
     def __init__(self, client: Hatchet) -> None:
         self._client = client
@@ -151,20 +238,21 @@ class RunsClient:
         return entry[1]
 
     # -- trigger -------------------------------------------------------------------------------------
-    def trigger(self, workflow: Workflow[Any], input: Any, options: TriggerWorkflowOptions | None,
-                **kwargs: Any) -> WorkflowRunRef:
-        req = build_trigger(workflow.name, input, options, **kwargs)
+    def trigger(self, workflow: Workflow[Any], input: Any,
+                options: TriggerWorkflowOptions | None) -> WorkflowRunRef:
+        req = build_trigger(workflow.name, input, options, workflow.default_additional_metadata)
         resp = self._calls()["trigger"](req, timeout=30.0, metadata=self._md())
         return WorkflowRunRef(self._client, resp.workflow_run_id)
 
-    async def aio_trigger(self, workflow: Workflow[Any], input: Any, options: TriggerWorkflowOptions | None,
-                          **kwargs: Any) -> WorkflowRunRef:
-        req = build_trigger(workflow.name, input, options, **kwargs)
+    async def aio_trigger(self, workflow: Workflow[Any], input: Any,
+                          options: TriggerWorkflowOptions | None) -> WorkflowRunRef:
+        req = build_trigger(workflow.name, input, options, workflow.default_additional_metadata)
         resp = await self._aio_calls()["trigger"](req, timeout=30.0, metadata=self._md())
         return WorkflowRunRef(self._client, resp.workflow_run_id)
 
     def _bulk_requests(self, workflow: Workflow[Any], items: Sequence[Any]) -> list[Any]:
-        return [build_trigger(workflow.name, item.input, item.options) for item in items]
+        return [build_trigger(workflow.name, item.input, item.options, workflow.default_additional_metadata)
+                for item in items]
 
     def bulk_trigger(self, workflow: Workflow[Any], items: Sequence[Any]) -> list[WorkflowRunRef]:
         """Trigger many runs with ``WorkflowService/BulkTriggerWorkflow`` (chunks of 500)."""
@@ -220,10 +308,21 @@ class RunsClient:
         if listener is None or listener[0] is not loop:
             ch = _channel.aio_channel(self._client.config.listener_settings())
             listener = self._listeners[id(loop)] = (loop, RunListener(ch, self._md()))
+        # Subscribe first, then look once: a run that already finished is answered by that look
+        # (the engine only re-sends finished runs to a new subscription on its ~1 s re-check), and a
+        # run finishing in between is still caught by the subscription.
+        waiting = asyncio.ensure_future(listener[1].wait(run_id))
         try:
-            event = await asyncio.wait_for(listener[1].wait(run_id), timeout)
+            await asyncio.sleep(0)  # let the waiter register the run id on the stream
+            found = await _aio_not_found_is_none(self.aio_get_details(run_id))
+            done = interpret_details(run_id, found) if found is not None else None
+            if done is not None:
+                return done
+            event = await asyncio.wait_for(asyncio.shield(waiting), timeout)
         except TimeoutError:
             raise TimeoutError(f"workflow run {run_id} did not finish within {timeout} s") from None
+        finally:
+            waiting.cancel()
         return interpret_event(event)
 
     # -- cancel --------------------------------------------------------------------------------------
@@ -287,6 +386,15 @@ def _is_not_found(exc: BaseException) -> bool:
 def _not_found_is_none(fetch: Any) -> Any:
     try:
         return fetch()
+    except Exception as exc:
+        if _is_not_found(exc):
+            return None
+        raise
+
+
+async def _aio_not_found_is_none(call: Any) -> Any:
+    try:
+        return await call
     except Exception as exc:
         if _is_not_found(exc):
             return None

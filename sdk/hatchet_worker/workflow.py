@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 
+from hatchet_worker.exceptions import unsupported
 from hatchet_worker.labels import DesiredWorkerLabel
 
 if TYPE_CHECKING:
@@ -146,6 +147,24 @@ class Task(Generic[TWorkflowInput, R]):
         self.slot_cost = slot_cost
         self.is_durable = is_durable
         self.is_async = inspect.iscoroutinefunction(fn)
+        self.output_type = _return_type(fn)
+        """The declared return type (None when unannotated, ``None`` or ``Any``): parents' outputs
+        read with ``ctx.task_output`` and standalone results are validated into it."""
+        self._output_adapter: Any = None
+
+    def validate_output(self, value: Any) -> Any:
+        """``value`` (JSON from the engine) as the declared return type, as the official SDK does.
+
+        Without a usable annotation the JSON is returned as is (the official SDK would give an
+        ``EmptyModel`` there; a dict is what this SDK's users already index).
+        """
+        if self.output_type is None:
+            return value
+        if self._output_adapter is None:
+            from pydantic import TypeAdapter
+
+            self._output_adapter = TypeAdapter(self.output_type)
+        return self._output_adapter.validate_python({} if value is None else value)
 
     @property
     def slot_type(self) -> str:
@@ -162,6 +181,29 @@ class Task(Generic[TWorkflowInput, R]):
         return f"Task({self.workflow.name}:{self.name})"
 
 
+def _return_type(fn: Callable[..., Any]) -> Any:
+    """The evaluated return annotation of ``fn``, or None when absent, ``None`` or ``Any``.
+
+    Only the return annotation is evaluated (not the parameters'), so a parameter annotated with a
+    name imported under ``TYPE_CHECKING`` does not break declaring the task.
+
+    Raises:
+        TypeError: the annotation is a string that does not resolve in the function's module.
+    """
+    target = inspect.unwrap(fn)
+    annotations = getattr(target, "__annotations__", None) or {}
+    ann = annotations.get("return")
+    if isinstance(ann, str):
+        try:
+            ann = eval(ann, getattr(target, "__globals__", {}))  # what typing.get_type_hints does
+        except Exception as exc:
+            raise TypeError(f"cannot resolve the return annotation {ann!r} of {target.__qualname__}: {exc}; "
+                            f"define that type at module level") from exc
+    if ann is None or ann is type(None) or ann is Any:
+        return None
+    return ann
+
+
 def _parse_task_name(name: str | None, fn: Callable[..., Any]) -> str:
     return (name or fn.__name__).lower()
 
@@ -174,6 +216,7 @@ class Workflow(Generic[TWorkflowInput]):
                  on_crons: Sequence[str] = (), version: str | None = None,
                  sticky: StickyStrategy | None = None, default_priority: int | None = None,
                  concurrency: ConcurrencyArg = None,
+                 default_additional_metadata: Mapping[str, Any] | None = None,
                  ) -> None:
         self._client = client
         self._name = name
@@ -185,6 +228,8 @@ class Workflow(Generic[TWorkflowInput]):
         self.sticky = sticky
         self.default_priority = default_priority
         self.concurrency = _normalise_concurrency(concurrency)
+        self.default_additional_metadata: dict[str, Any] = dict(default_additional_metadata or {})
+        """Merged under each run's own ``additional_metadata`` (the run's keys win)."""
         self.tasks: list[Task[TWorkflowInput, Any]] = []
         self.on_failure: Task[TWorkflowInput, Any] | None = None
         self._adapter: Any = None
@@ -227,9 +272,12 @@ class Workflow(Generic[TWorkflowInput]):
              desired_worker_labels: DesiredLabels = None,
              backoff_factor: float | None = None, backoff_max_seconds: int | None = None,
              concurrency: ConcurrencyArg = None,
+             wait_for: Sequence[Any] | None = None, skip_if: Sequence[Any] | None = None,
+             cancel_if: Sequence[Any] | None = None,
              slot_cost: int | None = None,
              ) -> Callable[[Callable[[TWorkflowInput, Context], R | Awaitable[R]]], Task[TWorkflowInput, R]]:
         """Declare a task: ``fn(input, ctx)``, sync or ``async``, returning a JSON object."""
+        _no_conditions(wait_for, skip_if, cancel_if)
 
         def decorator(fn: Callable[[TWorkflowInput, Context], R | Awaitable[R]]) -> Task[TWorkflowInput, R]:
             return self._add(fn, name, is_durable=False, on_failure=False, **_task_opts(
@@ -245,8 +293,13 @@ class Workflow(Generic[TWorkflowInput]):
                      desired_worker_labels: DesiredLabels = None,
                      backoff_factor: float | None = None, backoff_max_seconds: int | None = None,
                      concurrency: ConcurrencyArg = None,
+                     wait_for: Sequence[Any] | None = None, skip_if: Sequence[Any] | None = None,
+                     cancel_if: Sequence[Any] | None = None, eviction_policy: Any = None,
                      ) -> Callable[[Callable[..., Any]], Task[TWorkflowInput, Any]]:
         """Declare a durable task: it occupies a ``durable`` slot and gets a :class:`DurableContext`."""
+        _no_conditions(wait_for, skip_if, cancel_if)
+        unsupported("durable_task(eviction_policy=...)", eviction_policy,
+                    "durable-task eviction is not implemented; leave it unset")
 
         def decorator(fn: Callable[..., Any]) -> Task[TWorkflowInput, Any]:
             return self._add(fn, name, is_durable=True, on_failure=False, **_task_opts(
@@ -257,12 +310,16 @@ class Workflow(Generic[TWorkflowInput]):
 
     def on_failure_task(self, name: str | None = None, schedule_timeout: Duration = timedelta(minutes=5),
                         execution_timeout: Duration = timedelta(seconds=60), retries: int = 0,
+                        rate_limits: Sequence[RateLimit] | None = None,
+                        backoff_factor: float | None = None, backoff_max_seconds: int | None = None,
+                        concurrency: ConcurrencyArg = None,
                         ) -> Callable[[Callable[..., Any]], Task[TWorkflowInput, Any]]:
         """Declare the task that runs when any other task of the run fails."""
 
         def decorator(fn: Callable[..., Any]) -> Task[TWorkflowInput, Any]:
             return self._add(fn, name, is_durable=False, on_failure=True, **_task_opts(
-                schedule_timeout, execution_timeout, None, retries, None, None, None, None, None, None))
+                schedule_timeout, execution_timeout, None, retries, rate_limits, None, backoff_factor,
+                backoff_max_seconds, concurrency, None))
 
         return decorator
 
@@ -283,34 +340,65 @@ class Workflow(Generic[TWorkflowInput]):
         return self._adapter.validate_python(data)
 
     # -- running --------------------------------------------------------------------------------
-    def run_no_wait(self, input: TWorkflowInput | None = None,
-                    options: TriggerWorkflowOptions | None = None, **kwargs: Any) -> WorkflowRunRef:
+    # The per-call keyword arguments are the official SDK's; each is sent (see runs.build_trigger).
+    # Unlike the official SDK, they also apply on top of an ``options`` object instead of being
+    # ignored when one is given.
+    def run_no_wait(self, input: TWorkflowInput | None = None, options: TriggerWorkflowOptions | None = None,
+                    child_key: str | None = None, additional_metadata: Mapping[str, Any] | None = None,
+                    priority: int | None = None, sticky: bool = False, desired_worker_id: str | None = None,
+                    desired_worker_labels: DesiredLabels = None) -> WorkflowRunRef:
         """Trigger a run and return a reference to it without waiting."""
-        return self._client.runs.trigger(self, input, options, **kwargs)
+        opts = _options(options, child_key, additional_metadata, priority, sticky, desired_worker_id,
+                        desired_worker_labels)
+        return self._client.runs.trigger(self, input, opts)
 
     async def aio_run_no_wait(self, input: TWorkflowInput | None = None,
-                              options: TriggerWorkflowOptions | None = None, **kwargs: Any) -> WorkflowRunRef:
-        return await self._client.runs.aio_trigger(self, input, options, **kwargs)
+                              options: TriggerWorkflowOptions | None = None, child_key: str | None = None,
+                              additional_metadata: Mapping[str, Any] | None = None, priority: int | None = None,
+                              sticky: bool = False, desired_worker_id: str | None = None,
+                              desired_worker_labels: DesiredLabels = None) -> WorkflowRunRef:
+        opts = _options(options, child_key, additional_metadata, priority, sticky, desired_worker_id,
+                        desired_worker_labels)
+        return await self._client.runs.aio_trigger(self, input, opts)
 
     def run(self, input: TWorkflowInput | None = None, options: TriggerWorkflowOptions | None = None,
-            **kwargs: Any) -> Any:
-        """Trigger a run, wait for it and return ``{task_name: output}``; raise if it failed."""
-        return self._shape(self.run_no_wait(input, options, **kwargs).result())
+            wait_for_result: bool = True, child_key: str | None = None,
+            additional_metadata: Mapping[str, Any] | None = None, priority: int | None = None,
+            sticky: bool = False, desired_worker_id: str | None = None,
+            desired_worker_labels: DesiredLabels = None) -> Any:
+        """Trigger a run, wait for it and return ``{task_name: output}``; raise if it failed.
 
-    async def aio_run(self, input: TWorkflowInput | None = None,
-                      options: TriggerWorkflowOptions | None = None, **kwargs: Any) -> Any:
-        ref = await self.aio_run_no_wait(input, options, **kwargs)
-        return self._shape(await ref.aio_result())
+        With ``wait_for_result=False`` return the run's reference at once instead.
+        """
+        ref = self.run_no_wait(input, options, child_key, additional_metadata, priority, sticky,
+                               desired_worker_id, desired_worker_labels)
+        return self._ref(ref) if not wait_for_result else self._shape(ref.result())
+
+    async def aio_run(self, input: TWorkflowInput | None = None, options: TriggerWorkflowOptions | None = None,
+                      wait_for_result: bool = True, child_key: str | None = None,
+                      additional_metadata: Mapping[str, Any] | None = None, priority: int | None = None,
+                      sticky: bool = False, desired_worker_id: str | None = None,
+                      desired_worker_labels: DesiredLabels = None) -> Any:
+        ref = await self.aio_run_no_wait(input, options, child_key, additional_metadata, priority, sticky,
+                                         desired_worker_id, desired_worker_labels)
+        return self._ref(ref) if not wait_for_result else self._shape(await ref.aio_result())
+
+    def _ref(self, ref: WorkflowRunRef) -> Any:
+        return ref
 
     def create_bulk_run_item(self, input: TWorkflowInput | None = None, key: str | None = None,
-                             options: TriggerWorkflowOptions | None = None, **kwargs: Any,
-                             ) -> WorkflowRunTriggerConfig:
-        """One item for :meth:`run_many`; ``key`` is the child key when triggered from a task."""
-        from hatchet_worker.runs import TriggerWorkflowOptions
+                             options: TriggerWorkflowOptions | None = None, child_key: str | None = None,
+                             additional_metadata: Mapping[str, Any] | None = None, priority: int | None = None,
+                             desired_worker_id: str | None = None, sticky: bool = False,
+                             desired_worker_labels: DesiredLabels = None) -> WorkflowRunTriggerConfig:
+        """One item for :meth:`run_many`.
 
-        opts = options or TriggerWorkflowOptions()
-        extra = {k: v for k, v in {"child_key": key, **kwargs}.items() if v is not None}
-        return WorkflowRunTriggerConfig(input=input, options=opts.model_copy(update=extra) if extra else opts)
+        ``key`` is this SDK's older spelling of ``child_key`` and is used as the child key when
+        ``child_key`` is not given (the official SDK keeps it on the item and never sends it).
+        """
+        opts = _options(options, child_key if child_key is not None else key, additional_metadata, priority,
+                        sticky, desired_worker_id, desired_worker_labels)
+        return WorkflowRunTriggerConfig(input=input, options=opts)
 
     def run_many(self, workflows: Sequence[WorkflowRunTriggerConfig], return_exceptions: bool = False,
                  wait_for_result: bool = True) -> list[Any]:
@@ -336,6 +424,12 @@ class Workflow(Generic[TWorkflowInput]):
         results = await asyncio.gather(*(r.aio_result() for r in refs), return_exceptions=return_exceptions)
         return [r if isinstance(r, BaseException) else self._shape(r) for r in results]
 
+    def run_many_no_wait(self, workflows: Sequence[WorkflowRunTriggerConfig]) -> list[Any]:
+        return self.run_many(workflows, wait_for_result=False)
+
+    async def aio_run_many_no_wait(self, workflows: Sequence[WorkflowRunTriggerConfig]) -> list[Any]:
+        return await self.aio_run_many(workflows, wait_for_result=False)
+
     def _shape(self, result: dict[str, Any]) -> Any:
         return result
 
@@ -360,7 +454,12 @@ class Standalone(Workflow[TWorkflowInput], Generic[TWorkflowInput, R]):
         return self
 
     def _shape(self, result: dict[str, Any]) -> Any:
-        return result.get(self.task_.name)
+        return self.task_.validate_output(result.get(self.task_.name))
+
+    def _ref(self, ref: WorkflowRunRef) -> Any:
+        from hatchet_worker.runs import TaskRunRef
+
+        return TaskRunRef(ref, self._shape)
 
     def __call__(self, input: TWorkflowInput, ctx: Context) -> R:
         return cast(R, self.task_.fn(input, ctx))
@@ -368,6 +467,25 @@ class Standalone(Workflow[TWorkflowInput], Generic[TWorkflowInput, R]):
     @property
     def fn(self) -> Callable[..., Any]:
         return self.task_.fn
+
+
+def _options(options: TriggerWorkflowOptions | None, child_key: str | None,
+             additional_metadata: Mapping[str, Any] | None, priority: int | None, sticky: bool,
+             desired_worker_id: str | None, desired_worker_labels: DesiredLabels) -> TriggerWorkflowOptions:
+    from hatchet_worker.runs import merge_options
+
+    return merge_options(options, child_key=child_key, additional_metadata=dict(additional_metadata or {}),
+                         priority=int(priority) if priority is not None else None, sticky=sticky,
+                         desired_worker_id=desired_worker_id,
+                         desired_worker_labels=_normalise_labels(desired_worker_labels) or None)
+
+
+def _no_conditions(wait_for: Sequence[Any] | None, skip_if: Sequence[Any] | None,
+                   cancel_if: Sequence[Any] | None) -> None:
+    reason = "task conditions (SleepCondition, UserEventCondition, ParentCondition) are not implemented yet"
+    unsupported("task(wait_for=...)", wait_for, reason)
+    unsupported("task(skip_if=...)", skip_if, reason)
+    unsupported("task(cancel_if=...)", cancel_if, reason)
 
 
 def _normalise_concurrency(value: ConcurrencyArg) -> list[ConcurrencyExpression]:

@@ -95,7 +95,7 @@ async def second(input: EchoInput, ctx: Context) -> NumberData:  # a dataclass a
 
 @dag.task(parents=[first, second])
 def join(input: EchoInput, ctx: Context) -> dict[str, Any]:
-    return {"sum": ctx.task_output(first)["n"] + ctx.task_output(second)["n"]}
+    return {"sum": ctx.task_output(first).n + ctx.task_output(second).n}  # typed, as the official SDK gives them
 
 
 @hatchet.task(name="flaky", input_validator=FlakyInput, retries=3, backoff_factor=1.5, backoff_max_seconds=2)
