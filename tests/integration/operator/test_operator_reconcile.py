@@ -83,7 +83,7 @@ def test_apply_gives_a_ready_fleet_with_the_contract(operator: Operator, cluster
     # Health port and probes.
     assert container["ports"] == [{"name": "health", "containerPort": 8001, "protocol": "TCP"}]
     for probe, path in (("livenessProbe", "/livez"), ("readinessProbe", "/readyz"), ("startupProbe", "/health")):
-        assert container[probe]["httpGet"] == {"path": path, "port": "health"}
+        assert container[probe]["httpGet"]["path"] == path and container[probe]["httpGet"]["port"] == "health"
     # Pods run on the (kwok) nodes and the resource reports Ready.
     wait_for(lambda: len(_ready_pods(c, "fleet")) == 2, 60, "2 ready pods", procs=[operator.proc])
     _ready(c, "fleet", operator)
