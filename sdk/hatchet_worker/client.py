@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
+from hatchet_worker import _parity
 from hatchet_worker._lifespan import LifespanFn
 from hatchet_worker.config import ClientConfig
 from hatchet_worker.exceptions import unsupported
@@ -22,19 +23,11 @@ from hatchet_worker.workflow import (
     Workflow,
 )
 
-_NOT_YET = {
-    "cron_input": "a cron's input is not sent yet; put the input defaults in the input model",
-    "task_defaults": "task defaults are not implemented yet; pass the options on each task",
-    "default_filters": "event filters are not implemented yet",
-    "idempotency": "idempotency keys are not implemented yet",
-    "eviction_policy": "durable-task eviction is not implemented yet",
-}
 
-
-def _not_yet(**given: Any) -> None:
+def _not_yet(entry: str, **given: Any) -> None:
     """Options of the official SDK this SDK does not act on yet: refuse a value rather than drop it."""
     for option, value in given.items():
-        unsupported(option, value, _NOT_YET[option])
+        unsupported(f"{entry}({option}=...)", value, _parity.UNSUPPORTED[entry][option])
 
 
 class Hatchet:
@@ -70,8 +63,8 @@ class Hatchet:
                  default_additional_metadata: Mapping[str, Any] | None = None, idempotency: Any = None,
                  ) -> Workflow[Any]:
         """Declare a workflow; add tasks with ``@workflow.task()``."""
-        _not_yet(cron_input=cron_input, task_defaults=task_defaults, default_filters=default_filters,
-                 idempotency=idempotency)
+        _not_yet("Hatchet.workflow", cron_input=cron_input, task_defaults=task_defaults,
+                 default_filters=default_filters, idempotency=idempotency)
         return Workflow(self, name=name, description=description, input_validator=input_validator,
                         on_events=on_events or (), on_crons=on_crons or (), version=version, sticky=sticky,
                         default_priority=default_priority, concurrency=concurrency,
@@ -110,7 +103,7 @@ class Hatchet:
              slot_cost: int | None = None, idempotency: Any = None, cron_input: Any = None,
              ) -> Callable[[Callable[..., Any]], Standalone[Any, Any]]:
         """Declare a standalone task: a one-task workflow whose ``run`` returns the task's output."""
-        _not_yet(cron_input=cron_input, default_filters=default_filters, idempotency=idempotency)
+        _not_yet("Hatchet.task", cron_input=cron_input, default_filters=default_filters, idempotency=idempotency)
         return self._standalone(
             durable=False, name=name, description=description, input_validator=input_validator,
             on_events=on_events, on_crons=on_crons, version=version, sticky=sticky,
@@ -137,8 +130,8 @@ class Hatchet:
                      eviction_policy: Any = None, idempotency: Any = None, cron_input: Any = None,
                      ) -> Callable[[Callable[..., Any]], Standalone[Any, Any]]:
         """Declare a standalone durable task (runs from the worker's ``durable`` slot pool)."""
-        _not_yet(cron_input=cron_input, default_filters=default_filters, idempotency=idempotency,
-                 eviction_policy=eviction_policy)
+        _not_yet("Hatchet.durable_task", cron_input=cron_input, default_filters=default_filters,
+                 idempotency=idempotency, eviction_policy=eviction_policy)
         return self._standalone(
             durable=True, name=name, description=description, input_validator=input_validator,
             on_events=on_events, on_crons=on_crons, version=version, sticky=sticky,

@@ -16,12 +16,16 @@ import base64
 import binascii
 import json
 import os
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from hatchet_worker import _parity
+
 ENV_PREFIX = "HATCHET_CLIENT_"
+_warned: set[str] = set()
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
 _FALSE = frozenset({"0", "false", "f", "no", "n", "off", ""})
 
@@ -246,6 +250,14 @@ class ClientConfig(BaseModel):
     @classmethod
     def _fill_from_env(cls, data: Any) -> Any:
         values: dict[str, Any] = dict(data) if isinstance(data, Mapping) else {}
+        for name, reason in _parity.NO_EFFECT["ClientConfig"].items():
+            # An official field this SDK does not act on: accepted, and said once (never silent).
+            if name in values:
+                values.pop(name)
+                if name not in _warned:
+                    _warned.add(name)
+                    warnings.warn(f"ClientConfig({name}=...) has no effect in hatchet_worker: {reason}",
+                                  UserWarning, stacklevel=6)
         env = os.environ
         for field, value in _section_from_env(env, ENV_PREFIX, _ENV_FIELDS).items():
             values.setdefault(field, value)

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 
-from hatchet_worker.exceptions import unsupported
+from hatchet_worker import _parity
+from hatchet_worker.exceptions import UnsupportedFeatureError, unsupported
 from hatchet_worker.labels import DesiredWorkerLabel
 
 if TYPE_CHECKING:
@@ -299,7 +300,7 @@ class Workflow(Generic[TWorkflowInput]):
         """Declare a durable task: it occupies a ``durable`` slot and gets a :class:`DurableContext`."""
         _no_conditions(wait_for, skip_if, cancel_if)
         unsupported("durable_task(eviction_policy=...)", eviction_policy,
-                    "durable-task eviction is not implemented; leave it unset")
+                    _parity.EVICTION)
 
         def decorator(fn: Callable[..., Any]) -> Task[TWorkflowInput, Any]:
             return self._add(fn, name, is_durable=True, on_failure=False, **_task_opts(
@@ -322,6 +323,23 @@ class Workflow(Generic[TWorkflowInput]):
                 backoff_max_seconds, concurrency, None))
 
         return decorator
+
+    # -- official methods not implemented yet: refuse loudly ---------------------------------------
+    def on_success_task(self, *args: Any, **kwargs: Any) -> Any:
+        raise UnsupportedFeatureError("Workflow.on_success_task", _parity.MISSING_METHODS["Workflow.on_success_task"])
+
+    def schedule(self, *args: Any, **kwargs: Any) -> Any:
+        raise UnsupportedFeatureError("Workflow.schedule", _parity.MISSING_METHODS["Workflow.schedule"])
+
+    async def aio_schedule(self, *args: Any, **kwargs: Any) -> Any:
+        raise UnsupportedFeatureError("Workflow.aio_schedule", _parity.MISSING_METHODS["Workflow.aio_schedule"])
+
+    def create_cron(self, *args: Any, **kwargs: Any) -> Any:
+        raise UnsupportedFeatureError("Workflow.create_cron", _parity.MISSING_METHODS["Workflow.create_cron"])
+
+    async def aio_create_cron(self, *args: Any, **kwargs: Any) -> Any:
+        raise UnsupportedFeatureError("Workflow.aio_create_cron",
+                                      _parity.MISSING_METHODS["Workflow.aio_create_cron"])
 
     # -- input --------------------------------------------------------------------------------
     def parse_input(self, data: Any) -> Any:
@@ -482,7 +500,7 @@ def _options(options: TriggerWorkflowOptions | None, child_key: str | None,
 
 def _no_conditions(wait_for: Sequence[Any] | None, skip_if: Sequence[Any] | None,
                    cancel_if: Sequence[Any] | None) -> None:
-    reason = "task conditions (SleepCondition, UserEventCondition, ParentCondition) are not implemented yet"
+    reason = _parity.CONDITIONS
     unsupported("task(wait_for=...)", wait_for, reason)
     unsupported("task(skip_if=...)", skip_if, reason)
     unsupported("task(cancel_if=...)", cancel_if, reason)

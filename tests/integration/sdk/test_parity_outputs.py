@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from hatchet_worker import DesiredWorkerLabel, EmptyModel, Hatchet, TriggerWorkflowOptions
+from hatchet_worker import DesiredWorkerLabel, EmptyModel, Hatchet, TriggerWorkflowOptions, runs
 from hatchet_worker.exceptions import UnsupportedFeatureError
 from hatchet_worker.runs import TaskRunRef, WorkflowRunRef
 
@@ -108,6 +108,9 @@ def test_run_options_are_sent_or_refused(client: Hatchet, start_worker: Any) -> 
                     additional_metadata={"from_kwarg": "yes"})
     metadata = out["parity_where"]["metadata"]
     assert {k: metadata[k] for k in ("from", "from_kwarg")} == {"from": "options", "from_kwarg": "yes"}
+    with_defaults = client.workflow(name="parity_where", default_additional_metadata={"d": "1", "from": "default"})
+    metadata = with_defaults.run(additional_metadata={"from": "run"})["parity_where"]["metadata"]
+    assert {k: metadata[k] for k in ("d", "from")} == {"d": "1", "from": "run"}  # the run's keys win
     ref = where.run(wait_for_result=False)
     assert isinstance(ref, WorkflowRunRef)
     assert ref.result(timeout=60)["parity_where"]["worker"]
@@ -115,6 +118,7 @@ def test_run_options_are_sent_or_refused(client: Hatchet, start_worker: Any) -> 
         where.run(options=TriggerWorkflowOptions(namespace="other"))
     with pytest.raises(ValueError, match="not_an_option"):
         TriggerWorkflowOptions(not_an_option=1)  # type: ignore[call-arg]
+    runs._warned.discard("key")  # warned once per process: forget earlier tests' warning
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         where.run(options=TriggerWorkflowOptions(key="k1"))

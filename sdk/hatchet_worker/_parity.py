@@ -1,0 +1,87 @@
+"""What of the official SDK's public surface (hatchet-sdk 1.43.1) this SDK does not act on, and why.
+
+Pure data: the declarations raise or warn naming the option, the parity test checks every entry
+against the official signatures (and that each listed option really raises or warns), and the
+parity table in ``docs/sdk.md`` is generated from it. An official parameter not listed here is
+implemented.
+"""
+
+from __future__ import annotations
+
+CONDITIONS = "task conditions (SleepCondition, UserEventCondition, ParentCondition, or_) are not implemented yet"
+EVICTION = "durable-task eviction is not implemented yet"
+
+UNSUPPORTED: dict[str, dict[str, str]] = {
+    # Accepted in the signature; a value other than the default raises UnsupportedFeatureError.
+    "Hatchet.task": {
+        "cron_input": "a cron's input is not sent yet; put the input defaults in the input model",
+        "default_filters": "event filters are not implemented yet",
+        "idempotency": "idempotency keys are not implemented yet",
+    },
+    "Hatchet.durable_task": {
+        "cron_input": "a cron's input is not sent yet; put the input defaults in the input model",
+        "default_filters": "event filters are not implemented yet",
+        "idempotency": "idempotency keys are not implemented yet",
+        "eviction_policy": EVICTION,
+    },
+    "Hatchet.workflow": {
+        "cron_input": "a cron's input is not sent yet; put the input defaults in the input model",
+        "task_defaults": "task defaults are not implemented yet; pass the options on each task",
+        "default_filters": "event filters are not implemented yet",
+        "idempotency": "idempotency keys are not implemented yet",
+    },
+    "Workflow.task": {"wait_for": CONDITIONS, "skip_if": CONDITIONS, "cancel_if": CONDITIONS},
+    "Workflow.durable_task": {"wait_for": CONDITIONS, "skip_if": CONDITIONS, "cancel_if": CONDITIONS,
+                              "eviction_policy": EVICTION},
+    "TriggerWorkflowOptions": {
+        "namespace": "set the namespace on ClientConfig (the official SDK deprecates this option too)",
+    },
+}
+
+NO_EFFECT: dict[str, dict[str, str]] = {
+    # Accepted; a value warns once, naming the option, because it cannot change anything.
+    "TriggerWorkflowOptions": {
+        "key": "the engine's trigger request has no such field (the official SDK does not send it either); "
+               "use child_key",
+    },
+    "ClientConfig": {
+        "logger": "this SDK logs to the 'hatchet_worker' logging hierarchy; configure that logger",
+        "debug": "use Hatchet(debug=True) or configure the 'hatchet_worker' logger",
+        "otel": "OpenTelemetry is not implemented yet",
+        "listener_v2_timeout": "this SDK's listener has its own reconnect policy",
+        "enable_force_kill_sync_threads": "sync tasks run on SDK threads; a cancelled one keeps its slot "
+                                          "until it returns",
+        "enable_thread_pool_monitoring": "see the worker's /metrics endpoint instead",
+        "terminate_worker_after_num_tasks": "not implemented",
+        "disable_log_capture": "ctx.log ships lines; print/logging output is not captured",
+        "log_queue_size": "log lines are sent without a separate bounded queue setting",
+        "force_shutdown_on_shutdown_signal": "SIGTERM drains within worker_drain_timeout_seconds",
+        "tenacity": "client calls are not retried with a tenacity policy",
+        "embedded": "not implemented",
+        "sync_result_poll_interval": "result() polls with a growing interval from 20 ms to 1 s",
+    },
+}
+
+MISSING_METHODS: dict[str, str] = {
+    # Present as methods that raise UnsupportedFeatureError when called.
+    "Workflow.on_success_task": "on-success tasks are not implemented yet",
+    "Workflow.schedule": "scheduled runs are not implemented yet",
+    "Workflow.aio_schedule": "scheduled runs are not implemented yet",
+    "Workflow.create_cron": "creating crons from the client is not implemented yet; declare on_crons",
+    "Workflow.aio_create_cron": "creating crons from the client is not implemented yet; declare on_crons",
+}
+
+DIFFERENCES: dict[str, str] = {
+    # Implemented, but not identical to the official SDK.
+    "Standalone.run_no_wait": "returns a WorkflowRunRef whose result() is {task_name: output}; the official "
+                              "SDK returns a TaskRunRef whose result() is the task's output "
+                              "(run(wait_for_result=False) returns that TaskRunRef here too)",
+    "Standalone.run_many": "with wait_for_result=False returns WorkflowRunRefs ({task_name: output}), not "
+                           "TaskRunRefs",
+    "Workflow.run": "keyword options apply on top of options=; the official SDK ignores them when options= "
+                    "is given",
+    "Context.task_output": "an unannotated parent's output is the JSON object (a dict); the official SDK "
+                           "returns an EmptyModel",
+}
+MISSING_METHODS.update({"Standalone." + name.split(".", 1)[1]: reason for name, reason in list(MISSING_METHODS.items())
+                        if not name.endswith("_task")})
