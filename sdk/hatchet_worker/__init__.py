@@ -25,9 +25,11 @@ if TYPE_CHECKING:
     from hatchet_worker.exceptions import LoopAlreadyRunningError as LoopAlreadyRunningError
     from hatchet_worker.exceptions import NonRetryableException as NonRetryableException
     from hatchet_worker.exceptions import TaskRunError as TaskRunError
+    from hatchet_worker.exceptions import UnsupportedFeatureError as UnsupportedFeatureError
     from hatchet_worker.labels import DesiredWorkerLabel as DesiredWorkerLabel
     from hatchet_worker.labels import WorkerLabel as WorkerLabel
     from hatchet_worker.labels import WorkerLabelComparator as WorkerLabelComparator
+    from hatchet_worker.runs import TaskRunRef as TaskRunRef
     from hatchet_worker.runs import TriggerWorkflowOptions as TriggerWorkflowOptions
     from hatchet_worker.runs import WorkflowRunRef as WorkflowRunRef
     from hatchet_worker.worker import Worker as Worker
@@ -57,9 +59,11 @@ _EXPORTS: dict[str, str] = {
     "LoopAlreadyRunningError": "exceptions",
     "NonRetryableException": "exceptions",
     "TaskRunError": "exceptions",
+    "UnsupportedFeatureError": "exceptions",
     "DesiredWorkerLabel": "labels",
     "WorkerLabel": "labels",
     "WorkerLabelComparator": "labels",
+    "TaskRunRef": "runs",
     "TriggerWorkflowOptions": "runs",
     "WorkflowRunRef": "runs",
     "Worker": "worker",

@@ -12,6 +12,7 @@ import asyncio
 import contextvars
 import json
 import logging
+import sys
 import threading
 from collections.abc import Coroutine, Mapping
 from datetime import UTC, timedelta
@@ -311,3 +312,8 @@ class DurableContext(Context):
     def sleep_for(self, duration: Duration) -> dict[str, Any]:
         fut = asyncio.run_coroutine_threadsafe(self.aio_sleep_for(duration), self._runtime.loop)
         return fut.result()
+
+
+# The official SDK's path ``hatchet_sdk.context.context``: this module doubles as that submodule
+# (the import system uses an entry registered in sys.modules while importing the parent module).
+sys.modules.setdefault(__name__ + ".context", sys.modules[__name__])

@@ -84,7 +84,8 @@ def test_public_names() -> None:
         "Context", "DesiredWorkerLabel", "DurableContext", "EmptyModel", "FailedTaskRunExceptionGroup",
         "Hatchet", "HealthCheckConfig", "HealthcheckConfig", "IllegalTaskOutputError", "LifespanSetupError",
         "LoopAlreadyRunningError", "NonRetryableException", "Priority", "RateLimit", "Standalone", "StickyStrategy",
-        "Task", "TaskRunError", "TriggerWorkflowOptions", "Worker", "WorkerLabel", "WorkerLabelComparator",
+        "Task", "TaskRunError", "TaskRunRef", "TriggerWorkflowOptions", "UnsupportedFeatureError", "Worker",
+        "WorkerLabel", "WorkerLabelComparator",
         "Workflow", "WorkflowRunRef", "WorkflowRunTriggerConfig"])
     for name in hatchet_worker.__all__:
         assert getattr(hatchet_worker, name) is not None

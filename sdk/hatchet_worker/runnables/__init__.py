@@ -1,0 +1,1 @@
+"""Import paths of the official SDK (``hatchet_sdk.runnables.*``), so user code only renames the package."""

@@ -1,0 +1,5 @@
+"""``hatchet_sdk.runnables.task`` names this SDK provides."""
+
+from hatchet_worker.workflow import Task
+
+__all__ = ["Task"]
