@@ -16,10 +16,15 @@
 # for production), is built from the engine binaries hack/build-hatchet.sh makes, on a root filesystem
 # with Debian's postgresql-15.
 #
+# A test-only one, official-worker, runs tests/e2e/apps/official_worker.py on the official hatchet-sdk (the
+# version pinned in pyproject's dev extra) instead of this project's SDK: the e2e proof that the
+# operator's official-sdk probe profile fits that SDK. Never shipped.
+#
 # A fourth, pause, is the pod sandbox image of the real-node e2e cluster: Debian's static catatonit in
 # pause mode, nothing else (containerd's CRI plugin needs a sandbox image and nothing can be pulled).
 #
-# Usage: hack/build-images.sh [operator] [example-worker] [hatchet-engine] [pause]  (default: the first two)
+# Usage: hack/build-images.sh [operator] [example-worker] [hatchet-engine] [pause] [official-worker]
+#        (default: the first two)
 # Env:   OUT_DIR (default: out/images), SOURCE_DATE_EPOCH (default: time of the last commit to INPUTS),
 #        IMAGE_PREFIX (default: hatchet-kube), IMAGE_TAG (default: the project version),
 #        DEBIAN_MIRROR (default: the first Debian mirror in this machine's apt sources).
@@ -51,8 +56,8 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(operator example-worker)
 for t in "${targets[@]}"; do
   case $t in
-    operator|example-worker|hatchet-engine|pause) ;;
-    *) echo "unknown image: $t (operator, example-worker, hatchet-engine, pause)" >&2; exit 2 ;;
+    operator|example-worker|hatchet-engine|pause|official-worker) ;;
+    *) echo "unknown image: $t (operator, example-worker, hatchet-engine, pause, official-worker)" >&2; exit 2 ;;
   esac
 done
 
@@ -117,9 +122,15 @@ ROOTFS_KEY="$(rootfs_key "$PACKAGES") $(rootfs_key "$ENGINE_PACKAGES")"
 INPUT_KEY=$( (cd "$ROOT_DIR" && find "${INPUTS[@]}" -type f ! -path '*/__pycache__/*' ! -name '*.pyc' \
   ! -path '*.egg-info/*' -print0 | sort -z | xargs -0 sha256sum
   echo "$ROOTFS_KEY $SOURCE_DATE_EPOCH $IMAGE_PREFIX $IMAGE_TAG") | sha256sum | cut -c1-32)
+# The test-only official-worker image also depends on its app (kept out of INPUTS: editing a test app
+# must not rebuild the shipped images).
+OFFICIAL_APP=$ROOT_DIR/tests/e2e/apps/official_worker.py
+image_key() {
+  if [ "$1" = official-worker ]; then echo "$INPUT_KEY-$(sha256sum <"$OFFICIAL_APP" | cut -c1-16)"; else echo "$INPUT_KEY"; fi
+}
 pending=()
 for t in "${targets[@]}"; do
-  if [ -f "$OUT_DIR/$t.tar" ] && [ "$(cat "$OUT_DIR/$t.key" 2>/dev/null)" = "$INPUT_KEY" ]; then
+  if [ -f "$OUT_DIR/$t.tar" ] && [ "$(cat "$OUT_DIR/$t.key" 2>/dev/null)" = "$(image_key "$t")" ]; then
     log "image $IMAGE_PREFIX/$t:$IMAGE_TAG is up to date"
     echo "$IMAGE_PREFIX/$t:$IMAGE_TAG $OUT_DIR/$t.tar $(cat "$OUT_DIR/$t.digest")"
   else
@@ -167,6 +178,19 @@ install_python_app() {  # install_python_app ROOTFS EXTRA: the wheel (+ extra) i
   echo /opt/hatchet/site >"$r/usr/lib/python3/dist-packages/hatchet-kube.pth"
 }
 
+# The official SDK and its dependencies (test-only image), cached by the pinned requirement.
+OFFICIAL_SDK=$(grep -o '"hatchet-sdk==[^"]*"' "$ROOT_DIR/pyproject.toml" | tr -d '"')
+official_deps() {
+  OFFICIAL_DEPS=$IMAGES_CACHE/wheels-official-$(echo "$OFFICIAL_SDK" | sha256sum | cut -c1-16)
+  if [ ! -f "$OFFICIAL_DEPS/.done" ]; then
+    log "downloading $OFFICIAL_SDK and its dependency wheels"
+    rm -rf "$OFFICIAL_DEPS.tmp"
+    "$VENV/bin/python" -m pip download --quiet --only-binary=:all: -d "$OFFICIAL_DEPS.tmp" "$OFFICIAL_SDK" >/dev/null
+    touch "$OFFICIAL_DEPS.tmp/.done"
+    rm -rf "$OFFICIAL_DEPS" && mv "$OFFICIAL_DEPS.tmp" "$OFFICIAL_DEPS"
+  fi
+}
+
 build_image() {
   local name=$1 ref="$IMAGE_PREFIX/$1:$IMAGE_TAG" packages=$PACKAGES
   [ "$name" = hatchet-engine ] && packages=$ENGINE_PACKAGES
@@ -190,6 +214,17 @@ build_image() {
       install_python_app "$r" "[operator]"
       install -m 0755 "$ROOT_DIR/images/operator/hatchet-operator" "$r/usr/local/bin/hatchet-operator"
       entry='["/usr/local/bin/hatchet-operator"]'; cmd='["run"]'
+      env=(--config.env PYTHONDONTWRITEBYTECODE=1 --config.env PYTHONUNBUFFERED=1)
+      ;;
+    official-worker)
+      official_deps
+      "$VENV/bin/python" -m pip install --quiet --no-index --find-links "$OFFICIAL_DEPS" --no-compile \
+        --no-warn-script-location --no-warn-conflicts --target "$r/opt/hatchet/site" "$OFFICIAL_SDK" >/dev/null
+      rm -rf "$r/opt/hatchet/site/bin"
+      echo /opt/hatchet/site >"$r/usr/lib/python3/dist-packages/hatchet-sdk.pth"
+      install -d -m 0755 "$r/app"
+      install -m 0644 "$OFFICIAL_APP" "$r/app/worker.py"
+      entry='["/usr/bin/python3", "/app/worker.py"]'; cmd='[]'; ports=(--config.exposedports 8001/tcp)
       env=(--config.env PYTHONDONTWRITEBYTECODE=1 --config.env PYTHONUNBUFFERED=1)
       ;;
     example-worker)
@@ -242,7 +277,7 @@ build_image() {
   local line
   line=$("$VENV/bin/python" "$HACK_DIR/image-archive.py" "$layout" "$IMAGE_TAG" "$ref" "$OUT_DIR/$name.tar")
   echo "${line##* }" >"$OUT_DIR/$name.digest"
-  echo "$INPUT_KEY" >"$OUT_DIR/$name.key"
+  image_key "$name" >"$OUT_DIR/$name.key"
   echo "$line"
 }
 
@@ -250,6 +285,6 @@ apt_ensure jq jq
 for t in "${pending[@]}"; do
   [ "$t" != pause ] || [ -x /usr/bin/catatonit ] || apt_install catatonit
   case $t in
-    operator|example-worker|hatchet-engine|pause) build_image "$t" ;;
+    operator|example-worker|hatchet-engine|pause|official-worker) build_image "$t" ;;
   esac
 done
