@@ -1,25 +1,96 @@
-"""The README's main job (`make up`) converges on the embedded default stack, end to end."""
+"""The README's main job (`make up`, i.e. hack/up.py) end to end, in both of its modes.
+
+real-node: the operator installed with the chart runs in a pod, the example HatchetWorker's pods are
+started by the kubelet and pass their probes, and every task of the triggered run was executed by one
+of those pods (the engine's worker id of each task is the id a pod's own /health and log report).
+kwok: the fallback, forced with HATCHET_UP_MODE=kwok, where the pod's container runs as a local process.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from harness import node
+
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "hack"))
+
+import up  # noqa: E402
+
+
+def run_up(workdir: Path, mode: str, timeout: float) -> tuple[int, str, dict[str, Any]]:
+    """hack/up.py --once; on a timeout it gets SIGTERM (so it tears down) before this test fails."""
+    env = {**os.environ, "HATCHET_UP_MODE": mode}
+    p = subprocess.Popen([sys.executable, str(ROOT / "hack" / "up.py"), "--once", "--workdir", str(workdir)],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        out, _ = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.send_signal(signal.SIGTERM)
+        out, _ = p.communicate(timeout=180)
+        pytest.fail(f"make up --once took more than {timeout}s\n{out[-6000:]}")
+    summary_path = workdir / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    return p.returncode, out, summary
+
+
+def test_mode_choice_says_why() -> None:
+    assert up.choose_mode("auto", lambda: None)[0] == "real-node"
+    mode, why = up.choose_mode("auto", lambda: "it needs root")
+    assert mode == "kwok" and "it needs root" in why and "falling back to kwok" in why
+    assert up.choose_mode("kwok", lambda: None)[0] == "kwok"
+    with pytest.raises(SystemExit, match="cannot run here: it needs root"):
+        up.choose_mode("real-node", lambda: "it needs root")
+    with pytest.raises(SystemExit, match="unsupported mode 'kind'"):
+        up.choose_mode("kind", lambda: None)
+
+
+@pytest.mark.integration
+@pytest.mark.e2e
+@pytest.mark.timeout(1500)
+@pytest.mark.skipif(node.missing() is not None, reason=f"the real node cannot run here: {node.missing()}")
+def test_up_once_runs_the_workflow_in_real_pods(tmp_path: Path) -> None:
+    rc, out, summary = run_up(tmp_path, "auto", 1300)
+    assert rc == 0, out[-8000:]
+    assert summary["mode"] == "real-node", summary
+    pods = summary["pods"]
+    assert len(pods) == 2  # examples/hatchetworker.yaml replicas
+    for p in pods:
+        # Started (startup probe), Ready (readiness probe), never restarted (liveness probe), on the node.
+        assert p["started"] and p["ready"] and p["restarts"] == 0 and p["node"] == node.NODE_NAME, p
+        assert p["worker_id"]
+    pod_ids = {p["worker_id"]: p["name"] for p in pods}
+    tasks = summary["run"]["tasks"]
+    assert sorted(t["task"] for t in tasks) == ["count", "mean", "total"]
+    assert summary["run"]["result"]["mean"] == {"mean": 2.5}
+    for t in tasks:
+        assert t["status"] == "COMPLETED" and t["worker_id"] in pod_ids, (t, pod_ids)
+        # The pod's own log (read through the kubelet) names the worker id the engine gave this task.
+        log = (tmp_path / "logs" / f"pod-{pod_ids[t['worker_id']]}.log").read_text()
+        assert re.search(rf"registered worker {up.WORKER} as {t['worker_id']}\b", log), log[-2000:]
+    assert not (tmp_path / "logs" / "example-worker.log").exists()  # no worker process ran on this machine
+    assert "READY" in out and "converged in" in out and "tearing down" in out
 
 
 @pytest.mark.integration
 @pytest.mark.timeout(300)
-def test_up_once_converges_and_runs_a_workflow(tmp_path: Path) -> None:
-    cp = subprocess.run(
-        [sys.executable, str(ROOT / "hack" / "up.py"), "--once", "--workdir", str(tmp_path)],
-        capture_output=True, text=True, timeout=280,
-    )
-    assert cp.returncode == 0, cp.stdout[-4000:] + cp.stderr[-4000:]
-    out = cp.stdout
+def test_up_once_kwok_fallback_converges_and_runs_a_workflow(tmp_path: Path) -> None:
+    rc, out, summary = run_up(tmp_path, "kwok", 280)
+    assert rc == 0, out[-4000:]
+    assert summary["mode"] == "kwok" and "kwok mode was asked for" in summary["why"]
+    assert "mode kwok: kwok mode was asked for" in out
     assert "example-worker   2         2" in out  # DESIRED 2, READY 2 in the printer columns
     assert '"mean": {"mean": 2.5}' in out  # the run executed by a worker with the rendered env
+    (local,) = summary["executors"].values()
+    assert local.startswith("local process pid")
+    assert {t["worker_id"] for t in summary["run"]["tasks"]} == set(summary["executors"])
     assert "converged in" in out
