@@ -13,7 +13,9 @@ from typing import Any
 import aiohttp
 
 from harness.hatchet import HatchetEngine
-from hatchet_operator import autoscale
+from hatchet_operator import autoscale, autoscaler
+from hatchet_operator.api import v1alpha1 as api
+from hatchet_operator.api.autoscaling import Autoscaling
 from hatchet_operator.enginemetrics import EngineClient, IdleClock, TenantPoller, to_inputs, token_claims
 from hatchet_worker import ClientConfig, ClientTLSConfig, Hatchet
 
@@ -140,6 +142,12 @@ def test_one_poll_attributes_queued_and_running_work_per_hatchetworker(
     assert (decide["a"].desired, decide["a"].queued, decide["a"].demand_slots) == (4, 5, 7)
     assert decide["b"].desired == 0 and decide["b"].remove == (wb.id,)
     assert decide["c"].desired == 1 and "unknown" in decide["c"].reason  # no worker told its slots yet
+    # The status written from the same reading is one the CRD accepts, with hw-c's actions kept.
+    _, status_c = autoscaler.State().step(
+        Autoscaling(min_replicas=0, max_replicas=3), rc, now=now, current_replicas=0, spec_slots=None, labels={}
+    )
+    assert status_c["desiredReplicas"] == 1 and status_c["queued"] == 4 and status_c["actions"] == [action_c]
+    api.HatchetWorkerStatus.model_validate({"autoscaling": status_c})
     for r in refs:  # the work read as queued and running was real work: all of it completes
         assert r.result(timeout=180)["sleepy"]["tag"] == ""
     for r in refs_c:  # nobody will ever run them: do not leave them queued for later tests
