@@ -223,10 +223,9 @@ async def run(cfg: OperatorSettings, *, on_lost: Callable[[int, str], None] = ex
             log.warning("writes still in flight after %.0fs; leaving the Lease to expire", cfg.request_timeout)
         elif elector is not None and hold is not None:
             if client.unsettled_at is not None:
-                await _settle(client.unsettled_at, cfg.leader.renew_deadline)
-            else:
-                hold.cancel()
-                await elector.release()
+                await _settle(client.unsettled_at, cfg.leader.lease_duration)
+            hold.cancel()
+            await elector.release()
         if hold is not None:
             hold.cancel()
         try:
@@ -248,15 +247,16 @@ async def run(cfg: OperatorSettings, *, on_lost: Callable[[int, str], None] = ex
             await elector.client.close()
 
 
-async def _settle(unsettled_at: float, renew_deadline: float) -> None:
+async def _settle(unsettled_at: float, lease_duration: float) -> None:
     """A write this replica gave up on may still be on its way to the apiserver (a slow link holds
-    its bytes, not the request), so no early hand-over: keep renewing for one more renew deadline
-    after it, then stop and let the Lease expire. The successor starts at least renew deadline +
-    lease duration after that write was abandoned: the same margin client-go's elector relies on
-    when a leader stops renewing, applied here to a graceful stop as well."""
-    wait = max(0.0, unsettled_at + renew_deadline - time.monotonic())
-    log.warning("a write ended without an answer; keeping the Lease %.1fs more, then leaving it to expire", wait)
-    await asyncio.sleep(wait)
+    its bytes, not the request), so the hand-over waits until it has had a full lease duration to
+    land (the Lease is renewed meanwhile; a loss still ends the process): the same time a standby
+    gives a leader that stopped renewing. One long past costs nothing."""
+    wait = unsettled_at + lease_duration - time.monotonic()
+    if wait > 0:
+        ago = lease_duration - wait
+        log.warning("a write ended without an answer %.1fs ago; releasing the Lease in %.1fs", ago, wait)
+        await asyncio.sleep(wait)
 
 
 async def _hold_or_exit(elector: LeaderElector, on_lost: Callable[[int, str], None]) -> None:

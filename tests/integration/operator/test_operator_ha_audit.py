@@ -168,16 +168,17 @@ def test_the_leaders_connection_hangs(
 
 def test_graceful_handover_during_an_upgrade(kube: ControlPlane, crd: str, cluster: Cluster, tmp_path: Path) -> None:
     """Replicas restarted one at a time with a new --default-image (every rendered Deployment
-    changes), SIGTERM hand-over, HatchetWorkers being edited throughout. The leader is stopped with
-    writes in flight: every HatchetWorker was just edited and its request bodies crawl (a proxy
-    slows what the leader sends), so a replica that released the Lease before its writes landed,
-    or kept reconciling after the release, is caught writing in its successor's term."""
+    changes), SIGTERM hand-over, HatchetWorkers being edited throughout. The leader is stopped in
+    the middle of reconciles: every HatchetWorker was just edited and the answers to its applies
+    crawl for a while (a proxy slows what the apiserver sends it), so a replica that hands the Lease
+    over while its reconciles go on makes their next writes (status, retries) in its successor's
+    term."""
     c = cluster
     lease = f"upgrade-{uuid.uuid4().hex[:6]}"
     count = 10
     c.secret()
-    # ~12 KB of env per Deployment: an apply body takes seconds through the slowed proxy below,
-    # while a Lease renewal (well under 2 KB) still fits in the renew deadline.
+    # ~12 KB of env per Deployment: the answer to an apply takes seconds through the slowed proxy
+    # below, while the answer to a Lease renewal (under 2 KB) still fits in the renew deadline.
     padding = [{"name": f"PAD_{j}", "value": "x" * 400} for j in range(30)]
     items = []
     for i in range(count):
@@ -204,11 +205,18 @@ def test_graceful_handover_during_an_upgrade(kube: ControlPlane, crd: str, clust
                 b2 = _replica(kube, tmp_path, users[2], c.ns, lease, "--default-image=img:v2").start()
                 ops.append(b2)
                 time.sleep(2)
-                proxy.set_rate(up_rate=3_000)
                 for i in range(1, count):
                     c.k("patch", "hw", f"w{i}", "--type=merge", "-p", '{"spec": {"slots": 7}}')
-                time.sleep(1)  # A1 has picked the edits up and is sending the applies
+                time.sleep(0.5)  # A1 has the watch events and is sending the applies
+                proxy.set_rate(down_rate=3_000)
+                time.sleep(0.5)
+                # The answers arrive at full speed again once a replica that released the Lease
+                # two seconds into its stop would have done so, so any reconcile it let go on
+                # writes right away in B2's term.
+                fast_again = threading.Timer(2.5, proxy.set_rate)
+                fast_again.start()
                 a1.stop()  # SIGTERM: hand-over to B2
+                fast_again.join()
                 wait_for(b2.is_leader, 60, "B2 to lead", procs=[b2.proc])
                 a2 = _replica(kube, tmp_path, users[3], c.ns, lease, "--default-image=img:v2").start()
                 ops.append(a2)
