@@ -19,6 +19,7 @@ from hatchet_operator import render
 from hatchet_operator.api import v1alpha1 as api
 
 READY = "Ready"
+ROLLING_OUT = "RollingOut"
 PROGRESSING = "Progressing"
 DEGRADED = "Degraded"
 # kstatus (sigs.k8s.io/cli-utils) conventions, abnormal-true: True means "not done" / "stuck".
@@ -105,10 +106,10 @@ def _phase(deployment: Mapping[str, Any] | None, template_generation: int | None
         known = template_generation is not None and observed is not None and observed >= template_generation
         if known and updated >= replicas:
             return _Phase("scaling", "Scaling", f"scaling to {desired} pods")
-        return _Phase("rolling", "RollingOut", "the Deployment controller has not seen the change yet")
+        return _Phase("rolling", ROLLING_OUT, "the Deployment controller has not seen the change yet")
     if updated < replicas:  # Pods of an older template remain: a rollout.
         return _Phase(
-            "rolling", "RollingOut", f"{updated}/{desired} pods updated, {available} available, {replicas} total"
+            "rolling", ROLLING_OUT, f"{updated}/{desired} pods updated, {available} available, {replicas} total"
         )
     if replicas != desired:
         return _Phase("scaling", "Scaling", f"{replicas} pods, {desired} wanted, {available} available")
@@ -261,10 +262,13 @@ def events(previous: Mapping[str, Any] | None, current: Mapping[str, Any]) -> li
     elif old_d is not None and old_d.get("status") == "True":
         out.append(Event("Normal", "Recovered", f"no longer degraded (was {old_d.get('reason')})"))
     old_r, new_r = before.get(READY), after[READY]
-    # A first status that is already Ready is not a transition worth an Event (it would be one
-    # write per HatchetWorker when a fleet is created).
-    if new_r["status"] == "True" and old_r is not None and old_r.get("status") != "True":
+    # A first status that is already Ready is not a transition worth an Event, nor is a rollout
+    # starting or finishing (DeploymentUpdated tells of those): either would be one more write per
+    # HatchetWorker when a fleet is created or changed.
+    if old_r is None or ROLLING_OUT in (old_r.get("reason"), new_r["reason"]):
+        return out
+    if new_r["status"] == "True" and old_r.get("status") != "True":
         out.append(Event("Normal", "Ready", new_r["message"]))
-    elif new_r["status"] != "True" and old_r is not None and old_r.get("status") == "True":
+    elif new_r["status"] != "True" and old_r.get("status") == "True":
         out.append(Event("Normal", "NotReady", f"{new_r['reason']}: {new_r['message']}"))
     return out

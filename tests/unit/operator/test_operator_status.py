@@ -157,6 +157,19 @@ def test_events_for_transitions() -> None:
     assert [e.reason for e in status.events(None, bad)] == ["SecretNotFound"]
 
 
+def test_a_first_rollout_finishing_is_not_an_event() -> None:
+    # A new HatchetWorker: its first status says the Deployment controller has not seen the
+    # Deployment yet; the second is Ready. One Event per new HatchetWorker would be one more write
+    # per object in a fleet burst, and it tells nothing DeploymentUpdated does not.
+    new = compute(deployment=_dep(replicas=0, ready=0, updated=0, available=0, generation=1, observed=0))
+    assert _conds(new)["Ready"] == ("False", "RollingOut")
+    done = compute(deployment=_dep(replicas=0, ready=0, updated=0, available=0, generation=1, observed=1), previous=new)
+    assert _conds(done)["Ready"][0] == "True"
+    assert status.events(new, done) == []
+    # Becoming Ready after a real problem still is one (test_events_for_transitions), and so is
+    # losing a pod (test_losing_a_pod_is_not_ready_even_while_scaling).
+
+
 # --- kstatus conventions and scaling ---------------------------------------------------------
 
 
