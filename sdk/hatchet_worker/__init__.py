@@ -12,6 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hatchet_worker.client import Hatchet as Hatchet
+    from hatchet_worker.conditions import ParentCondition as ParentCondition
+    from hatchet_worker.conditions import SleepCondition as SleepCondition
+    from hatchet_worker.conditions import UserEventCondition as UserEventCondition
+    from hatchet_worker.conditions import or_ as or_
     from hatchet_worker.config import ClientConfig as ClientConfig
     from hatchet_worker.config import ClientTLSConfig as ClientTLSConfig
     from hatchet_worker.config import ConfigError as ConfigError
@@ -46,6 +50,10 @@ if TYPE_CHECKING:
 
 _EXPORTS: dict[str, str] = {
     "Hatchet": "client",
+    "ParentCondition": "conditions",
+    "SleepCondition": "conditions",
+    "UserEventCondition": "conditions",
+    "or_": "conditions",
     "ClientConfig": "config",
     "ClientTLSConfig": "config",
     "ConfigError": "config",

@@ -8,7 +8,6 @@ implemented.
 
 from __future__ import annotations
 
-CONDITIONS = "task conditions (SleepCondition, UserEventCondition, ParentCondition, or_) are not implemented yet"
 EVICTION = "durable-task eviction is not implemented yet"
 
 UNSUPPORTED: dict[str, dict[str, str]] = {
@@ -30,9 +29,7 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         "default_filters": "event filters are not implemented yet",
         "idempotency": "idempotency keys are not implemented yet",
     },
-    "Workflow.task": {"wait_for": CONDITIONS, "skip_if": CONDITIONS, "cancel_if": CONDITIONS},
-    "Workflow.durable_task": {"wait_for": CONDITIONS, "skip_if": CONDITIONS, "cancel_if": CONDITIONS,
-                              "eviction_policy": EVICTION},
+    "Workflow.durable_task": {"eviction_policy": EVICTION},
     "TriggerWorkflowOptions": {
         "namespace": "set the namespace on ClientConfig (the official SDK deprecates this option too)",
     },
@@ -90,8 +87,6 @@ MISSING_METHODS.update({"Standalone." + name.split(".", 1)[1]: reason for name, 
 # the official docs use) that ``hatchet_worker`` under the same path does not provide, and why.
 # Every other (path, name) of the list in tests/unit/sdk/test_parity_imports.py resolves.
 _MISSING_IMPORTS: dict[str, tuple[str, ...]] = {
-    CONDITIONS: ("hatchet_sdk:ParentCondition", "hatchet_sdk:SleepCondition", "hatchet_sdk:UserEventCondition",
-                 "hatchet_sdk:or_"),
     "dependency injection (Depends) is not implemented yet": ("hatchet_sdk:Depends",
                                                               "hatchet_sdk.runnables.task:Depends"),
     EVICTION: ("hatchet_sdk:EvictionPolicy", "hatchet_sdk.runnables.eviction:EvictionPolicy"),

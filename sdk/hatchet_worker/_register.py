@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from hatchet_worker._condition_wire import conditions_proto
 from hatchet_worker._proto import dispatcher_pb2, v1_trigger_pb2, v1_workflows_pb2
 from hatchet_worker.labels import DesiredWorkerLabel
 from hatchet_worker.workflow import Task, Workflow
@@ -51,6 +52,8 @@ def task_proto(workflow: Workflow[Any], task: Task[Any, Any]) -> v1_workflows_pb
     for conc in task.concurrency:
         msg.concurrency.add(expression=conc.expression, max_runs=conc.max_runs,
                             limit_strategy=int(conc.limit_strategy))
+    if task.conditions:
+        msg.conditions.CopyFrom(conditions_proto(task.conditions, workflow._client.config.apply_namespace))
     return msg
 
 

@@ -18,6 +18,9 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 from pydantic import BaseModel, ConfigDict
 
 from hatchet_worker import _parity
+from hatchet_worker._duration import Duration as Duration
+from hatchet_worker._duration import duration_expr as duration_expr
+from hatchet_worker.conditions import Action, Condition, OrGroup, ParentCondition, task_conditions
 from hatchet_worker.exceptions import UnsupportedFeatureError, unsupported
 from hatchet_worker.labels import DesiredWorkerLabel
 
@@ -35,27 +38,6 @@ class EmptyModel(BaseModel):
 
 TWorkflowInput = TypeVar("TWorkflowInput")
 R = TypeVar("R")
-Duration = timedelta | str | int | float
-"""A timedelta, a number of seconds, or an engine duration string such as ``"30s"``/``"5m"``/``"1h"``."""
-
-
-def duration_expr(value: Duration) -> str:
-    """The engine's duration syntax (whole seconds, minutes or hours) for ``value``."""
-    if isinstance(value, str):
-        text = value.strip()
-        if not text or text[-1] not in "smh" or not text[:-1].isdigit():
-            raise ValueError(f"duration {value!r} must look like '30s', '5m' or '1h'")
-        return text
-    seconds = int(value.total_seconds()) if isinstance(value, timedelta) else int(value)
-    if seconds <= 0:
-        raise ValueError(f"duration {value!r} must be at least one second")
-    if seconds % 3600 == 0:
-        return f"{seconds // 3600}h"
-    if seconds % 60 == 0:
-        return f"{seconds // 60}m"
-    return f"{seconds}s"
-
-
 class Priority(IntEnum):
     """Run priority: higher runs are assigned first."""
 
@@ -128,7 +110,8 @@ class Task(Generic[TWorkflowInput, R]):
                  parents: Sequence[Task[TWorkflowInput, Any]], retries: int,
                  rate_limits: Sequence[RateLimit], desired_worker_labels: dict[str, DesiredWorkerLabel],
                  backoff_factor: float | None, backoff_max_seconds: int | None,
-                 concurrency: Sequence[ConcurrencyExpression], slot_cost: int, is_durable: bool) -> None:
+                 concurrency: Sequence[ConcurrencyExpression], slot_cost: int, is_durable: bool,
+                 conditions: Sequence[tuple[Condition, Action]] = ()) -> None:
         if retries < 0:
             raise ValueError("retries must be >= 0")
         if slot_cost < 1:
@@ -147,6 +130,8 @@ class Task(Generic[TWorkflowInput, R]):
         self.concurrency = list(concurrency)
         self.slot_cost = slot_cost
         self.is_durable = is_durable
+        self.conditions = list(conditions)
+        """``(condition, action)`` pairs from ``wait_for``/``skip_if``/``cancel_if``."""
         self.is_async = inspect.iscoroutinefunction(fn)
         self.output_type = _return_type(fn)
         """The declared return type (None when unannotated, ``None`` or ``Any``): parents' outputs
@@ -258,6 +243,9 @@ class Workflow(Generic[TWorkflowInput]):
         for parent in opts["parents"]:
             if parent.workflow is not self:
                 raise ValueError(f"parent {parent!r} belongs to another workflow")
+        for condition, _ in opts.get("conditions", ()):
+            if isinstance(condition, ParentCondition) and condition.parent.workflow is not self:
+                raise ValueError(f"ParentCondition on {condition.parent!r}, a task of another workflow")
         task: Task[TWorkflowInput, Any] = Task(fn=fn, workflow=self, name=task_name, is_durable=is_durable,
                                                **opts)
         if on_failure:
@@ -273,15 +261,16 @@ class Workflow(Generic[TWorkflowInput]):
              desired_worker_labels: DesiredLabels = None,
              backoff_factor: float | None = None, backoff_max_seconds: int | None = None,
              concurrency: ConcurrencyArg = None,
-             wait_for: Sequence[Any] | None = None, skip_if: Sequence[Any] | None = None,
-             cancel_if: Sequence[Any] | None = None,
+             wait_for: Sequence[Condition | OrGroup] | None = None,
+             skip_if: Sequence[Condition | OrGroup] | None = None,
+             cancel_if: Sequence[Condition | OrGroup] | None = None,
              slot_cost: int | None = None,
              ) -> Callable[[Callable[[TWorkflowInput, Context], R | Awaitable[R]]], Task[TWorkflowInput, R]]:
         """Declare a task: ``fn(input, ctx)``, sync or ``async``, returning a JSON object."""
-        _no_conditions(wait_for, skip_if, cancel_if)
+        conditions = task_conditions(wait_for, skip_if, cancel_if)
 
         def decorator(fn: Callable[[TWorkflowInput, Context], R | Awaitable[R]]) -> Task[TWorkflowInput, R]:
-            return self._add(fn, name, is_durable=False, on_failure=False, **_task_opts(
+            return self._add(fn, name, is_durable=False, on_failure=False, conditions=conditions, **_task_opts(
                 schedule_timeout, execution_timeout, parents, retries, rate_limits, desired_worker_labels,
                 backoff_factor, backoff_max_seconds, concurrency, slot_cost))
 
@@ -294,16 +283,17 @@ class Workflow(Generic[TWorkflowInput]):
                      desired_worker_labels: DesiredLabels = None,
                      backoff_factor: float | None = None, backoff_max_seconds: int | None = None,
                      concurrency: ConcurrencyArg = None,
-                     wait_for: Sequence[Any] | None = None, skip_if: Sequence[Any] | None = None,
-                     cancel_if: Sequence[Any] | None = None, eviction_policy: Any = None,
+                     wait_for: Sequence[Condition | OrGroup] | None = None,
+                     skip_if: Sequence[Condition | OrGroup] | None = None,
+                     cancel_if: Sequence[Condition | OrGroup] | None = None, eviction_policy: Any = None,
                      ) -> Callable[[Callable[..., Any]], Task[TWorkflowInput, Any]]:
         """Declare a durable task: it occupies a ``durable`` slot and gets a :class:`DurableContext`."""
-        _no_conditions(wait_for, skip_if, cancel_if)
+        conditions = task_conditions(wait_for, skip_if, cancel_if)
         unsupported("durable_task(eviction_policy=...)", eviction_policy,
                     _parity.EVICTION)
 
         def decorator(fn: Callable[..., Any]) -> Task[TWorkflowInput, Any]:
-            return self._add(fn, name, is_durable=True, on_failure=False, **_task_opts(
+            return self._add(fn, name, is_durable=True, on_failure=False, conditions=conditions, **_task_opts(
                 schedule_timeout, execution_timeout, parents, retries, rate_limits, desired_worker_labels,
                 backoff_factor, backoff_max_seconds, concurrency, None))
 
@@ -496,14 +486,6 @@ def _options(options: TriggerWorkflowOptions | None, child_key: str | None,
                          priority=int(priority) if priority is not None else None, sticky=sticky,
                          desired_worker_id=desired_worker_id,
                          desired_worker_labels=_normalise_labels(desired_worker_labels) or None)
-
-
-def _no_conditions(wait_for: Sequence[Any] | None, skip_if: Sequence[Any] | None,
-                   cancel_if: Sequence[Any] | None) -> None:
-    reason = _parity.CONDITIONS
-    unsupported("task(wait_for=...)", wait_for, reason)
-    unsupported("task(skip_if=...)", skip_if, reason)
-    unsupported("task(cancel_if=...)", cancel_if, reason)
 
 
 def _normalise_concurrency(value: ConcurrencyArg) -> list[ConcurrencyExpression]:

@@ -11,14 +11,16 @@ import asyncio
 import dataclasses
 import importlib.util
 import json
+import time
 import warnings
 from typing import Any
 
+import grpc
 import pytest
 from pydantic import BaseModel
 
 from hatchet_worker import DesiredWorkerLabel, EmptyModel, Hatchet, TriggerWorkflowOptions, runs
-from hatchet_worker.exceptions import UnsupportedFeatureError
+from hatchet_worker.exceptions import FailedTaskRunExceptionGroup, UnsupportedFeatureError
 from hatchet_worker.runs import TaskRunRef, WorkflowRunRef
 
 from .conftest import APP
@@ -149,3 +151,37 @@ def test_aio_result_of_a_finished_run_is_answered_by_one_look(client: Hatchet, s
     assert all(r["parity_where"]["worker"] for r in results)
     assert looks == [True] * 5  # one look per run, each already done: no wait on the stream
     assert EmptyModel  # imported name used by the app under both SDKs
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+def test_task_conditions_skip_wait_and_cancel(client: Hatchet, start_worker: Any, sdk: str) -> None:
+    start_worker(script=PARITY, APP_SDK=sdk)
+    wf = client.workflow(name="parity_conditions")
+    out = wf.run(DagInput(value=3))
+    assert out["c_skipped"] == {"skipped": True}  # skip_if on the parent's output
+    assert out["c_waited"] == {"waited": True}  # or_(sleep, never-pushed event): the sleep satisfies it
+    assert out["c_join"] == {"skipped": True, "start": 3, "waited": True}  # ctx.was_skipped, typed parent
+    not_skipped = wf.run(DagInput(value=0))  # the expression is false: the task runs
+    assert not_skipped["c_skipped"] == {"n": -1, "tag": "ran"}
+    assert not_skipped["c_join"]["skipped"] is False
+
+    cancel_ref = client.workflow(name="parity_cancel_if").run(DagInput(value=1), wait_for_result=False)
+    with pytest.raises(FailedTaskRunExceptionGroup):
+        cancel_ref.result(timeout=60)
+    assert client.runs.get_status(cancel_ref.workflow_run_id) == "CANCELLED"
+
+    # wait_for a user event with an expression: only the matching event releases the task, so its
+    # trigger data holds that event's payload. Events pushed before the engine registered the wait
+    # are dropped, so push (a non-matching, then a matching one) until the run finishes.
+    ref = client.workflow(name="parity_gated").run(wait_for_result=False)
+    for _ in range(30):
+        client.event.push("parity:go", {"ok": False, "tag": "no"})
+        client.event.push("parity:go", {"ok": True, "tag": "yes"})
+        try:
+            if client.runs.get_status(ref.workflow_run_id) in ("COMPLETED", "FAILED", "CANCELLED"):
+                break
+        except grpc.RpcError:  # NOT_FOUND until the engine's read model has the new run
+            pass
+        time.sleep(1)
+    triggers = ref.result(timeout=30)["g_task"]["triggers"]
+    assert triggers == {"parity:go": {"ok": True, "tag": "yes"}, "filter_payload": None}, triggers

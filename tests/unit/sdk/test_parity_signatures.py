@@ -155,7 +155,6 @@ def test_each_unsupported_option_raises_naming_it() -> None:
     assert checked == sum(map(len, _parity.UNSUPPORTED.values())) + len(_parity.MISSING_METHODS)
     # Default values are the official defaults and do not raise.
     client.task(name="ok", cron_input=None, default_filters=[], idempotency=None)(fn)
-    wf.task(wait_for=[], skip_if=None)(fn)
 
 
 def test_each_no_effect_option_warns_naming_it() -> None:

@@ -86,7 +86,8 @@ def test_public_names() -> None:
         "LoopAlreadyRunningError", "NonRetryableException", "Priority", "RateLimit", "Standalone", "StickyStrategy",
         "Task", "TaskRunError", "TaskRunRef", "TriggerWorkflowOptions", "UnsupportedFeatureError", "Worker",
         "WorkerLabel", "WorkerLabelComparator",
-        "Workflow", "WorkflowRunRef", "WorkflowRunTriggerConfig"])
+        "Workflow", "WorkflowRunRef", "WorkflowRunTriggerConfig", "ParentCondition", "SleepCondition",
+        "UserEventCondition", "or_"])
     for name in hatchet_worker.__all__:
         assert getattr(hatchet_worker, name) is not None
 

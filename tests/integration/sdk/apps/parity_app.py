@@ -11,6 +11,7 @@ import dataclasses
 import importlib
 import json
 import os
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -104,7 +105,63 @@ async def spawner(input: EmptyModel, ctx: Context) -> dict[str, Any]:
             "metadata": [o["metadata"].get("i") for o in outs]}
 
 
-WORKFLOWS = [parity_dag, dataclass_input, dict_input, model_output, where, sticky_where, spawner]
+# -- task conditions (the official documentation's shapes) ---------------------------------------
+conditions = hatchet.workflow(name="parity_conditions", input_validator=DagInput)
+
+
+@conditions.task()
+def c_start(input: DagInput, ctx: Context) -> FirstOutput:
+    return FirstOutput(n=input.value, tag="start")
+
+
+@conditions.task(parents=[c_start], skip_if=[sdk.ParentCondition(parent=c_start, expression="output.n > 0")])
+def c_skipped(input: DagInput, ctx: Context) -> FirstOutput:
+    return FirstOutput(n=-1, tag="ran")
+
+
+@conditions.task(parents=[c_start], wait_for=[sdk.or_(sdk.SleepCondition(timedelta(seconds=2)),
+                                                      sdk.UserEventCondition(event_key="parity:never"))])
+def c_waited(input: DagInput, ctx: Context) -> dict[str, Any]:
+    return {"waited": True}
+
+
+@conditions.task(parents=[c_start, c_skipped, c_waited])
+def c_join(input: DagInput, ctx: Context) -> dict[str, Any]:
+    return {"skipped": ctx.was_skipped(c_skipped), "start": ctx.task_output(c_start).n,
+            "waited": ctx.task_output(c_waited)["waited"]}
+
+
+gated = hatchet.workflow(name="parity_gated")
+
+
+@gated.task()
+def g_start(input: EmptyModel, ctx: Context) -> dict[str, Any]:
+    return {"started": True}
+
+
+# (The engine evaluates a task's conditions once its parents finished; in our tests an event wait on
+# a root task was never released, with either SDK.)
+@gated.task(parents=[g_start],
+            wait_for=[sdk.UserEventCondition(event_key="parity:go", expression="input.ok == true")])
+def g_task(input: EmptyModel, ctx: Context) -> dict[str, Any]:
+    return {"triggers": dict(ctx.trigger_data)}
+
+
+cancelled = hatchet.workflow(name="parity_cancel_if", input_validator=DagInput)
+
+
+@cancelled.task()
+def k_start(input: DagInput, ctx: Context) -> FirstOutput:
+    return FirstOutput(n=input.value, tag="start")
+
+
+@cancelled.task(parents=[k_start], cancel_if=[sdk.ParentCondition(parent=k_start, expression="output.n > 0")])
+def k_victim(input: DagInput, ctx: Context) -> dict[str, Any]:
+    return {"ran": True}
+
+
+WORKFLOWS = [conditions, gated, cancelled, parity_dag, dataclass_input, dict_input, model_output, where,
+             sticky_where, spawner]
 
 if __name__ == "__main__":
     labels = json.loads(os.environ.get("APP_LABELS", "{}"))
