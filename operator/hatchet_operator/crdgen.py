@@ -183,18 +183,6 @@ def crd() -> dict[str, Any]:
                             "description": "Ready worker pods.",
                         },
                         {
-                            "name": "Current",
-                            "type": "integer",
-                            "jsonPath": ".status.replicas",
-                            "description": "Worker pods that exist (from the Deployment).",
-                        },
-                        {
-                            "name": "Autoscaled",
-                            "type": "integer",
-                            "jsonPath": ".status.autoscaling.desiredReplicas",
-                            "description": "Worker pods the autoscaler wants (with spec.autoscaling).",
-                        },
-                        {
                             "name": "Slots",
                             "type": "integer",
                             "jsonPath": ".spec.slots",
@@ -205,6 +193,18 @@ def crd() -> dict[str, Any]:
                             "type": "string",
                             "jsonPath": f"{ready}.status",
                             "description": "The Ready condition.",
+                        },
+                        {
+                            "name": "Current",
+                            "type": "integer",
+                            "jsonPath": ".status.replicas",
+                            "description": "Worker pods that exist (from the Deployment).",
+                        },
+                        {
+                            "name": "Autoscaled",
+                            "type": "integer",
+                            "jsonPath": ".status.autoscaling.desiredReplicas",
+                            "description": "Worker pods the autoscaler wants (with spec.autoscaling).",
                         },
                         {
                             "name": "Reason",
