@@ -3,8 +3,9 @@
 The decision (``autoscale.decide``) is pure and the engine reads (``enginemetrics``) are per
 tenant; this is what sits between them for one HatchetWorker: the recommendation history, the
 last decision made with data, since when each worker has been idle, the actions remembered when
-the workers are gone, and the status written from all of it. Not wired into the reconciler yet
-(see docs/autoscaling.md).
+the workers are gone, and the status written from all of it. ``EngineAutoscaling`` is the
+reconciler's hook: dry-run only for now (status.autoscaling is written, the replica count is not
+changed; see docs/autoscaling.md).
 
 ``status.autoscaling`` only changes when a decision or its inputs change: the time of the reading
 is carried over from the previous status when nothing else moved, so an idle fleet causes no
@@ -13,8 +14,11 @@ status writes.
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import datetime
-from collections.abc import Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +26,7 @@ import aiohttp
 
 from hatchet_operator import autoscale
 from hatchet_operator.api import autoscaling as api
+from hatchet_operator.api import v1alpha1
 from hatchet_operator.enginemetrics import EngineClient, IdleClock, Reading, TenantPoller, to_inputs, token_claims
 
 
@@ -140,3 +145,110 @@ class Pollers:
 
     def __len__(self) -> int:
         return len(self._pollers)
+
+
+class EngineAutoscaling:
+    """The reconciler's autoscaling hook, in dry-run: it reads the engine and reports the decision in
+    ``status.autoscaling`` but does not change the Deployment's replicas (scaling is not built yet).
+
+    Per HatchetWorker it needs the token (read from its Secret, which the operator may ``get``) and
+    the REST address (``spec.hatchet.serverUrl``, else the token's ``server_url`` claim). Pollers
+    start on first use; each poll calls ``on_poll`` with the keys it refreshed (the reconciler
+    reconciles them, and writes the status only if it changed).
+    """
+
+    def __init__(
+        self,
+        get_secret: Callable[[str, str], Awaitable[Mapping[str, Any] | None]],
+        on_poll: Callable[[list[Any]], Awaitable[None]],
+        *,
+        interval: float = 15.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._get_secret = get_secret
+        self._on_poll = on_poll
+        self._interval = interval
+        self._clock = clock
+        self._session: aiohttp.ClientSession | None = None
+        self._pollers: Pollers | None = None
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._states: dict[Any, State] = {}
+        self._poller_of: dict[Any, TenantPoller] = {}
+
+    async def _token(self, namespace: str, ref: v1alpha1.TokenSecretRef) -> str:
+        secret = await self._get_secret(namespace, ref.name)
+        if secret is None:
+            raise LookupError(f"Secret {ref.name!r} does not exist")
+        data = (secret.get("data") or {}).get(ref.key)
+        if data is None:
+            raise LookupError(f"Secret {ref.name!r} has no key {ref.key!r}")
+        return base64.b64decode(data).decode().strip()
+
+    def _start(self, poller: TenantPoller) -> None:
+        if id(poller) in self._tasks:
+            return
+        poller.on_poll = self._on_poll
+        self._tasks[id(poller)] = asyncio.get_running_loop().create_task(poller.run(), name="autoscaling-poll")
+
+    async def evaluate(
+        self, key: Any, worker: v1alpha1.HatchetWorker, current_replicas: int, previous: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        """The new ``status.autoscaling`` of an autoscaled HatchetWorker (``worker``: the model)."""
+        spec = worker.spec
+        assert spec.autoscaling is not None
+        conn = spec.hatchet or v1alpha1.HatchetConnection()
+        now = self._clock()
+        try:
+            token = await self._token(worker.metadata.namespace or "default", conn.token_secret_ref)
+            rest_url = conn.server_url or str(token_claims(token).get("server_url") or "")
+            if not rest_url:
+                raise LookupError("no spec.hatchet.serverUrl and no server_url claim in the token")
+        except (LookupError, ValueError) as e:
+            return _unavailable(previous, f"cannot read the engine: {e}")
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+            self._pollers = Pollers(self._session, self._interval)
+        assert self._pollers is not None
+        poller = self._pollers.for_token(rest_url, token)
+        old = self._poller_of.get(key)
+        if old is not None and old is not poller:
+            old.unwatch(key)
+        self._poller_of[key] = poller
+        poller.watch(key, worker.metadata.name, remembered_actions(previous))
+        self._start(poller)
+        reading = poller.reading(key)
+        if reading is None:
+            return _unavailable(previous, "waiting for the first reading from the engine")
+        state = self._states.setdefault(key, State())
+        labels = {k: str(v) for k, v in (spec.labels or {}).items()}
+        labels[v1alpha1.OWNER_LABEL_KEY] = worker.metadata.name
+        _, status = state.step(
+            spec.autoscaling,
+            reading,
+            now=now,
+            current_replicas=current_replicas,
+            spec_slots=spec.slots,
+            labels=labels,
+            previous=previous,
+        )
+        return status
+
+    def forget(self, key: Any) -> None:
+        self._states.pop(key, None)
+        poller = self._poller_of.pop(key, None)
+        if poller is not None:
+            poller.unwatch(key)
+
+    async def close(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        if self._session is not None:
+            await self._session.close()
+
+
+def _unavailable(previous: Mapping[str, Any] | None, why: str) -> dict[str, Any]:
+    """Keep the previous decision and inputs; say why there is no new one."""
+    out = dict(previous or {})
+    out["metricsAvailable"] = False
+    out["reason"] = why[: api.REASON_LIMIT]
+    return api.AutoscalingStatus.model_validate(out).model_dump(by_alias=True, exclude_none=True, mode="json")

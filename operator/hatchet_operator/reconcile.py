@@ -34,6 +34,14 @@ PostEvent = Callable[[Mapping[str, Any], status.Event], None]
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
 
+class AutoscalingHook(Protocol):
+    async def evaluate(
+        self, key: Key, worker: api.HatchetWorker, current_replicas: int, previous: Mapping[str, Any] | None
+    ) -> dict[str, Any]: ...
+
+    def forget(self, key: Key) -> None: ...
+
+
 class Views(Protocol):
     """Read-only, watch-fed views of the cluster (kopf indices in the operator, dicts in tests)."""
 
@@ -143,12 +151,16 @@ class Reconciler:
         self.now = now
         self.status_delay = status_delay
         self.views: Views | None = None
+        self.autoscaling: AutoscalingHook | None = None
+        """Reads the engine for HatchetWorkers with spec.autoscaling (dry-run: status only)."""
         self._states: dict[Key, _State] = {}
         self._tasks: set[asyncio.Task[str]] = set()
 
     def forget(self, key: Key) -> None:
         """Drop per-key state when the HatchetWorker is gone."""
         state = self._states.pop(key, None)
+        if self.autoscaling is not None:
+            self.autoscaling.forget(key)
         if state and state.retry:
             state.retry.cancel()
         if state and state.flush:
@@ -352,6 +364,7 @@ class Reconciler:
                             log.debug("%s/%s: the apiserver normalized applied fields %s", namespace, name, drift[:5])
         if problems:
             result = "degraded"
+        autoscaling = await self._autoscale(key, body, observed, previous)
 
         new_status = status.compute(
             name=name,
@@ -361,6 +374,7 @@ class Reconciler:
             previous=previous,
             now=self.now(),
             template_generation=state.template_generation,
+            autoscaling=autoscaling,
         )
         if new_status != previous and new_status != state.written_status:
             # The first status and a spec change are reported at once (observedGeneration moves,
@@ -384,6 +398,24 @@ class Reconciler:
         elif new_status == previous:
             state.written_status = None
         return result
+
+
+    async def _autoscale(
+        self,
+        key: Key,
+        body: Mapping[str, Any],
+        observed: ObservedDeployment | None,
+        previous: Mapping[str, Any] | None,
+    ) -> dict[str, Any] | None:
+        """The new status.autoscaling, or None (not autoscaled, or the spec does not validate)."""
+        if self.autoscaling is None or not (body.get("spec") or {}).get("autoscaling"):
+            return None
+        try:
+            worker = api.HatchetWorker.model_validate(body)
+        except pydantic.ValidationError:
+            return None  # reported as InvalidSpec by the render
+        current = int(((observed.body() if observed else {}).get("spec") or {}).get("replicas", 0) or 0)
+        return await self.autoscaling.evaluate(key, worker, current, (previous or {}).get("autoscaling"))
 
 
 def _validation_message(e: pydantic.ValidationError) -> str:

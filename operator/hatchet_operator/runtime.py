@@ -23,6 +23,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hatchet_operator import __version__, handlers, render
+from hatchet_operator.autoscaler import EngineAutoscaling
 from hatchet_operator.cache import Cache
 from hatchet_operator.events import EventPoster
 from hatchet_operator.kube import Client
@@ -294,6 +295,16 @@ async def _lead(
     registry = kopf.OperatorRegistry()
     reconciler.views = cache
 
+    async def reconcile_keys(keys: list[Any]) -> None:
+        for key in keys:
+            await reconciler.reconcile(key)
+
+    async def get_secret(namespace: str, name: str) -> Any:
+        return await client.get(f"/api/v1/namespaces/{namespace}/secrets/{name}", resource="secrets")
+
+    # Autoscaling reads the engine and reports in status.autoscaling only (dry-run: it does not scale).
+    reconciler.autoscaling = autoscaling = EngineAutoscaling(get_secret, reconcile_keys)
+
     async def deployment_changed(key: tuple[str, str], deleted: bool) -> None:
         if deleted:
             reconciler.deployment_gone(key)
@@ -320,6 +331,7 @@ async def _lead(
         await kopf_task
     finally:
         deployments.cancel()
+        await autoscaling.close()
 
 
 async def _take_signals_back(ready: asyncio.Event, stop: asyncio.Event) -> None:

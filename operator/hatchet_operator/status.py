@@ -134,8 +134,12 @@ def compute(
     previous: Mapping[str, Any] | None,
     now: str,
     template_generation: int | None = None,
+    autoscaling: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The full status (wire form, camelCase) for one HatchetWorker.
+
+    ``autoscaling`` is the new ``status.autoscaling``; None carries the previous one over (the
+    status is merge-patched, so leaving it out would only make every status differ from the last).
 
     ``template_generation`` is the Deployment's ``metadata.generation`` since which its pod template
     is unchanged (see ``next_template_generation``); None when the caller does not know, which makes
@@ -216,6 +220,9 @@ def compute(
     )
     if deployment is not None:
         status["deployment"] = name
+    carried = autoscaling if autoscaling is not None else (previous or {}).get("autoscaling")
+    if carried:
+        status["autoscaling"] = dict(carried)
     status["conditions"] = conditions
     # Round-trip through the model: the status written is always one the CRD schema accepts.
     return api.HatchetWorkerStatus.model_validate(status).model_dump(by_alias=True, exclude_none=True, mode="json")
