@@ -132,9 +132,7 @@ class GuardedClient(Client):
         self.in_flight += 1
         self._idle.clear()
         try:
-            # A write still waiting for a pooled connection at the deadline is never sent.
-            timeout = None if budget == float("inf") else budget
-            return await asyncio.wait_for(super().request(method, path, **kwargs), timeout=timeout)
+            return await self._within_deadline(super().request(method, path, **kwargs), budget)
         except ApiError:
             raise  # answered: the outcome is known
         except BaseException:
@@ -144,6 +142,22 @@ class GuardedClient(Client):
             self.in_flight -= 1
             if self.in_flight == 0:
                 self._idle.set()
+
+    async def _within_deadline(self, request: Any, budget: float) -> Any:
+        """Await ``request`` while the deadline keeps moving with each successful renewal; cancel
+        it once the deadline passes (a write still waiting for a pooled connection is then never
+        sent). Fixing the deadline when the write is queued instead would cancel writes that a
+        busy apiserver or a full connection pool merely delays, under a leader in good standing."""
+        task = asyncio.ensure_future(request)
+        try:
+            while budget > 0:
+                done, _ = await asyncio.wait({task}, timeout=None if budget == float("inf") else budget)
+                if done:
+                    return task.result()
+                budget = self.budget()
+            raise TimeoutError("no answer within the renew deadline")
+        finally:
+            task.cancel()
 
     async def drained(self, timeout: float) -> bool:
         """Wait until no write is in flight; False if some still are after ``timeout``."""

@@ -172,6 +172,7 @@ class _LeaseServer:
         self.lease: dict[str, Any] | None = None
         self.rv = 0
         self.hang = False
+        self.delay = 0.0
         self.writes_seen = 0
         self.released = asyncio.Event()
 
@@ -180,6 +181,7 @@ class _LeaseServer:
 
         if request.method != "GET":
             self.writes_seen += 1
+        await asyncio.sleep(self.delay)
         if self.hang:
             await self.released.wait()
             raise ConnectionResetError("the test is over")
@@ -295,20 +297,38 @@ def test_a_write_hanging_past_the_deadline_is_cancelled() -> None:
         url = await srv.start()
         import kopf
 
-        budget = [0.5]
+        loop = asyncio.get_running_loop()
+        deadline = [loop.time() + 0.5]  # as the elector's: moved on by each successful renewal
+
         c = leader.GuardedClient(
             lambda: kopf.ConnectionInfo(server=url),
             user_agent="t",
             timeout=300,
             allow=lambda: True,
-            budget=lambda: budget[0],
+            budget=lambda: max(0.0, deadline[0] - loop.time()),
         )
+
+        async def renewals(n: int) -> None:
+            for _ in range(n):
+                await asyncio.sleep(0.2)
+                deadline[0] = loop.time() + 0.5
+
         try:
             await c.request("PUT", "/x", body={"metadata": {}})
             assert c.unsettled_at is None, "an answered write has a known outcome"
-            srv.hang = True
+            # A slow answer under a leader that keeps renewing is awaited past the first deadline.
+            srv.delay = 1.5
+            renewing = asyncio.create_task(renewals(10))
+            assert await c.request("PUT", "/x", body={"metadata": {}}) is not None
+            await renewing
+            assert c.unsettled_at is None
+            srv.delay, srv.hang = 0.0, True
+            deadline[0] = loop.time() + 0.5
+            started = loop.time()
             with pytest.raises(TimeoutError):
                 await asyncio.wait_for(c.request("PUT", "/x", body={"metadata": {}}), 20)
+            # Ended by the renew deadline (no renewals now), far before the outer 20 s.
+            assert loop.time() - started < 10
             assert c.in_flight == 0 and await c.drained(0)
             # Given up on without an answer: it may still land, and the stop sequence must know.
             assert c.unsettled_at is not None
