@@ -332,6 +332,16 @@ def cluster_dir(work: Path) -> Path:
     return short
 
 
+def quiesce(cluster: Any) -> None:
+    """Before the node's teardown deletes every pod: stop the operator, then delete the HatchetWorker.
+    Otherwise a still running operator re-creates the worker Deployment the teardown just deleted, its
+    new pods start, and the teardown waits out its deadlines for them (about a minute)."""
+    cluster.kubectl("scale", "deployment", "--all", "-n", OPERATOR_NS, "--replicas=0", check=False, timeout=30)
+    cluster.kubectl("wait", "--for=delete", "pods", "--all", "-n", OPERATOR_NS, "--timeout=30s", check=False,
+                    timeout=40)
+    cluster.kubectl("delete", "hatchetworkers", "--all", "-A", "--wait=false", check=False, timeout=30)
+
+
 def run_real_node(work: Path, cleanups: list[Callable[[], object]], summary: dict[str, Any]) -> str:
     from e2e_clusters import RealNodeCluster
 
@@ -379,6 +389,7 @@ def run_real_node(work: Path, cleanups: list[Callable[[], object]], summary: dic
         "--create-namespace", "--set", f"image.repository={repo}", "--set", f"image.tag={tag}",
         "--wait", "--timeout", "180s", timeout=240)
     print(cluster.kubectl("get", "pods", "-n", OPERATOR_NS, "-o", "wide").stdout, flush=True)
+    cleanups.append(lambda: quiesce(cluster))
 
     say("applying examples/hatchetworker.yaml (image from the build, engine at its Service)")
     import yaml
@@ -431,7 +442,10 @@ def main() -> int:
     def interrupted(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
-    signal.signal(signal.SIGTERM, interrupted)  # SIGTERM tears down like Ctrl-C does
+    # SIGTERM tears down like Ctrl-C does; SIGINT explicitly too, since a shell starting this in the
+    # background makes Python ignore SIGINT, and Ctrl-C must never leave the real node behind.
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)
     cleanups: list[Callable[[], object]] = []
     t0 = time.monotonic()
     try:
