@@ -1,6 +1,6 @@
 # The two commands the README documents, plus helpers. All set-up is in hack/bootstrap.sh.
 .PHONY: up test lint bootstrap crds images bench
-up:         ## run the operator on a local control plane + Hatchet engine and apply the example
+up:         ## run the example fleet: real-node cluster (pods by the kubelet) where possible, else kwok
 	bash hack/up.sh
 test:       ## set up everything, lint, type-check, run all tests
 	bash hack/test.sh
