@@ -11,9 +11,10 @@ import subprocess
 
 import pytest
 import yaml
-from e2e_clusters import KIND_CONFIG, PROVIDERS, KindCluster, RealNodeCluster, selected
 
 from harness.node import dns_answer
+
+from .e2e_clusters import KIND_CONFIG, PROVIDERS, KindCluster, RealNodeCluster, selected
 
 
 def _docker_daemon_up() -> bool:
