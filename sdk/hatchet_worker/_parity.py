@@ -61,7 +61,6 @@ NO_EFFECT: dict[str, dict[str, str]] = {
 
 MISSING_METHODS: dict[str, str] = {
     # Present as methods that raise UnsupportedFeatureError when called.
-    "Workflow.on_success_task": "on-success tasks are not implemented yet",
     "Workflow.schedule": "scheduled runs are not implemented yet",
     "Workflow.aio_schedule": "scheduled runs are not implemented yet",
     "Workflow.create_cron": "creating crons from the client is not implemented yet; declare on_crons",

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import platform
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from hatchet_worker import _hooks
 from hatchet_worker._condition_wire import conditions_proto
 from hatchet_worker._proto import dispatcher_pb2, v1_trigger_pb2, v1_workflows_pb2
 from hatchet_worker.labels import DesiredWorkerLabel
@@ -29,13 +30,15 @@ def desired_label_proto(label: DesiredWorkerLabel) -> v1_trigger_pb2.DesiredWork
     return msg
 
 
-def task_proto(workflow: Workflow[Any], task: Task[Any, Any]) -> v1_workflows_pb2.CreateTaskOpts:
+def task_proto(workflow: Workflow[Any], task: Task[Any, Any],
+               parents: Sequence[Task[Any, Any]] | None = None) -> v1_workflows_pb2.CreateTaskOpts:
+    """One task; ``parents`` overrides the declared ones (the on-success task's are computed)."""
     msg = v1_workflows_pb2.CreateTaskOpts(
         readable_id=task.name,
         action=workflow.action_id(task),
         timeout=task.execution_timeout,
         inputs="{}",
-        parents=[p.name for p in task.parents],
+        parents=[p.name for p in (task.parents if parents is None else parents)],
         retries=task.retries,
         schedule_timeout=task.schedule_timeout,
         is_durable=task.is_durable,
@@ -68,6 +71,8 @@ def workflow_proto(workflow: Workflow[Any], namespace: str) -> v1_workflows_pb2.
         cron_triggers=workflow.on_crons,
         tasks=[task_proto(workflow, t) for t in workflow.tasks],
     )
+    if workflow.on_success is not None:
+        msg.tasks.append(task_proto(workflow, workflow.on_success, _hooks.leaf_tasks(workflow.tasks)))
     if workflow.on_failure is not None:
         msg.on_failure_task.CopyFrom(task_proto(workflow, workflow.on_failure))
     if workflow.sticky is not None:
@@ -98,8 +103,7 @@ def all_tasks(workflows: Iterable[Workflow[Any]]) -> list[tuple[Workflow[Any], T
     out: list[tuple[Workflow[Any], Task[Any, Any]]] = []
     for wf in workflows:
         out.extend((wf, t) for t in wf.tasks)
-        if wf.on_failure is not None:
-            out.append((wf, wf.on_failure))
+        out.extend((wf, t) for t in (wf.on_success, wf.on_failure) if t is not None)
     return out
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 
-from hatchet_worker import _parity
+from hatchet_worker import _hooks, _parity, _signature
 from hatchet_worker._duration import Duration as Duration
 from hatchet_worker._duration import duration_expr as duration_expr
 from hatchet_worker.conditions import Action, Condition, OrGroup, ParentCondition, task_conditions
@@ -133,7 +133,7 @@ class Task(Generic[TWorkflowInput, R]):
         self.conditions = list(conditions)
         """``(condition, action)`` pairs from ``wait_for``/``skip_if``/``cancel_if``."""
         self.is_async = inspect.iscoroutinefunction(fn)
-        self.output_type = _return_type(fn)
+        self.output_type = _signature.return_type(fn)
         """The declared return type (None when unannotated, ``None`` or ``Any``): parents' outputs
         read with ``ctx.task_output`` and standalone results are validated into it."""
         self._output_adapter: Any = None
@@ -167,29 +167,6 @@ class Task(Generic[TWorkflowInput, R]):
         return f"Task({self.workflow.name}:{self.name})"
 
 
-def _return_type(fn: Callable[..., Any]) -> Any:
-    """The evaluated return annotation of ``fn``, or None when absent, ``None`` or ``Any``.
-
-    Only the return annotation is evaluated (not the parameters'), so a parameter annotated with a
-    name imported under ``TYPE_CHECKING`` does not break declaring the task.
-
-    Raises:
-        TypeError: the annotation is a string that does not resolve in the function's module.
-    """
-    target = inspect.unwrap(fn)
-    annotations = getattr(target, "__annotations__", None) or {}
-    ann = annotations.get("return")
-    if isinstance(ann, str):
-        try:
-            ann = eval(ann, getattr(target, "__globals__", {}))  # what typing.get_type_hints does
-        except Exception as exc:
-            raise TypeError(f"cannot resolve the return annotation {ann!r} of {target.__qualname__}: {exc}; "
-                            f"define that type at module level") from exc
-    if ann is None or ann is type(None) or ann is Any:
-        return None
-    return ann
-
-
 def _parse_task_name(name: str | None, fn: Callable[..., Any]) -> str:
     return (name or fn.__name__).lower()
 
@@ -218,6 +195,7 @@ class Workflow(Generic[TWorkflowInput]):
         """Merged under each run's own ``additional_metadata`` (the run's keys win)."""
         self.tasks: list[Task[TWorkflowInput, Any]] = []
         self.on_failure: Task[TWorkflowInput, Any] | None = None
+        self.on_success: Task[TWorkflowInput, Any] | None = None
         self._adapter: Any = None
 
     @property
@@ -234,11 +212,13 @@ class Workflow(Generic[TWorkflowInput]):
         return f"{self.service_name}:{task.name}"
 
     # -- declaring tasks -------------------------------------------------------------------------
-    def _add(self, fn: Callable[..., Any], name: str | None, *, is_durable: bool, on_failure: bool,
+    def _add(self, fn: Callable[..., Any], name: str | None, *, is_durable: bool, hook: str | None = None,
              **opts: Any) -> Task[TWorkflowInput, Any]:
-        task_name = _parse_task_name(name, fn)
-        if any(t.name == task_name for t in self.tasks) or (
-                self.on_failure is not None and self.on_failure.name == task_name):
+        task_name = _parse_task_name(name, fn) + _hooks.name_suffix(hook)
+        hooks = {"on_failure": self.on_failure, "on_success": self.on_success}
+        if hook is not None and hooks[hook] is not None:
+            raise ValueError(f"Only one {hook.replace('_', '-')} task is allowed")
+        if any(t is not None and t.name == task_name for t in [*self.tasks, *hooks.values()]):
             raise ValueError(f"workflow {self._name!r} already has a task named {task_name!r}")
         for parent in opts["parents"]:
             if parent.workflow is not self:
@@ -248,10 +228,10 @@ class Workflow(Generic[TWorkflowInput]):
                 raise ValueError(f"ParentCondition on {condition.parent!r}, a task of another workflow")
         task: Task[TWorkflowInput, Any] = Task(fn=fn, workflow=self, name=task_name, is_durable=is_durable,
                                                **opts)
-        if on_failure:
-            self.on_failure = task
-        else:
+        if hook is None:
             self.tasks.append(task)
+        else:
+            setattr(self, hook, task)
         return task
 
     def task(self, name: str | None = None, schedule_timeout: Duration = timedelta(minutes=5),
@@ -270,7 +250,7 @@ class Workflow(Generic[TWorkflowInput]):
         conditions = task_conditions(wait_for, skip_if, cancel_if)
 
         def decorator(fn: Callable[[TWorkflowInput, Context], R | Awaitable[R]]) -> Task[TWorkflowInput, R]:
-            return self._add(fn, name, is_durable=False, on_failure=False, conditions=conditions, **_task_opts(
+            return self._add(fn, name, is_durable=False, conditions=conditions, **_task_opts(
                 schedule_timeout, execution_timeout, parents, retries, rate_limits, desired_worker_labels,
                 backoff_factor, backoff_max_seconds, concurrency, slot_cost))
 
@@ -293,7 +273,7 @@ class Workflow(Generic[TWorkflowInput]):
                     _parity.EVICTION)
 
         def decorator(fn: Callable[..., Any]) -> Task[TWorkflowInput, Any]:
-            return self._add(fn, name, is_durable=True, on_failure=False, conditions=conditions, **_task_opts(
+            return self._add(fn, name, is_durable=True, conditions=conditions, **_task_opts(
                 schedule_timeout, execution_timeout, parents, retries, rate_limits, desired_worker_labels,
                 backoff_factor, backoff_max_seconds, concurrency, None))
 
@@ -306,18 +286,26 @@ class Workflow(Generic[TWorkflowInput]):
                         concurrency: ConcurrencyArg = None,
                         ) -> Callable[[Callable[..., Any]], Task[TWorkflowInput, Any]]:
         """Declare the task that runs when any other task of the run fails."""
+        return self._hook("on_failure", name, _task_opts(schedule_timeout, execution_timeout, None, retries,
+                                                         rate_limits, None, backoff_factor, backoff_max_seconds,
+                                                         concurrency, None))
 
-        def decorator(fn: Callable[..., Any]) -> Task[TWorkflowInput, Any]:
-            return self._add(fn, name, is_durable=False, on_failure=True, **_task_opts(
-                schedule_timeout, execution_timeout, None, retries, rate_limits, None, backoff_factor,
-                backoff_max_seconds, concurrency, None))
+    def on_success_task(self, name: str | None = None, schedule_timeout: Duration = timedelta(minutes=5),
+                        execution_timeout: Duration = timedelta(seconds=60), retries: int = 0,
+                        rate_limits: Sequence[RateLimit] | None = None,
+                        backoff_factor: float | None = None, backoff_max_seconds: int | None = None,
+                        concurrency: ConcurrencyArg = None,
+                        ) -> Callable[[Callable[..., Any]], Task[TWorkflowInput, Any]]:
+        """Declare the task that runs last, once every other task of the run succeeded (``_hooks``)."""
+        return self._hook("on_success", name, _task_opts(schedule_timeout, execution_timeout, None, retries,
+                                                         rate_limits, None, backoff_factor, backoff_max_seconds,
+                                                         concurrency, None))
 
-        return decorator
+    def _hook(self, hook: str, name: str | None,
+              opts: dict[str, Any]) -> Callable[[Callable[..., Any]], Task[TWorkflowInput, Any]]:
+        return lambda fn: self._add(fn, name, is_durable=False, hook=hook, **opts)
 
     # -- official methods not implemented yet: refuse loudly ---------------------------------------
-    def on_success_task(self, *args: Any, **kwargs: Any) -> Any:
-        raise UnsupportedFeatureError("Workflow.on_success_task", _parity.MISSING_METHODS["Workflow.on_success_task"])
-
     def schedule(self, *args: Any, **kwargs: Any) -> Any:
         raise UnsupportedFeatureError("Workflow.schedule", _parity.MISSING_METHODS["Workflow.schedule"])
 

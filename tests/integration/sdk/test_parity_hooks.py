@@ -1,0 +1,66 @@
+"""Lifecycle hooks behave as with the official SDK (issue §5).
+
+``apps/parity_hooks_app.py`` is one program in the official documentation's style; each test runs it
+under our SDK and under the official one (``APP_SDK``) and expects the same results, and the same
+records in the engine, on the real engine. The client side is always ours.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from harness.hatchet import HatchetEngine
+from hatchet_worker import Hatchet
+from hatchet_worker._proto import v1_workflows_pb2
+from hatchet_worker.exceptions import FailedTaskRunExceptionGroup
+
+from .conftest import APP
+
+HOOKS = APP.parent / "parity_hooks_app.py"
+SDKS = ["hatchet_worker",
+        pytest.param("hatchet_sdk", marks=pytest.mark.skipif(importlib.util.find_spec("hatchet_sdk") is None,
+                                                             reason="needs the official SDK"))]
+
+
+class HookInput(BaseModel):
+    fail: bool = False
+
+
+def task_statuses(client: Hatchet, run_id: str) -> dict[str, str]:
+    """What the engine recorded for each task of a run: ``{readable id: status}``."""
+    details = client.runs.get_details(run_id)
+    return {name: v1_workflows_pb2.RunStatus.Name(t.status) for name, t in details.task_runs.items()}
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+def test_on_success_task_runs_last_after_every_leaf(client: Hatchet, hatchet: HatchetEngine, start_worker: Any,
+                                                    sdk: str) -> None:
+    start_worker(script=HOOKS, APP_SDK=sdk)
+    hooks = client.workflow(name="parity_hooks", input_validator=HookInput)
+    out = hooks.run(HookInput())
+    done = out["h_done-on-success"]  # the official name: the function's name + "-on-success"
+    worker_id = done.pop("worker")
+    # Its parents are the leaves (h_second and the durable task): it reads both, and, as for any
+    # task, the engine also hands it the outputs of its ancestors (h_first).
+    assert out == {"h_first": {"n": 1}, "h_second": {"n": 2}, "h_durable": {"durable": True},
+                   "h_done-on-success": {"second": {"n": 2}, "durable": {"durable": True}, "sees_first": True}}
+    # The action the worker registered is the one an official worker registers for the same hook,
+    # so a fleet mixing both SDKs serves it.
+    actions = hatchet.rest("GET", f"/api/v1/workers/{worker_id}")["actions"]
+    assert client.config.apply_namespace("parity_hooks:h_done-on-success") in actions
+
+    # A failed leaf: the run fails and the engine cancels the hook instead of running it.
+    ref = hooks.run(HookInput(fail=True), wait_for_result=False)
+    with pytest.raises(FailedTaskRunExceptionGroup, match="h_second failed on purpose"):
+        ref.result(timeout=60)
+    assert task_statuses(client, ref.workflow_run_id) == {"h_first": "COMPLETED", "h_second": "FAILED",
+                                                          "h_durable": "COMPLETED",
+                                                          "h_done-on-success": "CANCELLED"}
+
+    # Declared before the workflow's only task, the hook still waits for it.
+    assert client.workflow(name="parity_hooks_early").run() == {"only": {"ran": True},
+                                                               "early_done-on-success": {"only": {"ran": True}}}

@@ -1,0 +1,122 @@
+"""The same declarations give the same ``PutWorkflow`` request under both SDKs (issue §5).
+
+One function declares workflows the way the official documentation does; a subprocess (test-only:
+the product never imports ``hatchet_sdk``) runs it once per SDK and turns each workflow into its
+``CreateWorkflowVersionRequest`` (the official ``to_proto()``, our ``_register.workflow_proto``), both
+parsed with the official message class. The requests must be equal field for field, so the engine
+registers the same workflow (task names, action ids, parents, timeouts, retries, cron input) from a
+worker of either SDK.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("hatchet_sdk") is None, reason="needs the official SDK")
+
+TOKEN = ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ0ZW5hbnQiLCJzZXJ2ZXJfdXJsIjoiaHR0cDovLzEyNy4wLjAuMTo5IiwiZ3J"
+         "wY19icm9hZGNhc3RfYWRkcmVzcyI6IjEyNy4wLjAuMTo5In0.c2ln")
+
+PROGRAM = """
+import json, sys, warnings
+from datetime import timedelta
+from typing import Any
+from pydantic import BaseModel
+from google.protobuf.json_format import MessageToDict
+import hatchet_sdk, hatchet_worker
+from hatchet_sdk.contracts.v1.workflows_pb2 import CreateWorkflowVersionRequest
+from hatchet_worker._register import workflow_proto
+
+warnings.simplefilter("ignore")
+
+
+class In(BaseModel):
+    n: int = 0
+
+
+def declare(sdk):
+    hatchet = sdk.Hatchet(config=sdk.ClientConfig(token=sys.argv[1], namespace="ns_"))
+    Context = sdk.Context
+
+    hooks = hatchet.workflow(name="Hooks", input_validator=In)
+
+    @hooks.on_success_task(retries=2, execution_timeout=timedelta(minutes=2))
+    def report(input: In, ctx: Context) -> dict[str, Any]:
+        return {}
+
+    @hooks.task()
+    def first(input: In, ctx: Context) -> dict[str, Any]:
+        return {}
+
+    @hooks.task(parents=[first])
+    def second(input: In, ctx: Context) -> dict[str, Any]:
+        return {}
+
+    @hooks.task()
+    def side(input: In, ctx: Context) -> dict[str, Any]:
+        return {}
+
+    @hooks.durable_task(parents=[first])
+    async def slow(input: In, ctx: sdk.DurableContext) -> dict[str, Any]:
+        return {}
+
+    alone = hatchet.workflow(name="alone")
+
+    @alone.on_success_task(name="Done")
+    def done(input: Any, ctx: Context) -> None:
+        return None
+
+    return [hooks, alone]
+
+
+def as_dict(message):
+    return MessageToDict(CreateWorkflowVersionRequest.FromString(message.SerializeToString()),
+                         preserving_proto_field_name=True)
+
+
+ours = [as_dict(workflow_proto(wf, "ns_")) for wf in declare(hatchet_worker)]
+theirs = [as_dict(wf.to_proto()) for wf in declare(hatchet_sdk)]
+print(json.dumps({"ours": ours, "theirs": theirs}))
+"""
+
+
+@pytest.fixture(scope="module")
+def requests() -> dict[str, list[dict[str, Any]]]:
+    proc = subprocess.run([sys.executable, "-c", PROGRAM, TOKEN], capture_output=True, text=True, timeout=120,
+                          env={k: v for k, v in os.environ.items() if not k.startswith("HATCHET_CLIENT_")})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result: dict[str, list[dict[str, Any]]] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+COMPARED = ("name", "tasks", "cron_triggers", "cron_input")
+"""The fields these features set (the workflow-level defaults are compared by their own tests)."""
+
+
+def by_task(request: dict[str, Any]) -> dict[str, Any]:
+    """The compared fields, tasks keyed by name (the official SDK lists durable tasks last) and an empty
+    ``conditions`` message dropped (the official SDK sends one on every task; it means no condition)."""
+    tasks = {t["readable_id"]: {k: v for k, v in t.items() if not (k == "conditions" and not v)}
+             for t in request.get("tasks", [])}
+    return {k: v for k, v in {**request, "tasks": tasks}.items() if k in COMPARED}
+
+
+def test_the_requests_are_equal(requests: dict[str, list[dict[str, Any]]]) -> None:
+    ours, theirs = requests["ours"], requests["theirs"]
+    assert [by_task(r) for r in ours] == [by_task(r) for r in theirs]
+
+
+def test_the_on_success_task_depends_on_the_leaves(requests: dict[str, list[dict[str, Any]]]) -> None:
+    hooks, alone = (by_task(r)["tasks"] for r in requests["ours"])
+    report = hooks["report-on-success"]
+    assert report["action"] == "ns_hooks:report-on-success"
+    assert sorted(report["parents"]) == ["second", "side", "slow"]
+    assert (report["retries"], report["timeout"]) == (2, "2m")
+    assert list(alone) == ["done-on-success"] and "parents" not in alone["done-on-success"]
