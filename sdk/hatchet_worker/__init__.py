@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from hatchet_worker._di import Depends as Depends
     from hatchet_worker.client import Hatchet as Hatchet
     from hatchet_worker.conditions import ParentCondition as ParentCondition
     from hatchet_worker.conditions import SleepCondition as SleepCondition
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from hatchet_worker.exceptions import LifespanSetupError as LifespanSetupError
     from hatchet_worker.exceptions import LoopAlreadyRunningError as LoopAlreadyRunningError
     from hatchet_worker.exceptions import NonRetryableException as NonRetryableException
+    from hatchet_worker.exceptions import RetryAfterException as RetryAfterException
     from hatchet_worker.exceptions import TaskRunError as TaskRunError
     from hatchet_worker.exceptions import UnsupportedFeatureError as UnsupportedFeatureError
     from hatchet_worker.labels import DesiredWorkerLabel as DesiredWorkerLabel
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
     from hatchet_worker.workflow import WorkflowRunTriggerConfig as WorkflowRunTriggerConfig
 
 _EXPORTS: dict[str, str] = {
+    "Depends": "_di",
     "Hatchet": "client",
     "ParentCondition": "conditions",
     "SleepCondition": "conditions",
@@ -66,6 +69,7 @@ _EXPORTS: dict[str, str] = {
     "LifespanSetupError": "exceptions",
     "LoopAlreadyRunningError": "exceptions",
     "NonRetryableException": "exceptions",
+    "RetryAfterException": "exceptions",
     "TaskRunError": "exceptions",
     "UnsupportedFeatureError": "exceptions",
     "DesiredWorkerLabel": "labels",

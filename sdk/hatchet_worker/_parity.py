@@ -86,8 +86,6 @@ MISSING_METHODS.update({"Standalone." + name.split(".", 1)[1]: reason for name, 
 # the official docs use) that ``hatchet_worker`` under the same path does not provide, and why.
 # Every other (path, name) of the list in tests/unit/sdk/test_parity_imports.py resolves.
 _MISSING_IMPORTS: dict[str, tuple[str, ...]] = {
-    "dependency injection (Depends) is not implemented yet": ("hatchet_sdk:Depends",
-                                                              "hatchet_sdk.runnables.task:Depends"),
     EVICTION: ("hatchet_sdk:EvictionPolicy", "hatchet_sdk.runnables.eviction:EvictionPolicy"),
     "idempotency keys are not implemented yet": (
         "hatchet_sdk:BulkTriggerIdempotencyCollisionError", "hatchet_sdk:IdempotencyCollisionError",

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import contextvars
 import dataclasses
+import functools
 import json
 import logging
 import time
@@ -23,13 +24,13 @@ from typing import Any
 
 import grpc.aio
 
-from hatchet_worker import _channel, _events, _serde
+from hatchet_worker import _channel, _di, _events, _serde
 from hatchet_worker._proto import dispatcher_pb2 as pb
 from hatchet_worker._proto import v1_dispatcher_pb2, v1_workflows_pb2
 from hatchet_worker._stats import Stats
 from hatchet_worker._threads import TaskThreads
 from hatchet_worker.context import Context, DurableContext, current_context
-from hatchet_worker.exceptions import NonRetryableException, OutputTooLargeError
+from hatchet_worker.exceptions import NonRetryableException, OutputTooLargeError, RetryAfterException
 from hatchet_worker.workflow import Task
 
 log = logging.getLogger("hatchet_worker.runner")
@@ -58,6 +59,7 @@ class Runner:
         self.lifespan = lifespan
         self.worker_id = ""
         self._tasks = dict(tasks)
+        self._deps = {action: _di.plan(task.fn) for action, task in self._tasks.items()}
         self._events = events
         self._stats = stats
         self._md = metadata
@@ -135,12 +137,13 @@ class Runner:
             token = current_context.set(ctx)
             try:
                 value = task.workflow.parse_input(payload.get("input"))
-                if task.is_async:
-                    result = await task.fn(value, ctx)
-                else:
-                    call = contextvars.copy_context().run
-                    run.thread = self._threads.submit(call, task.fn, value, ctx)
-                    result = await asyncio.wrap_future(run.thread, loop=self.loop)
+                deps = self._deps.get(action.action_id)
+                if not deps:
+                    result = await self._call(run, task.fn, value, ctx)
+                else:  # injected fresh for each attempt; context managers exit after the call
+                    async with contextlib.AsyncExitStack() as exits:
+                        injected = await _di.resolve(deps, value, ctx, exits)
+                        result = await self._call(run, functools.partial(task.fn, **injected), value, ctx)
             finally:
                 current_context.reset(token)
             body = _serde.dump_output(result)
@@ -159,6 +162,11 @@ class Runner:
             else:
                 log.error("task %s (run %s, attempt %d) failed: %r", action.action_id,
                           action.task_run_external_id, action.retry_count + 1, exc)
+                if isinstance(exc, RetryAfterException):
+                    log.warning("task %s raised RetryAfterException(after=%s), which needs engine >= v0.111.0 "
+                                "(this SDK targets v0.104.7 and does not send the delay): the engine handles the "
+                                "failure with the task's retry policy (retries=%d) instead of the requested delay",
+                                action.action_id, exc.after, task.retries)
                 self._events.put(_events.Event(
                     _events.FAILED, action.task_run_external_id, action.retry_count, action.action_id,
                     _serde.format_error(exc, action.task_run_external_id),
@@ -172,6 +180,13 @@ class Runner:
                                                action.retry_count, action.action_id, body, size=size))
         finally:
             self._finish(run, key, outcome)
+
+    async def _call(self, run: _Run, fn: Any, value: Any, ctx: Context) -> Any:
+        if run.task.is_async:
+            return await fn(value, ctx)
+        call = contextvars.copy_context().run
+        run.thread = self._threads.submit(call, fn, value, ctx)
+        return await asyncio.wrap_future(run.thread, loop=self.loop)
 
     def _finish(self, run: _Run, key: tuple[str, int], outcome: str) -> None:
         stats = self._stats

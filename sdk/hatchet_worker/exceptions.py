@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 
 class NonRetryableException(Exception):
     """Raise from a task to fail it without using its remaining retries."""
@@ -62,3 +64,24 @@ def unsupported(option: str, value: object, reason: str, default: object = None)
     if isinstance(value, list | tuple | dict) and not value:
         return
     raise UnsupportedFeatureError(option, reason)
+
+
+class InvalidDependencyError(Exception):
+    """A ``Depends`` function is malformed (fewer than ``input, ctx``) or depends on itself."""
+
+
+class RetryAfterException(Exception):
+    """Raise from a task to ask for its next attempt after ``after`` (counts against ``retries``).
+
+    The engine this SDK targets (v0.104.7) has no retry-after: as with the official SDK there, the
+    attempt fails and the engine retries it per the task's ``retries`` and backoff; the worker logs
+    a warning saying so.
+    """
+
+    def __init__(self, message: str = "", *, after: timedelta) -> None:
+        super().__init__(message)
+        self.after = after
+
+    @property
+    def after_ms(self) -> int:
+        return max(int(self.after.total_seconds() * 1000), 0)

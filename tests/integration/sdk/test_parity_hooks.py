@@ -1,4 +1,4 @@
-"""Lifecycle hooks behave as with the official SDK (issue §5).
+"""Lifecycle hooks and dependency injection behave as with the official SDK (issue §5, §8).
 
 ``apps/parity_hooks_app.py`` is one program in the official documentation's style; each test runs it
 under our SDK and under the official one (``APP_SDK``) and expects the same results, and the same
@@ -64,3 +64,33 @@ def test_on_success_task_runs_last_after_every_leaf(client: Hatchet, hatchet: Ha
     # Declared before the workflow's only task, the hook still waits for it.
     assert client.workflow(name="parity_hooks_early").run() == {"only": {"ran": True},
                                                                "early_done-on-success": {"only": {"ran": True}}}
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+def test_depends_injects_sync_async_and_context_manager_dependencies(client: Hatchet, start_worker: Any,
+                                                                     sdk: str) -> None:
+    start_worker(script=HOOKS, APP_SDK=sdk)
+    out = client.workflow(name="parity_di_async").run({"who": "me"})
+    # Dependencies of dependencies are resolved first; each gets the run's input and ctx; the entered
+    # value of a context manager is injected, and its exit has not run while the task runs.
+    assert out == {"parity_di_async": {
+        "async_dep": "async:me", "sync_dep": "sync", "async_cm": "async_cm+async:me", "sync_cm": "sync_cm+sync",
+        "chained": "chained+sync_cm+sync", "alias": "sync", "cleanups_before_return": []}}
+    # After the task returned, the context managers were exited, the last entered first.
+    cleanups = client.workflow(name="parity_di_cleanups")
+    assert cleanups.run() == {"parity_di_cleanups": {"cleanups": ["sync_cm", "sync_cm", "async_cm"]}}
+    # A sync task gets them as well (async dependencies still run on the loop).
+    assert client.workflow(name="parity_di_sync").run({"who": "s"}) == {
+        "parity_di_sync": {"async_dep": "async:s", "sync_cm": "sync_cm+sync"}}
+    assert cleanups.run() == {"parity_di_cleanups": {"cleanups": ["sync_cm"]}}
+    # A dependency that raises fails the attempt with its error.
+    with pytest.raises(FailedTaskRunExceptionGroup, match="broken_dep failed on purpose"):
+        client.workflow(name="parity_di_broken").run()
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+def test_retry_after_exception_is_retried_by_the_task_policy(client: Hatchet, start_worker: Any, sdk: str) -> None:
+    """The pinned engine (v0.104.7) predates retry-after: with either SDK the attempt fails and the
+    engine retries it per ``retries``."""
+    start_worker(script=HOOKS, APP_SDK=sdk)
+    assert client.workflow(name="parity_retry_after").run() == {"parity_retry_after": {"attempt": 2}}

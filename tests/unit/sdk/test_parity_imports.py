@@ -2,8 +2,9 @@
 
 The list below is every ``from hatchet_sdk... import name`` in the official examples (which the
 official documentation embeds) that exists in hatchet-sdk 1.43.1, plus the submodules the official
-docs use for configuration, labels, options and exceptions. Each pair either resolves to the same
-name under ``hatchet_worker`` or is listed in ``hatchet_worker._parity.MISSING_IMPORTS`` with the
+docs use for configuration, labels, options and exceptions (with ``RetryAfterException`` and
+``InvalidDependencyError``, which user code raises or catches). Each pair either resolves to the
+same name under ``hatchet_worker`` or is listed in ``hatchet_worker._parity.MISSING_IMPORTS`` with the
 reason; a subprocess importing ``hatchet_sdk`` (test-only) keeps the list true to the official SDK.
 """
 
@@ -29,7 +30,7 @@ OFFICIAL_IMPORTS: dict[str, list[str]] = {
         "BulkCancelReplayOpts", "BulkTriggerIdempotencyCollisionError", "ClientConfig", "ConcurrencyExpression",
         "ConcurrencyLimitStrategy", "Context", "DefaultFilter", "Depends", "DurableContext", "EmptyModel",
         "EvictionPolicy", "FailedTaskRunExceptionGroup", "Hatchet", "IdempotencyCollisionError", "ParentCondition",
-        "Priority", "RateLimit", "RateLimitDuration", "RunFilter", "RunStatus", "SleepCondition",
+        "Priority", "RateLimit", "RateLimitDuration", "RetryAfterException", "RunFilter", "RunStatus", "SleepCondition",
         "StatusBasedIdempotencyConfig", "StickyStrategy", "TTLBasedIdempotencyConfig", "Task", "TaskDefaults",
         "TaskRunRef", "TriggerWorkflowOptions", "UserEventCondition", "V1TaskStatus", "WorkerLabel",
         "WorkerLabelComparator", "WorkflowRunRef", "or_"],
@@ -42,8 +43,8 @@ OFFICIAL_IMPORTS: dict[str, list[str]] = {
     "hatchet_sdk.config": ["ClientConfig", "ClientTLSConfig", "HealthcheckConfig"],
     "hatchet_sdk.context.context": ["Context", "DurableContext"],
     "hatchet_sdk.exceptions": ["DedupeViolationError", "FailedTaskRunExceptionGroup", "IllegalTaskOutputError",
-                               "LoopAlreadyRunningError", "NonDeterminismError", "NonRetryableException",
-                               "TaskRunError"],
+                               "InvalidDependencyError", "LoopAlreadyRunningError", "NonDeterminismError",
+                               "NonRetryableException", "RetryAfterException", "TaskRunError"],
     "hatchet_sdk.hatchet": ["Hatchet"],
     "hatchet_sdk.labels": ["DesiredWorkerLabel", "WorkerLabel"],
     "hatchet_sdk.rate_limit": ["RateLimit", "RateLimitDuration"],

@@ -81,9 +81,10 @@ def test_backoff_grows_and_is_capped() -> None:
 def test_public_names() -> None:
     assert hatchet_worker.__all__ == sorted([
         "ClientConfig", "ClientTLSConfig", "ConcurrencyExpression", "ConcurrencyLimitStrategy", "ConfigError",
-        "Context", "DesiredWorkerLabel", "DurableContext", "EmptyModel", "FailedTaskRunExceptionGroup",
+        "Context", "Depends", "DesiredWorkerLabel", "DurableContext", "EmptyModel", "FailedTaskRunExceptionGroup",
         "Hatchet", "HealthCheckConfig", "HealthcheckConfig", "IllegalTaskOutputError", "LifespanSetupError",
-        "LoopAlreadyRunningError", "NonRetryableException", "Priority", "RateLimit", "Standalone", "StickyStrategy",
+        "LoopAlreadyRunningError", "NonRetryableException", "Priority", "RateLimit", "RetryAfterException",
+        "Standalone", "StickyStrategy",
         "Task", "TaskRunError", "TaskRunRef", "TriggerWorkflowOptions", "UnsupportedFeatureError", "Worker",
         "WorkerLabel", "WorkerLabelComparator",
         "Workflow", "WorkflowRunRef", "WorkflowRunTriggerConfig", "ParentCondition", "SleepCondition",

@@ -1,5 +1,5 @@
-"""Lifecycle hooks, written the way the official documentation
-writes them, run under either SDK.
+"""Lifecycle hooks and dependency injection, written the way the official documentation writes
+them, run under either SDK.
 
 ``APP_SDK`` picks the package (``hatchet_worker`` by default, or ``hatchet_sdk``); nothing else in this
 file differs, so the parity tests run the same program on both and compare what they return.
@@ -7,7 +7,10 @@ file differs, so the parity tests run the same program on both and compare what 
 
 import importlib
 import os
-from typing import Any
+from collections.abc import AsyncGenerator, Generator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import timedelta
+from typing import Annotated, Any
 
 from pydantic import BaseModel
 
@@ -15,6 +18,7 @@ sdk = importlib.import_module(os.environ.get("APP_SDK", "hatchet_worker"))
 Context = sdk.Context
 DurableContext = sdk.DurableContext
 EmptyModel = sdk.EmptyModel
+Depends = sdk.Depends
 
 hatchet = sdk.Hatchet()
 
@@ -71,5 +75,91 @@ async def only(input: EmptyModel, ctx: Context) -> dict[str, Any]:
     return {"ran": True}
 
 
+# -- dependency injection: Annotated[T, Depends(fn)] -------------------------------------------------
+CLEANUPS: list[str] = []  # context managers' exits, in order, across runs in this worker process
+
+
+async def async_dep(input: EmptyModel, ctx: Context) -> str:
+    return f"async:{getattr(input, 'who', '?')}"
+
+
+def sync_dep(input: EmptyModel, ctx: Context) -> str:
+    return "sync"
+
+
+@asynccontextmanager
+async def async_cm_dep(input: EmptyModel, ctx: Context,
+                       inner: Annotated[str, Depends(async_dep)]) -> AsyncGenerator[str, None]:
+    try:
+        yield "async_cm+" + inner
+    finally:
+        CLEANUPS.append("async_cm")
+
+
+@contextmanager
+def sync_cm_dep(input: EmptyModel, ctx: Context,
+                inner: Annotated[str, Depends(sync_dep)]) -> Generator[str, None, None]:
+    try:
+        yield "sync_cm+" + inner
+    finally:
+        CLEANUPS.append("sync_cm")
+
+
+def chained_dep(input: EmptyModel, ctx: Context, base: Annotated[str, Depends(sync_cm_dep)]) -> str:
+    return "chained+" + base
+
+
+SyncDep = Annotated[str, Depends(sync_dep)]  # a type alias works too
+
+
+class DepsOutput(BaseModel):
+    async_dep: str
+    sync_dep: str
+    async_cm: str
+    sync_cm: str
+    chained: str
+    alias: str
+    cleanups_before_return: list[str]
+
+
+@hatchet.task(name="parity_di_async")
+async def di_async(input: EmptyModel, ctx: Context,
+                   a: Annotated[str, Depends(async_dep)], s: Annotated[str, Depends(sync_dep)],
+                   acm: Annotated[str, Depends(async_cm_dep)], scm: Annotated[str, Depends(sync_cm_dep)],
+                   chained: Annotated[str, Depends(chained_dep)], alias: SyncDep) -> DepsOutput:
+    return DepsOutput(async_dep=a, sync_dep=s, async_cm=acm, sync_cm=scm, chained=chained, alias=alias,
+                      cleanups_before_return=list(CLEANUPS))
+
+
+@hatchet.task(name="parity_di_sync")
+def di_sync(input: EmptyModel, ctx: Context, a: Annotated[str, Depends(async_dep)],
+            scm: Annotated[str, Depends(sync_cm_dep)]) -> dict[str, Any]:
+    return {"async_dep": a, "sync_cm": scm}
+
+
+@hatchet.task(name="parity_di_cleanups")
+def di_cleanups(input: EmptyModel, ctx: Context) -> dict[str, Any]:
+    out = {"cleanups": list(CLEANUPS)}
+    CLEANUPS.clear()
+    return out
+
+
+def broken_dep(input: EmptyModel, ctx: Context) -> str:
+    raise ValueError("broken_dep failed on purpose")
+
+
+@hatchet.task(name="parity_di_broken")
+async def di_broken(input: EmptyModel, ctx: Context, b: Annotated[str, Depends(broken_dep)]) -> dict[str, Any]:
+    return {"unreachable": b}
+
+
+@hatchet.task(name="parity_retry_after", retries=1)
+def retry_after(input: EmptyModel, ctx: Context) -> dict[str, Any]:
+    if ctx.retry_count == 0:
+        raise sdk.RetryAfterException("not yet", after=timedelta(seconds=1))
+    return {"attempt": ctx.retry_count + 1}
+
+
 if __name__ == "__main__":
-    hatchet.worker("parity-hooks-worker", slots=10, workflows=[hooks, early]).start()
+    hatchet.worker("parity-hooks-worker", slots=10,
+                   workflows=[hooks, early, di_async, di_sync, di_cleanups, di_broken, retry_after]).start()
