@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from hatchet_worker.workflow import Standalone as Standalone
     from hatchet_worker.workflow import StickyStrategy as StickyStrategy
     from hatchet_worker.workflow import Task as Task
+    from hatchet_worker.workflow import TaskDefaults as TaskDefaults
     from hatchet_worker.workflow import Workflow as Workflow
     from hatchet_worker.workflow import WorkflowRunTriggerConfig as WorkflowRunTriggerConfig
 
@@ -88,6 +89,7 @@ _EXPORTS: dict[str, str] = {
     "Standalone": "workflow",
     "StickyStrategy": "workflow",
     "Task": "workflow",
+    "TaskDefaults": "workflow",
     "Workflow": "workflow",
 }
 

@@ -25,7 +25,6 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
     },
     "Hatchet.workflow": {
         "cron_input": "a cron's input is not sent yet; put the input defaults in the input model",
-        "task_defaults": "task defaults are not implemented yet; pass the options on each task",
         "default_filters": "event filters are not implemented yet",
         "idempotency": "idempotency keys are not implemented yet",
     },
@@ -37,6 +36,10 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
 
 NO_EFFECT: dict[str, dict[str, str]] = {
     # Accepted; a value warns once, naming the option, because it cannot change anything.
+    "TaskDefaults": {
+        "priority": "the official SDK does not send it either (a task has no priority of its own); use "
+                    "hatchet.workflow(default_priority=...) or the run's priority",
+    },
     "TriggerWorkflowOptions": {
         "key": "the engine's trigger request has no such field (the official SDK does not send it either); "
                "use child_key",
@@ -90,7 +93,6 @@ _MISSING_IMPORTS: dict[str, tuple[str, ...]] = {
     "idempotency keys are not implemented yet": (
         "hatchet_sdk:BulkTriggerIdempotencyCollisionError", "hatchet_sdk:IdempotencyCollisionError",
         "hatchet_sdk:StatusBasedIdempotencyConfig", "hatchet_sdk:TTLBasedIdempotencyConfig"),
-    "task defaults are not implemented yet": ("hatchet_sdk:TaskDefaults", "hatchet_sdk.runnables.types:TaskDefaults"),
     "event filters are not implemented yet": ("hatchet_sdk:DefaultFilter",),
     "the REST feature clients (hatchet.runs list/bulk, workers, webhooks, observability) are not provided yet": (
         "hatchet_sdk:BulkCancelReplayOpts", "hatchet_sdk:RunFilter", "hatchet_sdk:RunStatus",

@@ -20,6 +20,7 @@ from hatchet_worker.workflow import (
     RateLimit,
     Standalone,
     StickyStrategy,
+    TaskDefaults,
     Workflow,
 )
 
@@ -58,17 +59,18 @@ class Hatchet:
                  on_events: Sequence[str] | None = None, on_crons: Sequence[str] | None = None,
                  version: str | None = None, sticky: StickyStrategy | None = None,
                  default_priority: int | None = None,
-                 concurrency: ConcurrencyArg = None, cron_input: Any = None, task_defaults: Any = None,
+                 concurrency: ConcurrencyArg = None, cron_input: Any = None,
+                 task_defaults: TaskDefaults | None = None,
                  default_filters: Sequence[Any] | None = None,
                  default_additional_metadata: Mapping[str, Any] | None = None, idempotency: Any = None,
                  ) -> Workflow[Any]:
         """Declare a workflow; add tasks with ``@workflow.task()``."""
-        _not_yet("Hatchet.workflow", cron_input=cron_input, task_defaults=task_defaults,
-                 default_filters=default_filters, idempotency=idempotency)
+        _not_yet("Hatchet.workflow", cron_input=cron_input, default_filters=default_filters,
+                 idempotency=idempotency)
         return Workflow(self, name=name, description=description, input_validator=input_validator,
                         on_events=on_events or (), on_crons=on_crons or (), version=version, sticky=sticky,
                         default_priority=default_priority, concurrency=concurrency,
-                        default_additional_metadata=default_additional_metadata)
+                        default_additional_metadata=default_additional_metadata, task_defaults=task_defaults)
 
     def _standalone(self, *, durable: bool, name: str | None, description: str | None,
                     input_validator: type[Any] | None, on_events: Sequence[str] | None,

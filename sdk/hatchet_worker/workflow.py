@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 
-from hatchet_worker import _hooks, _parity, _signature
+from hatchet_worker import _hooks, _parity, _signature, _task_defaults
 from hatchet_worker._duration import Duration as Duration
 from hatchet_worker._duration import duration_expr as duration_expr
+from hatchet_worker._task_defaults import TaskDefaults as TaskDefaults
 from hatchet_worker.conditions import Action, Condition, OrGroup, ParentCondition, task_conditions
 from hatchet_worker.exceptions import UnsupportedFeatureError, unsupported
 from hatchet_worker.labels import DesiredWorkerLabel
@@ -180,6 +181,7 @@ class Workflow(Generic[TWorkflowInput]):
                  sticky: StickyStrategy | None = None, default_priority: int | None = None,
                  concurrency: ConcurrencyArg = None,
                  default_additional_metadata: Mapping[str, Any] | None = None,
+                 task_defaults: TaskDefaults | None = None,
                  ) -> None:
         self._client = client
         self._name = name
@@ -193,6 +195,8 @@ class Workflow(Generic[TWorkflowInput]):
         self.concurrency = _normalise_concurrency(concurrency)
         self.default_additional_metadata: dict[str, Any] = dict(default_additional_metadata or {})
         """Merged under each run's own ``additional_metadata`` (the run's keys win)."""
+        self.task_defaults = task_defaults
+        """Values for the options its tasks leave at their defaults (``_task_defaults``)."""
         self.tasks: list[Task[TWorkflowInput, Any]] = []
         self.on_failure: Task[TWorkflowInput, Any] | None = None
         self.on_success: Task[TWorkflowInput, Any] | None = None
@@ -226,6 +230,8 @@ class Workflow(Generic[TWorkflowInput]):
         for condition, _ in opts.get("conditions", ()):
             if isinstance(condition, ParentCondition) and condition.parent.workflow is not self:
                 raise ValueError(f"ParentCondition on {condition.parent!r}, a task of another workflow")
+        if hook is None:  # the hooks keep their own values, as in the official SDK
+            opts = _task_defaults.apply(opts, self.task_defaults)
         task: Task[TWorkflowInput, Any] = Task(fn=fn, workflow=self, name=task_name, is_durable=is_durable,
                                                **opts)
         if hook is None:

@@ -1,5 +1,5 @@
 """``hatchet_sdk.runnables.types`` names this SDK provides."""
 
-from hatchet_worker.workflow import ConcurrencyExpression, EmptyModel, StickyStrategy
+from hatchet_worker.workflow import ConcurrencyExpression, EmptyModel, StickyStrategy, TaskDefaults
 
-__all__ = ["ConcurrencyExpression", "EmptyModel", "StickyStrategy"]
+__all__ = ["ConcurrencyExpression", "EmptyModel", "StickyStrategy", "TaskDefaults"]

@@ -1,4 +1,4 @@
-"""Lifecycle hooks and dependency injection behave as with the official SDK (issue §5, §8).
+"""Lifecycle hooks, dependency injection and task defaults behave as with the official SDK (§5, §8, §9).
 
 ``apps/parity_hooks_app.py`` is one program in the official documentation's style; each test runs it
 under our SDK and under the official one (``APP_SDK``) and expects the same results, and the same
@@ -94,3 +94,17 @@ def test_retry_after_exception_is_retried_by_the_task_policy(client: Hatchet, st
     engine retries it per ``retries``."""
     start_worker(script=HOOKS, APP_SDK=sdk)
     assert client.workflow(name="parity_retry_after").run() == {"parity_retry_after": {"attempt": 2}}
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+def test_task_defaults_apply_to_the_options_a_task_leaves_unset(client: Hatchet, start_worker: Any, sdk: str) -> None:
+    start_worker(script=HOOKS, APP_SDK=sdk)
+    # d_flaky takes the workflow's retries=2 (it succeeds on its third attempt); d_own keeps its own
+    # 30 s timeout and outlives the workflow's 3 s default.
+    assert client.workflow(name="parity_defaults").run() == {"d_flaky": {"attempt": 3}, "d_own": {"attempt": 1}}
+    # The default execution timeout (2 s) ends a task that takes 8 s.
+    ref = client.workflow(name="parity_defaults_timeout").run(wait_for_result=False)
+    with pytest.raises(FailedTaskRunExceptionGroup) as failed:
+        ref.result(timeout=60)
+    assert task_statuses(client, ref.workflow_run_id) == {"d_slow": "FAILED"}
+    assert [str(e) for e in failed.value.exceptions] == ["d_slow: Task exceeded timeout of 2s"]

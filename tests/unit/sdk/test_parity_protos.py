@@ -1,4 +1,4 @@
-"""The same declarations give the same ``PutWorkflow`` request under both SDKs (issue §5).
+"""The same declarations give the same ``PutWorkflow`` request under both SDKs (issue §5, §9).
 
 One function declares workflows the way the official documentation does; a subprocess (test-only:
 the product never imports ``hatchet_sdk``) runs it once per SDK and turns each workflow into its
@@ -73,7 +73,35 @@ def declare(sdk):
     def done(input: Any, ctx: Context) -> None:
         return None
 
-    return [hooks, alone]
+    defaults = hatchet.workflow(name="defaults", task_defaults=sdk.TaskDefaults(
+        execution_timeout=timedelta(seconds=7), schedule_timeout=timedelta(minutes=2), retries=3,
+        backoff_factor=1.5, backoff_max_seconds=20))
+
+    @defaults.task()
+    def plain(input: Any, ctx: Context) -> None:
+        return None
+
+    @defaults.task(retries=0, execution_timeout=timedelta(seconds=60), backoff_factor=3.0)
+    def explicit_defaults(input: Any, ctx: Context) -> None:  # equal to the defaults: replaced
+        return None
+
+    @defaults.task(retries=1, execution_timeout="60s", schedule_timeout=timedelta(minutes=1))
+    def own(input: Any, ctx: Context) -> None:
+        return None
+
+    @defaults.durable_task()
+    async def durable(input: Any, ctx: sdk.DurableContext) -> None:
+        return None
+
+    @defaults.on_failure_task()
+    def failed(input: Any, ctx: Context) -> None:  # hooks keep their own values
+        return None
+
+    @defaults.on_success_task()
+    def succeeded(input: Any, ctx: Context) -> None:
+        return None
+
+    return [hooks, alone, defaults]
 
 
 def as_dict(message):
@@ -97,7 +125,8 @@ def requests() -> dict[str, list[dict[str, Any]]]:
 
 
 COMPARED = ("name", "tasks", "cron_triggers", "cron_input")
-"""The fields these features set (the workflow-level defaults are compared by their own tests)."""
+"""The fields these features set (the workflow-level defaults and the on-failure task, whose name
+differs today, are left to their own tests)."""
 
 
 def by_task(request: dict[str, Any]) -> dict[str, Any]:
@@ -114,9 +143,23 @@ def test_the_requests_are_equal(requests: dict[str, list[dict[str, Any]]]) -> No
 
 
 def test_the_on_success_task_depends_on_the_leaves(requests: dict[str, list[dict[str, Any]]]) -> None:
-    hooks, alone = (by_task(r)["tasks"] for r in requests["ours"])
+    hooks, alone, _ = (by_task(r)["tasks"] for r in requests["ours"])
     report = hooks["report-on-success"]
     assert report["action"] == "ns_hooks:report-on-success"
     assert sorted(report["parents"]) == ["second", "side", "slow"]
     assert (report["retries"], report["timeout"]) == (2, "2m")
     assert list(alone) == ["done-on-success"] and "parents" not in alone["done-on-success"]
+
+
+def test_task_defaults_fill_the_options_left_at_their_defaults(requests: dict[str, list[dict[str, Any]]]) -> None:
+    request = requests["ours"][2]
+    tasks = by_task(request)["tasks"]
+
+    def opts(task: dict[str, Any]) -> tuple[Any, ...]:
+        return (task["timeout"], task["schedule_timeout"], task.get("retries", 0), task.get("backoff_factor"),
+                task.get("backoff_max_seconds"))
+
+    assert opts(tasks["plain"]) == opts(tasks["durable"]) == ("7s", "2m", 3, 1.5, 20)
+    assert opts(tasks["explicit_defaults"]) == ("7s", "2m", 3, 3.0, 20)
+    assert opts(tasks["own"]) == ("60s", "1m", 1, 1.5, 20)
+    assert opts(tasks["succeeded-on-success"]) == opts(request["on_failure_task"]) == ("1m", "5m", 0, None, None)

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from hatchet_worker import ClientConfig, Hatchet, TriggerWorkflowOptions, _parity
+from hatchet_worker import ClientConfig, Hatchet, TaskDefaults, TriggerWorkflowOptions, _parity
 from hatchet_worker import workflow as ours_workflow
 from hatchet_worker.exceptions import UnsupportedFeatureError
 from hatchet_worker.runs import build_trigger
@@ -52,6 +52,7 @@ for cls in (Workflow, Standalone):
         if hasattr(cls, n):
             out[cls.__name__ + "." + n] = params(getattr(cls, n))
 out["TriggerWorkflowOptions"] = list(TriggerWorkflowOptions.model_fields)
+out["TaskDefaults"] = list(hatchet_sdk.TaskDefaults.model_fields)
 out["ClientConfig"] = [f.alias or n for n, f in hatchet_sdk.ClientConfig.model_fields.items()]
 print(json.dumps(out))
 """
@@ -76,6 +77,8 @@ def ours(entry: str) -> Any:
 def our_params(entry: str) -> list[str]:
     if entry == "TriggerWorkflowOptions":
         return list(TriggerWorkflowOptions.model_fields)
+    if entry == "TaskDefaults":
+        return list(TaskDefaults.model_fields)
     if entry == "ClientConfig":
         return [f.alias or n for n, f in ClientConfig.model_fields.items()]
     return [p.name for p in inspect.signature(ours(entry)).parameters.values() if p.name != "self"]
@@ -101,7 +104,7 @@ def test_every_official_parameter_is_accepted_and_nothing_is_swallowed(official:
     for entry, params in official.items():
         if entry in _parity.MISSING_METHODS:
             continue
-        if entry not in ("TriggerWorkflowOptions", "ClientConfig"):
+        if entry not in ("TriggerWorkflowOptions", "ClientConfig", "TaskDefaults"):
             sig = inspect.signature(ours(entry))
             if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
                 problems.append(f"{entry} takes **kwargs (could swallow an option silently)")
@@ -174,6 +177,13 @@ def test_each_no_effect_option_warns_naming_it() -> None:
         warnings.simplefilter("always")
         build_trigger("w", {}, TriggerWorkflowOptions(key="k"))
     assert any("TriggerWorkflowOptions.key" in str(w.message) for w in caught)
+    from hatchet_worker import _task_defaults
+
+    _task_defaults._warned.discard("priority")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        TaskDefaults(priority=2)
+    assert [str(w.message).split(":")[0] for w in caught] == ["TaskDefaults(priority=...) has no effect"]
 
 
 def render_table(official: dict[str, list[str]]) -> str:

@@ -84,8 +84,8 @@ def test_public_names() -> None:
         "Context", "Depends", "DesiredWorkerLabel", "DurableContext", "EmptyModel", "FailedTaskRunExceptionGroup",
         "Hatchet", "HealthCheckConfig", "HealthcheckConfig", "IllegalTaskOutputError", "LifespanSetupError",
         "LoopAlreadyRunningError", "NonRetryableException", "Priority", "RateLimit", "RetryAfterException",
-        "Standalone", "StickyStrategy",
-        "Task", "TaskRunError", "TaskRunRef", "TriggerWorkflowOptions", "UnsupportedFeatureError", "Worker",
+        "Standalone", "StickyStrategy", "Task", "TaskDefaults", "TaskRunError", "TaskRunRef", "TriggerWorkflowOptions",
+        "UnsupportedFeatureError", "Worker",
         "WorkerLabel", "WorkerLabelComparator",
         "Workflow", "WorkflowRunRef", "WorkflowRunTriggerConfig", "ParentCondition", "SleepCondition",
         "UserEventCondition", "or_"])

@@ -1,10 +1,11 @@
-"""Lifecycle hooks and dependency injection, written the way the official documentation writes
-them, run under either SDK.
+"""Lifecycle hooks, dependency injection and task defaults, written the way the official
+documentation writes them, run under either SDK.
 
 ``APP_SDK`` picks the package (``hatchet_worker`` by default, or ``hatchet_sdk``); nothing else in this
 file differs, so the parity tests run the same program on both and compare what they return.
 """
 
+import asyncio
 import importlib
 import os
 from collections.abc import AsyncGenerator, Generator
@@ -160,6 +161,35 @@ def retry_after(input: EmptyModel, ctx: Context) -> dict[str, Any]:
     return {"attempt": ctx.retry_count + 1}
 
 
+# -- task_defaults: values for the options a task leaves at their defaults -------------------------
+defaults = hatchet.workflow(name="parity_defaults",
+                            task_defaults=sdk.TaskDefaults(retries=2, execution_timeout=timedelta(seconds=3)))
+
+
+@defaults.task()
+def d_flaky(input: EmptyModel, ctx: Context) -> dict[str, Any]:
+    if ctx.retry_count < 2:
+        raise ValueError(f"attempt {ctx.retry_count + 1} fails on purpose")
+    return {"attempt": ctx.retry_count + 1}
+
+
+@defaults.task(execution_timeout=timedelta(seconds=30), retries=1)
+async def d_own(input: EmptyModel, ctx: Context) -> dict[str, Any]:
+    await asyncio.sleep(4)  # longer than the workflow's default timeout: the task's own value applies
+    return {"attempt": ctx.retry_count + 1}
+
+
+timeouts = hatchet.workflow(name="parity_defaults_timeout",
+                            task_defaults=sdk.TaskDefaults(execution_timeout=timedelta(seconds=2)))
+
+
+@timeouts.task()
+async def d_slow(input: EmptyModel, ctx: Context) -> dict[str, Any]:
+    await asyncio.sleep(8)
+    return {"finished": True}
+
+
 if __name__ == "__main__":
     hatchet.worker("parity-hooks-worker", slots=10,
-                   workflows=[hooks, early, di_async, di_sync, di_cleanups, di_broken, retry_after]).start()
+                   workflows=[hooks, early, di_async, di_sync, di_cleanups, di_broken, retry_after, defaults,
+                              timeouts]).start()
