@@ -4,8 +4,8 @@ The decision (``autoscale.decide``) is pure and the engine reads (``enginemetric
 tenant; this is what sits between them for one HatchetWorker: the recommendation history, the
 last decision made with data, since when each worker has been idle, the actions remembered when
 the workers are gone, and the status written from all of it. ``EngineAutoscaling`` is the
-reconciler's hook: dry-run only for now (status.autoscaling is written, the replica count is not
-changed; see docs/autoscaling.md).
+reconciler's hook: it writes status.autoscaling and, through ``scaler.Scaler``, the replica count
+and the drain steps of a scale-down (see docs/autoscaling.md).
 
 ``status.autoscaling`` only changes when a decision or its inputs change: the time of the reading
 is carried over from the previous status when nothing else moved, so an idle fleet causes no
@@ -28,6 +28,10 @@ from hatchet_operator import autoscale
 from hatchet_operator.api import autoscaling as api
 from hatchet_operator.api import v1alpha1
 from hatchet_operator.enginemetrics import EngineClient, IdleClock, Reading, TenantPoller, to_inputs, token_claims
+from hatchet_operator.kube import Client
+from hatchet_operator.metrics import Metrics
+from hatchet_operator.scaler import Memory, Scaler
+from hatchet_operator.status import Event
 
 
 def rfc3339(t: float) -> str:
@@ -47,6 +51,7 @@ class State:
     history: tuple[autoscale.Recommendation, ...] = ()
     last_good: int | None = None
     idle: IdleClock = field(default_factory=IdleClock)
+    scaling: Memory = field(default_factory=Memory)
 
     def step(
         self,
@@ -147,9 +152,17 @@ class Pollers:
         return len(self._pollers)
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    status: dict[str, Any]
+    """The new ``status.autoscaling``."""
+    events: tuple[Event, ...] = ()
+
+
 class EngineAutoscaling:
-    """The reconciler's autoscaling hook, in dry-run: it reads the engine and reports the decision in
-    ``status.autoscaling`` but does not change the Deployment's replicas (scaling is not built yet).
+    """The reconciler's autoscaling hook: it reads the engine, reports the decision in
+    ``status.autoscaling`` and, given a Kubernetes client, carries it out (``scaler.Scaler``; without
+    one it only reports: a dry run).
 
     Per HatchetWorker it needs the token (read from its Secret, which the operator may ``get``) and
     the REST address (``spec.hatchet.serverUrl``, else the token's ``server_url`` claim). Pollers
@@ -164,6 +177,8 @@ class EngineAutoscaling:
         *,
         interval: float = 15.0,
         clock: Callable[[], float] = time.time,
+        kube: Client | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._get_secret = get_secret
         self._on_poll = on_poll
@@ -174,6 +189,9 @@ class EngineAutoscaling:
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._states: dict[Any, State] = {}
         self._poller_of: dict[Any, TenantPoller] = {}
+        self._kube = kube
+        self._metrics = metrics
+        self._scaler: Scaler | None = None
 
     async def _token(self, namespace: str, ref: v1alpha1.TokenSecretRef) -> str:
         secret = await self._get_secret(namespace, ref.name)
@@ -192,8 +210,9 @@ class EngineAutoscaling:
 
     async def evaluate(
         self, key: Any, worker: v1alpha1.HatchetWorker, current_replicas: int, previous: Mapping[str, Any] | None
-    ) -> dict[str, Any]:
-        """The new ``status.autoscaling`` of an autoscaled HatchetWorker (``worker``: the model)."""
+    ) -> Evaluation:
+        """The new ``status.autoscaling`` of an autoscaled HatchetWorker (``worker``: the model), after
+        the scaling step it called for."""
         spec = worker.spec
         assert spec.autoscaling is not None
         conn = spec.hatchet or v1alpha1.HatchetConnection()
@@ -204,10 +223,12 @@ class EngineAutoscaling:
             if not rest_url:
                 raise LookupError("no spec.hatchet.serverUrl and no server_url claim in the token")
         except (LookupError, ValueError) as e:
-            return _unavailable(previous, f"cannot read the engine: {e}")
+            return Evaluation(_unavailable(previous, f"cannot read the engine: {e}"))
         if self._session is None:
             self._session = aiohttp.ClientSession()
             self._pollers = Pollers(self._session, self._interval)
+            if self._kube is not None:
+                self._scaler = Scaler(self._kube, self._session)
         assert self._pollers is not None
         poller = self._pollers.for_token(rest_url, token)
         old = self._poller_of.get(key)
@@ -218,11 +239,11 @@ class EngineAutoscaling:
         self._start(poller)
         reading = poller.reading(key)
         if reading is None:
-            return _unavailable(previous, "waiting for the first reading from the engine")
+            return Evaluation(_unavailable(previous, "waiting for the first reading from the engine"))
         state = self._states.setdefault(key, State())
         labels = {k: str(v) for k, v in (spec.labels or {}).items()}
         labels[v1alpha1.OWNER_LABEL_KEY] = worker.metadata.name
-        _, status = state.step(
+        decision, status = state.step(
             spec.autoscaling,
             reading,
             now=now,
@@ -231,9 +252,36 @@ class EngineAutoscaling:
             labels=labels,
             previous=previous,
         )
-        return status
+        if self._metrics is not None and reading.ok:
+            self._observe(key, decision, status)
+        if self._scaler is None:
+            return Evaluation(status)
+        outcome = await self._scaler.step(
+            state.scaling, worker, decision, reading.workers, poller.client, current_replicas,
+            metrics_ok=reading.ok, now=now,
+        )
+        if self._metrics is not None:
+            for event in outcome.events:
+                if event.reason in ("ScaledUp", "ScaledDown"):
+                    self._metrics.as_scale_events.labels(*key, "up" if event.reason == "ScaledUp" else "down").inc()
+                elif event.reason == "Draining":
+                    self._metrics.as_drained.labels(*key).inc()
+        if outcome.note and outcome.note not in status["reason"]:
+            status["reason"] = f"{status['reason']}; {outcome.note}"[: api.REASON_LIMIT]
+        return Evaluation(status, outcome.events)
+
+    def _observe(self, key: Any, decision: autoscale.Decision, status: Mapping[str, Any]) -> None:
+        assert self._metrics is not None
+        m = self._metrics
+        m.as_queued.labels(*key).set(decision.queued)
+        m.as_running.labels(*key).set(decision.running)
+        m.as_desired.labels(*key).set(decision.desired)
+        offered = int(status.get("workers", 0)) * int(status.get("slotsPerWorker", 0))
+        m.as_utilization.labels(*key).set(decision.running / offered if offered else 0.0)
 
     def forget(self, key: Any) -> None:
+        if self._metrics is not None:
+            self._metrics.forget_autoscaled(*key)
         self._states.pop(key, None)
         poller = self._poller_of.pop(key, None)
         if poller is not None:

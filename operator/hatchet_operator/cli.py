@@ -66,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
         help="coalesce status changes of one HatchetWorker over this many seconds (1; 0 = off)",
     )
     run.add_argument("--request-timeout", type=float, default=30.0, help="seconds per API request (30)")
+    run.add_argument(
+        "--autoscaling-interval",
+        type=_interval,
+        default=15.0,
+        help="seconds between engine polls per tenant for autoscaled HatchetWorkers (15; 2-300)",
+    )
     run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (INFO)")
     run.add_argument("--log-format", choices=("text", "json"), default="text", help="text or json (text)")
 
@@ -76,6 +82,15 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("crd", help="print the HatchetWorker CRD (YAML)")
     return p
+
+
+def _interval(text: str) -> float:
+    from hatchet_operator.enginemetrics import MAX_INTERVAL, MIN_INTERVAL
+
+    value = float(text)
+    if not MIN_INTERVAL <= value <= MAX_INTERVAL:
+        raise argparse.ArgumentTypeError(f"must be {MIN_INTERVAL:g}-{MAX_INTERVAL:g} seconds, not {value:g}")
+    return value
 
 
 def settings_from(args: argparse.Namespace) -> OperatorSettings:
@@ -90,6 +105,7 @@ def settings_from(args: argparse.Namespace) -> OperatorSettings:
         check_secrets=not args.no_secret_check,
         watch_stale_seconds=args.watch_stale_seconds,
         request_timeout=args.request_timeout,
+        autoscaling_interval=args.autoscaling_interval,
         status_delay=args.status_coalesce_seconds,
         leader=LeaderElection(
             enabled=not args.no_leader_election,

@@ -151,6 +151,20 @@ class EngineClient:
         except (aiohttp.ClientError, TimeoutError, ValueError) as e:
             raise EngineError(f"GET {path}: {e!r}") from e
 
+    async def set_paused(self, worker_id: str, paused: bool) -> None:
+        """Pause (no new task is assigned to it) or unpause one worker: ``PATCH /api/v1/workers/{id}``."""
+        self.requests += 1
+        path = f"/api/v1/workers/{worker_id}"
+        try:
+            async with self._session.patch(
+                f"{self.rest_url}{path}", json={"isPaused": paused}, headers=self._headers, timeout=self._timeout
+            ) as r:
+                body = await r.read()
+                if r.status != 200:
+                    raise EngineError(f"PATCH {path}: HTTP {r.status}: {body[:300]!r}", r.status)
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise EngineError(f"PATCH {path}: {e!r}") from e
+
     async def workers(self) -> list[EngineWorker]:
         """Active and paused workers of the tenant (all pages)."""
         out: list[EngineWorker] = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 
@@ -54,6 +56,55 @@ class Metrics:
             "Seconds since the leader's Lease renewal was last seen through the watch.",
             registry=self.registry,
         )
+
+        # Autoscaling, per HatchetWorker with spec.autoscaling: the numbers its decisions stand on, so
+        # an HPA or KEDA (through a Prometheus adapter) can use the same ones.
+        per = ["namespace", "hatchetworker"]
+        self.as_queued = Gauge(
+            "hatchet_operator_autoscaling_queued_tasks",
+            "Tasks queued at the engine for the actions this HatchetWorker serves (last good reading).",
+            per,
+            registry=self.registry,
+        )
+        self.as_running = Gauge(
+            "hatchet_operator_autoscaling_running_slots",
+            "Slots in use on this HatchetWorker's workers, by the engine's slot view.",
+            per,
+            registry=self.registry,
+        )
+        self.as_utilization = Gauge(
+            "hatchet_operator_autoscaling_slot_utilization",
+            "Slots in use / slots offered by this HatchetWorker's registered workers (0-1; 0 with no workers).",
+            per,
+            registry=self.registry,
+        )
+        self.as_desired = Gauge(
+            "hatchet_operator_autoscaling_desired_replicas",
+            "Replicas the last decision asked for.",
+            per,
+            registry=self.registry,
+        )
+        self.as_scale_events = Counter(
+            "hatchet_operator_autoscaling_scale_events",
+            "Replica count changes written, by direction (up, down).",
+            [*per, "direction"],
+            registry=self.registry,
+        )
+        self.as_drained = Counter(
+            "hatchet_operator_autoscaling_workers_drained",
+            "Workers paused at the engine for a scale-down (each then removed, or given back).",
+            per,
+            registry=self.registry,
+        )
+
+    def forget_autoscaled(self, namespace: str, name: str) -> None:
+        """Drop the per-HatchetWorker autoscaling series (the resource is gone or no longer autoscaled)."""
+        for gauge in (self.as_queued, self.as_running, self.as_utilization, self.as_desired, self.as_drained):
+            with contextlib.suppress(KeyError):
+                gauge.remove(namespace, name)
+        for direction in ("up", "down"):
+            with contextlib.suppress(KeyError):
+                self.as_scale_events.remove(namespace, name, direction)
 
     def write(self, resource: str, verb: str, code: int) -> None:
         self.writes.labels(resource=resource, verb=verb, code=str(code)).inc()

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 import pydantic
@@ -25,6 +25,9 @@ from hatchet_operator.api import v1alpha1 as api
 from hatchet_operator.kube import ApiError, Client, deployment_path, worker_path
 from hatchet_operator.metrics import Metrics
 from hatchet_operator.observed import ObservedDeployment
+
+if TYPE_CHECKING:
+    from hatchet_operator.autoscaler import Evaluation
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +40,7 @@ RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 class AutoscalingHook(Protocol):
     async def evaluate(
         self, key: Key, worker: api.HatchetWorker, current_replicas: int, previous: Mapping[str, Any] | None
-    ) -> dict[str, Any]: ...
+    ) -> Evaluation: ...
 
     def forget(self, key: Key) -> None: ...
 
@@ -152,7 +155,7 @@ class Reconciler:
         self.status_delay = status_delay
         self.views: Views | None = None
         self.autoscaling: AutoscalingHook | None = None
-        """Reads the engine for HatchetWorkers with spec.autoscaling (dry-run: status only)."""
+        """Reads the engine for HatchetWorkers with spec.autoscaling and scales them."""
         self._states: dict[Key, _State] = {}
         self._tasks: set[asyncio.Task[str]] = set()
 
@@ -415,7 +418,10 @@ class Reconciler:
         except pydantic.ValidationError:
             return None  # reported as InvalidSpec by the render
         current = int(((observed.body() if observed else {}).get("spec") or {}).get("replicas", 0) or 0)
-        return await self.autoscaling.evaluate(key, worker, current, (previous or {}).get("autoscaling"))
+        evaluation = await self.autoscaling.evaluate(key, worker, current, (previous or {}).get("autoscaling"))
+        for event in evaluation.events:
+            self.post_event(body, event)
+        return evaluation.status
 
 
 def _validation_message(e: pydantic.ValidationError) -> str:

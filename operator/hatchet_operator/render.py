@@ -113,10 +113,19 @@ def selector_string(name: str) -> str:
 
 
 def preset_labels(worker: api.HatchetWorker) -> str:
-    """HATCHET_CLIENT_WORKER_PRESET_LABELS: the user's labels plus the owner label, as compact JSON."""
+    """HATCHET_CLIENT_WORKER_PRESET_LABELS: the user's labels plus the owner label, as compact JSON.
+
+    The kubelet expands ``$(VAR)`` in every env value, so each ``$`` of the labels is doubled (which it
+    reads back as one): a label value can never pull another variable, such as the token, into the
+    labels the engine stores. When autoscaled, the pod's name is added as ``$(HATCHET_KUBE_POD_NAME)``,
+    the one reference meant to expand (that variable is defined earlier in the same list).
+    """
     labels: dict[str, int | str] = dict(worker.spec.labels or {})
     labels[api.OWNER_LABEL_KEY] = worker.metadata.name
-    return json.dumps(labels, sort_keys=True, separators=(",", ":"))
+    text = json.dumps(labels, sort_keys=True, separators=(",", ":")).replace("$", "$$")
+    if worker.spec.autoscaling is not None:
+        text = f'{text[:-1]},"{api.POD_LABEL_KEY}":"$(HATCHET_KUBE_POD_NAME)"}}'
+    return text
 
 
 def _hatchet(worker: api.HatchetWorker) -> api.HatchetConnection:

@@ -302,8 +302,11 @@ async def _lead(
     async def get_secret(namespace: str, name: str) -> Any:
         return await client.get(f"/api/v1/namespaces/{namespace}/secrets/{name}", resource="secrets")
 
-    # Autoscaling reads the engine and reports in status.autoscaling only (dry-run: it does not scale).
-    reconciler.autoscaling = autoscaling = EngineAutoscaling(get_secret, reconcile_keys)
+    # Autoscaling reads the engine, reports in status.autoscaling and scales through the same
+    # leader-gated client as every other write.
+    reconciler.autoscaling = autoscaling = EngineAutoscaling(
+        get_secret, reconcile_keys, interval=cfg.autoscaling_interval, kube=client, metrics=metrics
+    )
 
     async def deployment_changed(key: tuple[str, str], deleted: bool) -> None:
         if deleted:

@@ -48,4 +48,6 @@ class OperatorSettings:
     (--status-coalesce-seconds; 0 writes every change at once)."""
     request_timeout: float = 30.0
     """Seconds for one API request (--request-timeout)."""
+    autoscaling_interval: float = 15.0
+    """Seconds between engine polls per tenant for autoscaled HatchetWorkers, 2-300 (--autoscaling-interval)."""
     leader: LeaderElection = field(default_factory=LeaderElection)

@@ -148,6 +148,7 @@ def operator(cluster: ClusterProvider, images: dict[str, str], tmp_path_factory:
     repo, tag = images["operator"].rsplit(":", 1)
     helm.run("install", RELEASE, str(REPO / "charts" / "hatchet-operator"), "--namespace", OPERATOR_NS,
              "--create-namespace", "--set", f"image.repository={repo}", "--set", f"image.tag={tag}",
+             "--set", "autoscalingIntervalSeconds=3",
              "--wait", "--timeout", "180s")
     try:
         yield helm

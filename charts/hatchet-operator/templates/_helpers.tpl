@@ -62,6 +62,10 @@ hatchet_operator uses:
 - deployments: list + watch (index of the Deployments it manages), create + patch (server-side
   apply; an apply that creates the object also needs create). Never delete: the garbage collector
   removes Deployments through their ownerReference.
+- deployments/scale: patch (autoscaling: the replica count, under its own field manager).
+- pods: list (autoscaling: the pods of a HatchetWorker being scaled down), patch (the drain and
+  pod-deletion-cost annotations on the idle pods chosen for removal). Never delete: the ReplicaSet
+  controller removes them when the count drops.
 - events: create (Normal/Warning events about HatchetWorkers).
 - secrets: list + watch, only with secretCheck.enabled (key names, to report a missing token).
 */}}
@@ -78,6 +82,12 @@ hatchet_operator uses:
 - apiGroups: ["apps"]
   resources: ["deployments"]
   verbs: ["list", "watch", "create", "patch"]
+- apiGroups: ["apps"]
+  resources: ["deployments/scale"]
+  verbs: ["patch"]
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list", "patch"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]

@@ -42,6 +42,11 @@ DEFAULT_HEALTH_PATH = "/health"
 # The preset-label key the operator adds to every worker (value: the HatchetWorker's name), so
 # workers can be told apart per resource in the Hatchet dashboard and in label-based metrics.
 OWNER_LABEL_KEY = "hatchetworker"
+# The preset-label key the operator adds to the workers of an autoscaled HatchetWorker (value: the
+# pod's name, expanded by the kubelet from HATCHET_KUBE_POD_NAME), so a scale-down can map the engine's
+# idle workers to the pods to remove. Only autoscaled resources get it: adding it to every template
+# would roll every existing fleet on an operator upgrade.
+POD_LABEL_KEY = "hatchetworker-pod"
 
 # Environment variables the operator always owns; user `env` entries may not use these names.
 RESERVED_ENV = (
@@ -517,7 +522,8 @@ class HatchetWorkerSpec(_Model):
         default=None,
         max_length=32,
         description="Worker labels for Hatchet's label affinity (string or 32-bit integer values), merged with "
-        f"`{OWNER_LABEL_KEY}: <metadata.name>` into HATCHET_CLIENT_WORKER_PRESET_LABELS (JSON).",
+        f"`{OWNER_LABEL_KEY}: <metadata.name>` (and, with `autoscaling`, `{POD_LABEL_KEY}: <pod name>`) into "
+        "HATCHET_CLIENT_WORKER_PRESET_LABELS (JSON).",
         json_schema_extra={
             "x-kubernetes-validations": [
                 _cel(
@@ -526,6 +532,7 @@ class HatchetWorkerSpec(_Model):
                     "ending with a letter or digit",
                 ),
                 _cel(f"!('{OWNER_LABEL_KEY}' in self)", f"label key '{OWNER_LABEL_KEY}' is set by the operator"),
+                _cel(f"!('{POD_LABEL_KEY}' in self)", f"label key '{POD_LABEL_KEY}' is set by the operator"),
             ]
         },
     )

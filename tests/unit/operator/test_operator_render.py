@@ -347,3 +347,31 @@ def test_zero_durable_slots_are_passed_to_the_sdk() -> None:
     assert (
         _env(render.render_deployment(make_worker({"durableSlots": 0})))["HATCHET_CLIENT_WORKER_DURABLE_SLOTS"] == "0"
     )
+
+
+def _expand(value: str, env: dict[str, str]) -> str:
+    """The kubelet's expansion of an env value: ``$$`` reads as ``$``, ``$(NAME)`` as NAME's value."""
+    out, i = [], 0
+    while i < len(value):
+        if value.startswith("$$", i):
+            out.append("$")
+            i += 2
+        elif value.startswith("$(", i) and ")" in value[i:]:
+            end = value.index(")", i)
+            name = value[i + 2 : end]
+            out.append(env.get(name, value[i : end + 1]))
+            i = end + 1
+        else:
+            out.append(value[i])
+            i += 1
+    return "".join(out)
+
+
+def test_preset_labels_never_expand_a_users_value_and_name_the_pod_when_autoscaled() -> None:
+    labels = {"note": "$(HATCHET_KUBE_POD_NAME)", "cost": "$$5", "gpu": 2}
+    pod_env = {"HATCHET_KUBE_POD_NAME": "w-abc-123"}
+    plain = _env(render.render_deployment(make_worker({"labels": labels})))["HATCHET_CLIENT_WORKER_PRESET_LABELS"]
+    assert json.loads(_expand(plain, pod_env)) == {**labels, "hatchetworker": "w"}
+    scaled = _env(render.render_deployment(make_worker({"labels": labels, "autoscaling": {"maxReplicas": 3}})))
+    value = scaled["HATCHET_CLIENT_WORKER_PRESET_LABELS"]
+    assert json.loads(_expand(value, pod_env)) == {**labels, "hatchetworker": "w", api.POD_LABEL_KEY: "w-abc-123"}

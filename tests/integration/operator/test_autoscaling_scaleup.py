@@ -1,5 +1,6 @@
-"""The operator, with spec.autoscaling, reads the real engine and reports its decision in
-status.autoscaling (dry-run: the Deployment's replicas are not changed yet).
+"""The operator, with spec.autoscaling, reads the real engine, reports its decision in
+status.autoscaling and scales the Deployment up to it (the scale-down, which needs pods that run
+workers, is proven on the real node: tests/e2e/test_e2e_autoscaling.py).
 
 The HatchetWorker's "pod" is a real worker process on this machine (kwok pods run nothing),
 labelled with the HatchetWorker's name as the operator's own pods would be."""
@@ -40,7 +41,7 @@ def _start_worker(hatchet: HatchetEngine, namespace: str, owner: str, log: Path)
     )
 
 
-def test_status_reports_the_decision_from_the_engine(
+def test_queued_work_scales_the_deployment_up(
     operator: Operator, cluster: Cluster, hatchet: HatchetEngine, tmp_path: Path
 ) -> None:
     c = cluster
@@ -93,11 +94,19 @@ def test_status_reports_the_decision_from_the_engine(
             procs=(operator.proc,),
         )
         # ceil(7 tasks / 2 slots at 100 %) = 4, scaled from the one pod.
-        assert busy["desiredReplicas"] == 4 and busy["busyWorkers"] == 1 and "scale up" in busy["reason"], busy
+        assert busy["desiredReplicas"] == 4 and busy["busyWorkers"] == 1, busy
         header = c.k("get", "hw", "scaled").stdout.splitlines()[0]
         assert "AUTOSCALED" in header
-        # Dry-run: the Deployment's count is left alone.
-        assert (c.get("deployment", "scaled") or {})["spec"]["replicas"] == 1
+        # The count is written to the Deployment through its scale subresource, and announced.
+        wait_for(lambda: (c.get("deployment", "scaled") or {})["spec"]["replicas"] == 4, 30,
+                 "the Deployment at 4 replicas", procs=(operator.proc,))
+        events = json.loads(c.k("get", "events", "--field-selector", "involvedObject.name=scaled,reason=ScaledUp",
+                                "-o", "json").stdout)["items"]
+        assert any("scaled up 1 -> 4" in e["message"] for e in events), [e["message"] for e in events]
+        # The operator's server-side apply leaves the count out, so its applies never reset it.
+        dep = json.loads(c.k("get", "deployment", "scaled", "-o", "json", "--show-managed-fields").stdout)
+        [own] = [m for m in dep["metadata"]["managedFields"] if m["manager"] == "hatchet-operator"]
+        assert "f:replicas" not in own["fieldsV1"]["f:spec"], own
     finally:
         for r in refs:
             client.runs.cancel(r.workflow_run_id)

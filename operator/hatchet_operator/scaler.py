@@ -1,0 +1,207 @@
+"""Carries out an autoscaling decision: the replica count, and the drain steps of a scale-down
+(``scaledown.plan``), against the apiserver and the engine. The thin I/O layer around the two pure
+modules; every choice is made there.
+
+Writes: the Deployment's ``/scale`` subresource (merge patch, its own field manager, so it never
+fights the operator's server-side apply, which leaves ``replicas`` out when autoscaled), the drain
+annotations of the chosen pods, and the engine's worker pause. Reads: the HatchetWorker's pods
+(only when a scale-down is under way, wanted, or may have been left by a previous leader) and each
+draining pod's own ``/metrics`` (slots in use, the worker's view, checked against the engine's).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from hatchet_operator import autoscale, render, scaledown
+from hatchet_operator.api import v1alpha1 as api
+from hatchet_operator.enginemetrics import EngineClient, EngineError, EngineWorker
+from hatchet_operator.kube import ApiError, Client
+from hatchet_operator.status import Event
+
+log = logging.getLogger(__name__)
+
+FIELD_MANAGER = "hatchet-operator-autoscaler"
+METRICS_TIMEOUT = 3.0
+
+
+@dataclass
+class Memory:
+    """What the scaler remembers per HatchetWorker between polls (lost on restart: the pods'
+    annotations carry what must survive it)."""
+
+    checked: bool = False
+    """The pods were listed at least once (after a start, to find a previous leader's drains)."""
+    draining: bool = False
+    """Some pod carried a drain annotation at the last listing."""
+    removing: tuple[str, ...] = ()
+    """Pods the last replica write meant to remove, confirmed at the next listing."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    note: str = ""
+    events: tuple[Event, ...] = field(default_factory=tuple)
+
+
+def engine_views(workers: Sequence[EngineWorker]) -> list[scaledown.EngineView]:
+    return [
+        scaledown.EngineView(w.id, w.labels.get(api.POD_LABEL_KEY), w.used_slots, w.status == "PAUSED")
+        for w in workers
+    ]
+
+
+def slots_in_use(metrics_text: str) -> int:
+    """The sum of ``hatchet_worker_slots_in_use`` samples in a Prometheus text exposition."""
+    total = 0.0
+    for line in metrics_text.splitlines():
+        if line.startswith("hatchet_worker_slots_in_use"):
+            total += float(line.rsplit(" ", 1)[1])
+    return int(total)
+
+
+class Scaler:
+    def __init__(self, client: Client, session: aiohttp.ClientSession) -> None:
+        self.client = client
+        self.session = session
+
+    async def _pods(self, namespace: str, name: str) -> list[dict[str, Any]]:
+        body = await self.client.request(
+            "GET",
+            f"/api/v1/namespaces/{namespace}/pods",
+            params={"labelSelector": render.selector_string(name)},
+            resource="pods",
+        )
+        return list((body or {}).get("items") or ())
+
+    async def _local_in_use(self, pod: Mapping[str, Any], port: int) -> int | None:
+        ip = (pod.get("status") or {}).get("podIP")
+        if not ip:
+            return None
+        try:
+            async with self.session.get(
+                f"http://{ip}:{port}/metrics", timeout=aiohttp.ClientTimeout(total=METRICS_TIMEOUT)
+            ) as r:
+                if r.status != 200:
+                    return None
+                return slots_in_use(await r.text())
+        except (aiohttp.ClientError, TimeoutError, ValueError, IndexError):
+            return None  # not this SDK's worker, or not reachable from here: the engine's view decides
+
+    async def _annotate(self, namespace: str, pod: str, annotations: Mapping[str, str | None]) -> None:
+        try:
+            await self.client.request(
+                "PATCH",
+                f"/api/v1/namespaces/{namespace}/pods/{pod}",
+                body={"metadata": {"annotations": dict(annotations)}},
+                content_type="application/merge-patch+json",
+                params={"fieldManager": FIELD_MANAGER},
+                resource="pods",
+            )
+        except ApiError as e:
+            if e.status != 404:
+                raise
+
+    async def scale_to(self, namespace: str, name: str, replicas: int) -> None:
+        await self.client.request(
+            "PATCH",
+            f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale",
+            body={"spec": {"replicas": replicas}},
+            content_type="application/merge-patch+json",
+            params={"fieldManager": FIELD_MANAGER},
+            resource="deployments/scale",
+        )
+
+    async def step(
+        self,
+        memory: Memory,
+        worker: api.HatchetWorker,
+        decision: autoscale.Decision,
+        engine_workers: Sequence[EngineWorker],
+        engine: EngineClient,
+        current: int,
+        *,
+        metrics_ok: bool,
+        now: float | None = None,
+    ) -> Outcome:
+        """One poll's worth of scaling for one HatchetWorker."""
+        namespace, name = worker.metadata.namespace or "default", worker.metadata.name
+        now = time.time() if now is None else now
+        events: list[Event] = []
+        need_pods = not memory.checked or memory.draining or bool(memory.removing) or decision.desired < current
+        if not need_pods:
+            if decision.desired > current:
+                await self.scale_to(namespace, name, decision.desired)
+                events.append(Event("Normal", "ScaledUp", f"scaled up {current} -> {decision.desired}: "
+                                    f"{decision.reason}"[:1000]))
+            return Outcome(events=tuple(events))
+
+        bodies = await self._pods(namespace, name)
+        pods = [scaledown.Pod.of(b) for b in bodies]
+        memory.checked = True
+        if memory.removing:
+            kept, others = scaledown.confirm(memory.removing, pods)
+            if others:
+                events.append(Event("Warning", "ScaleDownMismatch",
+                                    f"pods {', '.join(others)} are going instead of the drained "
+                                    f"{', '.join(memory.removing)}"))
+            if not kept or others:
+                memory.removing = ()
+        if not metrics_ok:
+            # No engine data: nothing is drained or given back on a stale view (the decision holds).
+            memory.draining = any(p.draining for p in pods)
+            return Outcome("engine metrics unavailable: scale-down steps wait", tuple(events))
+        port = (worker.spec.health_check or api.HealthCheck()).port
+        by_name = {b["metadata"]["name"]: b for b in bodies}
+        pods = [
+            p if p.draining is None or p.terminating
+            else scaledown.Pod(p.name, p.ready, p.terminating, p.template, p.draining,
+                               await self._local_in_use(by_name[p.name], port))
+            for p in pods
+        ]
+        drain_timeout = (worker.spec.drain or api.Drain()).timeout_seconds
+        plan = scaledown.plan(decision, current, pods, engine_views(engine_workers), now=now,
+                              drain_timeout=drain_timeout)
+        for pod, worker_id in plan.release:
+            try:
+                await engine.set_paused(worker_id, False)
+            except EngineError as e:
+                if e.status != 404:  # a worker the engine no longer has needs no unpause
+                    raise
+            await self._annotate(namespace, pod, {scaledown.DRAIN_ANNOTATION: None, scaledown.DELETION_COST: None})
+            events.append(Event("Normal", "DrainCancelled", f"gave back pod {pod} (worker {worker_id}): "
+                                f"{plan.note}"[:1000]))
+        for pod, worker_id in plan.drain:
+            # The annotation first: if the operator stops between the two writes, the next leader
+            # finds the pod marked and gives the worker back or finishes the removal.
+            await self._annotate(namespace, pod, {scaledown.DRAIN_ANNOTATION: scaledown.drain_value(worker_id, now),
+                                                  scaledown.DELETION_COST: scaledown.REMOVAL_COST})
+            try:
+                await engine.set_paused(worker_id, True)
+            except EngineError:
+                await self._annotate(namespace, pod, {scaledown.DRAIN_ANNOTATION: None,
+                                                      scaledown.DELETION_COST: None})
+                raise
+            events.append(Event("Normal", "Draining", f"paused worker {worker_id} of pod {pod} for a scale-down"))
+        for worker_id in plan.pause:
+            await engine.set_paused(worker_id, True)
+        if plan.replicas is not None:
+            await self.scale_to(namespace, name, plan.replicas)
+            if plan.replicas > current:
+                events.append(Event("Normal", "ScaledUp", f"scaled up {current} -> {plan.replicas}: "
+                                    f"{decision.reason}"[:1000]))
+            else:
+                removed = ", ".join(plan.removing) or "pods with no registered worker"
+                events.append(Event("Normal", "ScaledDown", f"scaled down {current} -> {plan.replicas}, removing "
+                                    f"{removed} (drained: no task running)"))
+                memory.removing = plan.removing
+        memory.draining = bool(plan.drain) or any(
+            p.draining for p in pods if not p.terminating and p.name not in {n for n, _ in plan.release}
+        )
+        return Outcome(plan.note, tuple(events))

@@ -1,0 +1,164 @@
+"""Autoscaling on real pods (issue 11): from the engine's own queue and slot data, up from zero, and
+down without interrupting a task, on the package's cluster with the operator installed by the chart.
+
+A HatchetWorker with ``autoscaling`` (min 0, max 3, 2 slots per pod) runs tests/e2e/apps/fault_worker.py;
+each execution records (run id, attempt, pod) in a PostgreSQL in the cluster when it starts and
+when it ends, so what ran where and when comes from a record the worker and the operator cannot
+fool. The test watches the pods and, after the fleet returned to zero, checks:
+
+- the fleet went 1 -> 0 (nothing to do), 0 -> 3 (6 tasks queued), and back to 0 with long tasks
+  still running on some pods while others were idle;
+- every pod the scale-down removed had no task in flight when its deletion started (ledger), it was
+  the pod the operator announced in its ScaledDown Event, and no other pod went (no
+  ScaleDownMismatch);
+- every run COMPLETED at the engine, with no retry, executed exactly once;
+- the engine lists each worker with its pod's name as the ``hatchetworker-pod`` label (the kubelet
+  expanded it), while a user label holding the same ``$(...)`` text stays literal.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from harness.helm import Helm
+
+from .conftest import PROVIDER, WHY, wait_until
+from .e2e_clusters import ClusterProvider
+from .faults import EngineRecords, Fleet, Ledger, prepare_namespace, worker_manifest
+from .test_e2e_faults import check_engine_records, client, trigger
+
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(PROVIDER is None, reason=WHY), pytest.mark.timeout(900)]
+
+NS = "hatchet-autoscale"
+HNS = "autoscaleproof"
+NAME = "scaler"
+LITERAL = "$(HATCHET_KUBE_POD_NAME)"
+
+
+class PodWatch:
+    """Samples the fleet's pods every second: when each was first seen and when its deletion began."""
+
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+        self.created: dict[str, float] = {}
+        self.deleting: dict[str, float] = {}
+        self.counts: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="pod-watch")
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            try:
+                pods = self.fleet.pods()
+            except Exception:
+                continue
+            now = time.time()
+            live = 0
+            for p in pods:
+                name = p["metadata"]["name"]
+                self.created.setdefault(name, now)
+                if p["metadata"].get("deletionTimestamp"):
+                    self.deleting.setdefault(name, now)
+                else:
+                    live += 1
+            if not self.counts or self.counts[-1] != live:
+                self.counts.append(live)
+
+    def __enter__(self) -> PodWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def ledger(cluster: ClusterProvider, images: dict[str, str], engine: dict[str, str], operator: Helm
+           ) -> Iterator[Ledger]:
+    prepare_namespace(cluster, NS, engine)
+    try:
+        yield Ledger(cluster, NS).start(images["hatchet-engine"])
+    finally:
+        cluster.kubectl("delete", "namespace", NS, "--wait=false", check=False)
+
+
+def replicas(fleet: Fleet) -> int:
+    return int(fleet.deployment()["spec"].get("replicas", 0))
+
+
+def engine_workers(engine: dict[str, str]) -> list[dict[str, Any]]:
+    import urllib.request
+
+    from hatchet_operator.enginemetrics import token_claims
+
+    tenant = token_claims(engine["HATCHET_CLIENT_TOKEN"])["sub"]
+    req = urllib.request.Request(f"{engine['HATCHET_CLIENT_SERVER_URL']}/api/v1/tenants/{tenant}/worker",
+                                 headers={"Authorization": f"Bearer {engine['HATCHET_CLIENT_TOKEN']}"})
+    with urllib.request.urlopen(req, timeout=15) as r:
+        return list(json.loads(r.read()).get("rows") or [])
+
+
+def test_scales_from_its_queue_and_removes_only_idle_pods(
+        cluster: ClusterProvider, images: dict[str, str], engine: dict[str, str], ledger: Ledger) -> None:
+    fleet = Fleet(cluster, NS, NAME)
+    manifest = worker_manifest(NAME, images["example-worker"], ledger, replicas=1, slots=2, drain=120,
+                               hatchet_namespace=HNS)
+    del manifest["spec"]["replicas"]
+    manifest["spec"]["labels"] = {"note": LITERAL}
+    manifest["spec"]["autoscaling"] = {"minReplicas": 0, "maxReplicas": 3, "targetSlotUtilizationPercent": 100,
+                                       "scaleDownStabilizationSeconds": 10}
+    hatchet = client(engine, HNS)
+    with PodWatch(fleet) as watch:
+        fleet.apply(manifest)
+        # 1 -> 0: the first pod registers (its actions are remembered), is idle, drained and removed.
+        wait_until(lambda: any(w.get("status") == "ACTIVE" for w in engine_workers(engine)
+                               if any(lab.get("key") == "hatchetworker" and lab.get("value") == NAME
+                                      for lab in w.get("labels") or ())), 180, "the first worker registered")
+        labels = [{lab["key"]: lab.get("value") for lab in w.get("labels") or ()} for w in engine_workers(engine)]
+        mine = [lab for lab in labels if lab.get("hatchetworker") == NAME]
+        assert mine and all(lab.get("hatchetworker-pod") in fleet.live_pods() for lab in mine), mine
+        assert all(lab.get("note") == LITERAL for lab in mine), mine
+        wait_until(lambda: replicas(fleet) == 0 and not fleet.live_pods(), 120, "scaled to zero")
+        status = json.loads(fleet.kubectl("get", "hatchetworker", NAME, "-o", "json").stdout)["status"]
+        assert any("fault-sleep" in a for a in status["autoscaling"]["actions"]), status["autoscaling"]
+
+        # 0 -> 3: 6 tasks at 2 slots per pod. Four end after 20 s, two run 75 s.
+        t0 = time.time()
+        seconds = [20.0, 20.0, 75.0, 20.0, 20.0, 75.0]
+        run_ids = trigger(hatchet, [{"seconds": s, "batch": 1} for s in seconds])
+        wait_until(lambda: replicas(fleet) == 3, 90, "scaled up to 3 from zero")
+        first_running = wait_until(lambda: ledger.count(1) >= 1 and time.time(), 180, "a task running")
+        wait_until(lambda: ledger.count(1) == len(seconds), 180, "all 6 tasks running")
+        full = time.time()
+        # Back to zero: idle pods go first, the pods holding the 75 s tasks only once those end.
+        wait_until(lambda: replicas(fleet) == 0 and not fleet.live_pods(), 300, "scaled back to zero")
+    details = EngineRecords(engine).wait_terminal(run_ids, 120)
+    assert check_engine_records(details) == []
+    execs = ledger.executions((1,))
+    finishes = {(e.run_id, e.pod): e.at for e in ledger.executions((1,), table="finishes")}
+    assert Counter(e.run_id for e in execs) == dict.fromkeys(run_ids, 1), execs
+    # No pod's deletion began while one of its tasks was running.
+    for e in execs:
+        deleted = watch.deleting.get(e.pod)
+        assert deleted is not None, f"{e.pod} was never removed"
+        end = finishes[(e.run_id, e.pod)]
+        assert not (e.at <= deleted < end), f"{e.pod} deleted at {deleted:.1f} during a task ({e.at:.1f}-{end:.1f})"
+    events = json.loads(fleet.kubectl("get", "events", "--field-selector", f"involvedObject.name={NAME}",
+                                      "-o", "json").stdout)["items"]
+    reasons = Counter(e["reason"] for e in events)
+    announced = " ".join(e["message"] for e in events if e["reason"] == "ScaledDown")
+    assert reasons["ScaleDownMismatch"] == 0, reasons
+    assert all(pod in announced for pod in watch.deleting), (watch.deleting, announced)
+    # The 75 s tasks kept their pods after the idle ones went: the fleet went through 1 or 2 pods.
+    assert any(0 < n < 3 for n in watch.counts[watch.counts.index(3):]), watch.counts
+    print(f"\nautoscaling: pod counts {watch.counts}; queued -> first task running {first_running - t0:.1f} s, "
+          f"-> all 6 running {full - t0:.1f} s; events {dict(reasons)}; {len(watch.deleting)} pods removed, "
+          f"none during a task; executions per run {set(Counter(e.run_id for e in execs).values())}")

@@ -1,0 +1,189 @@
+"""The drain-aware scale-down plan (pure): examples for each step and hypothesis properties."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hatchet_operator import autoscale, scaledown
+from hatchet_operator.scaledown import EngineView, Pod
+
+NOW = 10_000.0
+TIMEOUT = 60.0
+
+
+def decision(desired: int, remove: tuple[str, ...] = (), unregistered: int = 0) -> autoscale.Decision:
+    return autoscale.Decision(desired, desired, remove, unregistered, (), "test")
+
+
+def pods(*names: str, ready: bool = True, template: str = "a") -> list[Pod]:
+    return [Pod(n, ready, template=template) for n in names]
+
+
+def draining(name: str, worker: str, since: float = NOW - 5, **kw: object) -> Pod:
+    return Pod(name, True, template="a", draining=(worker, since), **kw)  # type: ignore[arg-type]
+
+
+def test_scale_up_writes_the_count_and_gives_back_draining_pods() -> None:
+    p = scaledown.plan(decision(5), 3, [*pods("p1", "p2"), draining("p3", "w3")],
+                       [EngineView("w3", "p3", 0, True)], now=NOW, drain_timeout=TIMEOUT)
+    assert p.replicas == 5
+    assert p.release == (("p3", "w3"),)
+    assert p.drain == () and p.removing == ()
+
+
+def test_hold_writes_nothing() -> None:
+    p = scaledown.plan(decision(3), 3, pods("p1", "p2", "p3"), [], now=NOW, drain_timeout=TIMEOUT)
+    assert p == scaledown.Plan(None)
+
+
+def test_first_step_drains_the_chosen_workers_without_lowering_the_count() -> None:
+    workers = [EngineView("w1", "p1", 0, False), EngineView("w2", "p2", 0, False), EngineView("w3", "p3", 2, False)]
+    p = scaledown.plan(decision(1, ("w2", "w1")), 3, pods("p1", "p2", "p3"), workers, now=NOW, drain_timeout=TIMEOUT)
+    assert p.drain == (("p2", "w2"), ("p1", "w1"))
+    assert p.replicas is None and p.removing == ()
+
+
+def test_drained_pods_are_removed_when_the_controller_must_pick_them() -> None:
+    workers = [EngineView("w1", "p1", 0, True), EngineView("w3", "p3", 1, False)]
+    live = [draining("p1", "w1"), *pods("p3")]
+    p = scaledown.plan(decision(1, ("w1",)), 2, live, workers, now=NOW, drain_timeout=TIMEOUT)
+    assert (p.replicas, p.removing, p.drain) == (1, ("p1",), ())
+
+
+def test_a_drained_pod_waits_while_the_worker_still_reports_a_slot_in_use() -> None:
+    workers = [EngineView("w1", "p1", 0, True), EngineView("w3", "p3", 1, False)]
+    live = [draining("p1", "w1", local_in_use=1), *pods("p3")]
+    p = scaledown.plan(decision(1, ("w1",)), 2, live, workers, now=NOW, drain_timeout=TIMEOUT)
+    assert p.replicas is None and p.removing == ()
+    assert "waiting for p1" in p.note
+
+
+def test_a_worker_that_took_a_task_in_the_race_is_waited_for_then_given_back() -> None:
+    workers = [EngineView("w1", "p1", 1, True), EngineView("w2", "p2", 0, False), EngineView("w3", "p3", 1, False)]
+    live = [draining("p1", "w1", since=NOW - 10), *pods("p2", "p3")]
+    waiting = scaledown.plan(decision(2, ("w2",)), 3, live, workers, now=NOW, drain_timeout=TIMEOUT)
+    assert waiting.release == () and waiting.drain == () and waiting.replicas is None
+    live = [draining("p1", "w1", since=NOW - TIMEOUT - 1), *pods("p2", "p3")]
+    late = scaledown.plan(decision(2, ("w2",)), 3, live, workers, now=NOW, drain_timeout=TIMEOUT)
+    assert late.release == (("p1", "w1"),)
+    assert late.drain == (("p2", "w2"),)  # another idle worker is chosen instead
+
+
+def test_no_removal_while_another_pod_is_not_ready_or_a_rollout_runs() -> None:
+    workers = [EngineView("w1", "p1", 0, True)]
+    not_ready = [draining("p1", "w1"), Pod("p2", False, template="a"), *pods("p3")]
+    p = scaledown.plan(decision(2, ("w1",)), 3, not_ready, workers, now=NOW, drain_timeout=TIMEOUT)
+    assert p.replicas is None and "not Ready" in p.note
+    rolling = [draining("p1", "w1"), *pods("p2"), *pods("p3", template="b")]
+    p = scaledown.plan(decision(2, ("w1",)), 3, rolling, workers, now=NOW, drain_timeout=TIMEOUT)
+    assert p.replicas is None and "rollout" in p.note
+    unsettled = [draining("p1", "w1"), *pods("p2")]
+    p = scaledown.plan(decision(2, ("w1",)), 3, unsettled, workers, now=NOW, drain_timeout=TIMEOUT)
+    assert p.replicas is None
+
+
+def test_pods_with_no_registered_worker_only_lower_the_count() -> None:
+    live = [Pod("p1", False, template="a"), *pods("p2")]
+    p = scaledown.plan(decision(1, (), unregistered=1), 2, live, [EngineView("w2", "p2", 1, False)],
+                       now=NOW, drain_timeout=TIMEOUT)
+    assert (p.replicas, p.drain, p.removing) == (1, (), ())
+
+
+def test_more_draining_than_wanted_gives_back_the_newest() -> None:
+    workers = [EngineView("w1", "p1", 0, True), EngineView("w2", "p2", 0, True)]
+    live = [draining("p1", "w1", since=NOW - 20), draining("p2", "w2", since=NOW - 5), *pods("p3")]
+    p = scaledown.plan(decision(2, ("w1", "w2")), 3, live, workers, now=NOW, drain_timeout=TIMEOUT)
+    assert p.release == (("p2", "w2"),)
+    assert (p.replicas, p.removing) == (2, ("p1",))
+
+
+def test_a_marked_pod_whose_worker_is_not_paused_is_paused_again() -> None:
+    live = [draining("p1", "w1"), *pods("p2")]
+    p = scaledown.plan(decision(1, ("w1",)), 2, live, [EngineView("w1", "p1", 0, False)], now=NOW,
+                       drain_timeout=TIMEOUT)
+    assert p.pause == ("w1",) and p.replicas is None
+
+
+def test_a_worker_gone_from_the_engine_counts_as_drained() -> None:
+    p = scaledown.plan(decision(1), 2, [draining("p1", "w1"), *pods("p2")], [], now=NOW, drain_timeout=TIMEOUT)
+    assert (p.replicas, p.removing) == (1, ("p1",))
+
+
+def test_annotation_round_trip_and_unreadable_values() -> None:
+    assert scaledown.parse_drain(scaledown.drain_value("w-1", 1_700_000_000)) == ("w-1", 1_700_000_000.0)
+    assert scaledown.parse_drain("garbage") is None
+    body = {"metadata": {"name": "p", "annotations": {scaledown.DRAIN_ANNOTATION: "w9 yesterday"},
+                         "labels": {"pod-template-hash": "h"}},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}
+    assert Pod.of(body) == Pod("p", True, False, "h", ("w9", 0.0))
+
+
+def test_confirm_names_pods_that_went_instead() -> None:
+    after = [Pod("p1", True, terminating=True), Pod("p2", True, terminating=True), Pod("p3", True)]
+    assert scaledown.confirm(("p1",), after) == ([], ["p2"])
+    assert scaledown.confirm(("p3",), after[2:]) == (["p3"], [])
+
+
+# --- properties over random fleets -------------------------------------------------------------
+
+@st.composite
+def fleets(draw: st.DrawFn) -> tuple[autoscale.Decision, int, list[Pod], list[EngineView]]:
+    n = draw(st.integers(1, 8))
+    live: list[Pod] = []
+    workers: list[EngineView] = []
+    for i in range(n):
+        used = draw(st.integers(0, 2))
+        paused = draw(st.booleans())
+        marked = draw(st.booleans())
+        since = NOW - draw(st.floats(0, 2 * TIMEOUT))
+        local = draw(st.one_of(st.none(), st.integers(0, 1)))
+        live.append(Pod(f"p{i}", draw(st.booleans()), template=draw(st.sampled_from("aab")),
+                        draining=(f"w{i}", since) if marked else None, local_in_use=local if marked else None))
+        if draw(st.booleans()):
+            workers.append(EngineView(f"w{i}", f"p{i}", used, paused))
+    current = draw(st.integers(n - 1, n + 1))
+    idle = [w.id for w in workers if w.used_slots == 0]
+    remove = tuple(draw(st.lists(st.sampled_from(idle), unique=True, max_size=len(idle)))) if idle else ()
+    unregistered = draw(st.integers(0, max(0, current - len(workers))))
+    desired = draw(st.integers(0, current + 2))
+    return decision(desired, remove, unregistered), current, live, workers
+
+
+@settings(max_examples=400, derandomize=True, deadline=None)
+@given(fleets())
+def test_never_removes_a_pod_whose_worker_runs_a_task(
+    fleet: tuple[autoscale.Decision, int, list[Pod], list[EngineView]],
+) -> None:
+    d, current, live, workers = fleet
+    p = scaledown.plan(d, current, live, workers, now=NOW, drain_timeout=TIMEOUT)
+    by_pod = {w.pod: w for w in workers}
+    by_name = {x.name: x for x in live}
+    for name in p.removing:
+        pod = by_name[name]
+        w = by_pod.get(name)
+        assert pod.draining is not None, "only pods marked in an earlier step go"
+        assert w is None or (w.paused and w.used_slots == 0), "the engine shows it paused and idle"
+        assert pod.local_in_use in (None, 0), "the worker's own metrics agree"
+    if p.replicas is not None and p.replicas < current:
+        # Exactly the removed pods are the ones the ReplicaSet controller ranks first: every pod that
+        # stays is Ready, one template, and the count matches the pods.
+        stays = [x for x in live if x.name not in p.removing]
+        dropped = current - p.replicas
+        not_ready_gone = dropped - len(p.removing)
+        not_ready = [x for x in stays if not x.ready]
+        busy = {w.pod for w in workers if w.used_slots > 0}
+        assert len(not_ready) >= not_ready_gone
+        if not_ready_gone:
+            assert not busy & {x.name for x in not_ready}, "whichever not-ready pod goes runs no task"
+        assert len(live) == current
+        if p.removing:
+            assert len(not_ready) == not_ready_gone, "the controller takes every not-ready pod first"
+            assert len({x.template for x in live}) == 1
+        assert p.replicas >= d.desired
+    # Nothing is both drained and released, and only idle workers the decision chose start draining.
+    assert not {n for n, _ in p.release} & set(p.removing)
+    assert {w for _, w in p.drain} <= set(d.remove)
+    assert p.replicas is None or p.replicas >= 0
+    if d.desired >= current:
+        assert not p.drain and not p.removing
