@@ -25,6 +25,9 @@ DEGRADED = "Degraded"
 # kstatus (sigs.k8s.io/cli-utils) conventions, abnormal-true: True means "not done" / "stuck".
 RECONCILING = "Reconciling"
 STALLED = "Stalled"
+# With spec.autoscaling, as the HPA's condition of the same name: False while the engine's numbers
+# cannot be read (the count is then held: never scaled down on missing data), with the reason why.
+SCALING_ACTIVE = "ScalingActive"
 
 # Characters kept of a condition message. An apiserver rejection can quote a whole object; a message
 # beyond the CRD's maxLength would make every status write fail, so the status could never recover.
@@ -198,6 +201,12 @@ def compute(
                 ready_c = _cond(READY, False, phase.reason, phase.message)
 
     conditions = [ready_c, progressing, degraded, reconciling, stalled]
+    if autoscaling is not None:
+        if autoscaling.get("metricsAvailable"):
+            conditions.append(_cond(SCALING_ACTIVE, True, "EngineRead", "scaling from the engine's queue and slots"))
+        else:
+            why = str(autoscaling.get("reason") or "the engine has not been read yet")
+            conditions.append(_cond(SCALING_ACTIVE, False, "EngineUnavailable", f"holding the count: {why}"))
     prior = {c.get("type"): c for c in (previous or {}).get("conditions", []) or []}
     for c in conditions:
         c["message"] = bounded(c["message"])

@@ -666,7 +666,8 @@ class HatchetWorkerStatus(_Model):
     )
     conditions: list[Condition] | None = Field(
         default=None,
-        description="Ready, Progressing and Degraded, plus the kstatus pair Reconciling and Stalled.",
+        description="Ready, Progressing and Degraded, plus the kstatus pair Reconciling and Stalled; with "
+        "autoscaling, ScalingActive (False while the engine cannot be read: the count is held).",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
 

@@ -274,3 +274,14 @@ def test_kstatus_conditions_are_consistent(
         assert c["Ready"][1] == "Scaling" and updated >= total
     if c["Reconciling"][0] == "False" and not problem:
         assert c["Ready"][0] == "True" and available >= desired and updated == total == desired
+
+
+def test_scaling_active_says_why_the_count_is_held() -> None:
+    assert "ScalingActive" not in _conds(compute(deployment=_dep()))
+    read = compute(deployment=_dep(), autoscaling={"desiredReplicas": 2, "metricsAvailable": True, "reason": "x"})
+    assert _conds(read)["ScalingActive"] == ("True", "EngineRead")
+    down = compute(deployment=_dep(), autoscaling={"desiredReplicas": 2, "metricsAvailable": False,
+                                                   "reason": "GET /api/v1/tenants/t/worker: HTTP 503"})
+    assert _conds(down)["ScalingActive"] == ("False", "EngineUnavailable")
+    [cond] = [c for c in down["conditions"] if c["type"] == "ScalingActive"]
+    assert "HTTP 503" in cond["message"]
