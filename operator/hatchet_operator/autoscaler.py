@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from hatchet_operator.kube import Client
 from hatchet_operator.metrics import Metrics
 from hatchet_operator.scaler import Memory, Scaler
 from hatchet_operator.status import Event
+
+log = logging.getLogger(__name__)
 
 
 def rfc3339(t: float) -> str:
@@ -202,6 +205,36 @@ class EngineAutoscaling:
             raise LookupError(f"Secret {ref.name!r} has no key {ref.key!r}")
         return base64.b64decode(data).decode().strip()
 
+    async def _poller(self, worker: v1alpha1.HatchetWorker) -> TenantPoller:
+        """The poller of the HatchetWorker's tenant (token from its Secret, REST address from the spec
+        or the token); LookupError or ValueError when either cannot be had."""
+        conn = worker.spec.hatchet or v1alpha1.HatchetConnection()
+        token = await self._token(worker.metadata.namespace or "default", conn.token_secret_ref)
+        rest_url = conn.server_url or str(token_claims(token).get("server_url") or "")
+        if not rest_url:
+            raise LookupError("no spec.hatchet.serverUrl and no server_url claim in the token")
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+            self._pollers = Pollers(self._session, self._interval)
+            if self._kube is not None:
+                self._scaler = Scaler(self._kube, self._session)
+        assert self._pollers is not None
+        return self._pollers.for_token(rest_url, token)
+
+    async def stop_scaling(self, key: Any, worker: v1alpha1.HatchetWorker) -> bool:
+        """``spec.autoscaling`` was removed: give back every worker a scale-down was draining (unpause,
+        remove the pod annotations), forget the HatchetWorker. True when done (``status.autoscaling``
+        may then go); False when the engine or its token cannot be reached yet (try again later)."""
+        self.forget(key)
+        try:
+            poller = await self._poller(worker)
+        except (LookupError, ValueError) as e:
+            log.warning("%s/%s: cannot give back draining workers yet: %s", *key, e)
+            return False
+        if self._scaler is not None:
+            await self._scaler.release_all(worker, poller.client)
+        return True
+
     def _start(self, poller: TenantPoller) -> None:
         if id(poller) in self._tasks:
             return
@@ -215,22 +248,11 @@ class EngineAutoscaling:
         the scaling step it called for."""
         spec = worker.spec
         assert spec.autoscaling is not None
-        conn = spec.hatchet or v1alpha1.HatchetConnection()
         now = self._clock()
         try:
-            token = await self._token(worker.metadata.namespace or "default", conn.token_secret_ref)
-            rest_url = conn.server_url or str(token_claims(token).get("server_url") or "")
-            if not rest_url:
-                raise LookupError("no spec.hatchet.serverUrl and no server_url claim in the token")
+            poller = await self._poller(worker)
         except (LookupError, ValueError) as e:
             return Evaluation(_unavailable(previous, f"cannot read the engine: {e}"))
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
-            self._pollers = Pollers(self._session, self._interval)
-            if self._kube is not None:
-                self._scaler = Scaler(self._kube, self._session)
-        assert self._pollers is not None
-        poller = self._pollers.for_token(rest_url, token)
         old = self._poller_of.get(key)
         if old is not None and old is not poller:
             old.unwatch(key)

@@ -42,6 +42,8 @@ class AutoscalingHook(Protocol):
         self, key: Key, worker: api.HatchetWorker, current_replicas: int, previous: Mapping[str, Any] | None
     ) -> Evaluation: ...
 
+    async def stop_scaling(self, key: Key, worker: api.HatchetWorker) -> bool: ...
+
     def forget(self, key: Key) -> None: ...
 
 
@@ -387,9 +389,12 @@ class Reconciler:
             if not write_status and not urgent:
                 self._schedule_flush(key, state)
                 return result
+            patch = dict(new_status)
+            if "autoscaling" in (previous or {}) and "autoscaling" not in new_status:
+                patch["autoscaling"] = None  # a merge patch keeps what it does not name
             try:
                 await self.client.patch_status(
-                    worker_path(namespace, name), new_status, render.FIELD_MANAGER, "hatchetworkers/status"
+                    worker_path(namespace, name), patch, render.FIELD_MANAGER, "hatchetworkers/status"
                 )
             except ApiError as e:
                 if e.status == 404:
@@ -410,13 +415,20 @@ class Reconciler:
         observed: ObservedDeployment | None,
         previous: Mapping[str, Any] | None,
     ) -> dict[str, Any] | None:
-        """The new status.autoscaling, or None (not autoscaled, or the spec does not validate)."""
-        if self.autoscaling is None or not (body.get("spec") or {}).get("autoscaling"):
+        """The new status.autoscaling, or None (not autoscaled, or the spec does not validate), or {}
+        when autoscaling was just turned off (status.autoscaling is then removed)."""
+        if self.autoscaling is None:
+            return None
+        autoscaled = bool((body.get("spec") or {}).get("autoscaling"))
+        if not autoscaled and not (previous or {}).get("autoscaling"):
             return None
         try:
             worker = api.HatchetWorker.model_validate(body)
         except pydantic.ValidationError:
             return None  # reported as InvalidSpec by the render
+        if not autoscaled:
+            # Turned off: no worker may stay paused by a scale-down that will never finish.
+            return {} if await self.autoscaling.stop_scaling(key, worker) else None
         current = int(((observed.body() if observed else {}).get("spec") or {}).get("replicas", 0) or 0)
         evaluation = await self.autoscaling.evaluate(key, worker, current, (previous or {}).get("autoscaling"))
         for event in evaluation.events:

@@ -118,6 +118,23 @@ class Scaler:
             resource="deployments/scale",
         )
 
+    async def release_all(self, worker: api.HatchetWorker, engine: EngineClient) -> list[str]:
+        """Give back every pod of the HatchetWorker marked for a scale-down; the pods released."""
+        namespace, name = worker.metadata.namespace or "default", worker.metadata.name
+        released = []
+        for pod in map(scaledown.Pod.of, await self._pods(namespace, name)):
+            if pod.draining is None or pod.terminating:
+                continue
+            try:
+                await engine.set_paused(pod.draining[0], False)
+            except EngineError as e:
+                if e.status != 404:
+                    raise
+            await self._annotate(namespace, pod.name, {scaledown.DRAIN_ANNOTATION: None,
+                                                       scaledown.DELETION_COST: None})
+            released.append(pod.name)
+        return released
+
     async def step(
         self,
         memory: Memory,

@@ -142,7 +142,8 @@ def compute(
     """The full status (wire form, camelCase) for one HatchetWorker.
 
     ``autoscaling`` is the new ``status.autoscaling``; None carries the previous one over (the
-    status is merge-patched, so leaving it out would only make every status differ from the last).
+    status is merge-patched, so leaving it out would only make every status differ from the last);
+    an empty mapping leaves it out (autoscaling was turned off; the caller patches it away).
 
     ``template_generation`` is the Deployment's ``metadata.generation`` since which its pod template
     is unchanged (see ``next_template_generation``); None when the caller does not know, which makes
@@ -201,7 +202,7 @@ def compute(
                 ready_c = _cond(READY, False, phase.reason, phase.message)
 
     conditions = [ready_c, progressing, degraded, reconciling, stalled]
-    if autoscaling is not None:
+    if autoscaling:
         if autoscaling.get("metricsAvailable"):
             conditions.append(_cond(SCALING_ACTIVE, True, "EngineRead", "scaling from the engine's queue and slots"))
         else:
