@@ -13,18 +13,15 @@ EVICTION = "durable-task eviction is not implemented yet"
 UNSUPPORTED: dict[str, dict[str, str]] = {
     # Accepted in the signature; a value other than the default raises UnsupportedFeatureError.
     "Hatchet.task": {
-        "cron_input": "a cron's input is not sent yet; put the input defaults in the input model",
         "default_filters": "event filters are not implemented yet",
         "idempotency": "idempotency keys are not implemented yet",
     },
     "Hatchet.durable_task": {
-        "cron_input": "a cron's input is not sent yet; put the input defaults in the input model",
         "default_filters": "event filters are not implemented yet",
         "idempotency": "idempotency keys are not implemented yet",
         "eviction_policy": EVICTION,
     },
     "Hatchet.workflow": {
-        "cron_input": "a cron's input is not sent yet; put the input defaults in the input model",
         "default_filters": "event filters are not implemented yet",
         "idempotency": "idempotency keys are not implemented yet",
     },
@@ -63,13 +60,11 @@ NO_EFFECT: dict[str, dict[str, str]] = {
 }
 
 MISSING_METHODS: dict[str, str] = {
-    # Present as methods that raise UnsupportedFeatureError when called.
-    "Workflow.schedule": "scheduled runs are not implemented yet",
-    "Workflow.aio_schedule": "scheduled runs are not implemented yet",
-    "Workflow.create_cron": "creating crons from the client is not implemented yet; declare on_crons",
-    "Workflow.aio_create_cron": "creating crons from the client is not implemented yet; declare on_crons",
+    # Present as methods that raise UnsupportedFeatureError when called (none today).
 }
 
+SCHEDULE_DIFFERS = ("keyword options apply on top of options=, as for run; options= fields a scheduled run cannot "
+                    "carry (sticky, desired worker id or labels, key) raise instead of being ignored")
 DIFFERENCES: dict[str, str] = {
     # Implemented, but not identical to the official SDK.
     "Standalone.run_no_wait": "returns a WorkflowRunRef whose result() is {task_name: output}; the official "
@@ -79,6 +74,8 @@ DIFFERENCES: dict[str, str] = {
                            "TaskRunRefs",
     "Workflow.run": "keyword options apply on top of options=; the official SDK ignores them when options= "
                     "is given",
+    **{f"{owner}.{method}": SCHEDULE_DIFFERS for owner in ("Workflow", "Standalone")
+       for method in ("schedule", "aio_schedule")},
     "Context.task_output": "an unannotated parent's output is the JSON object (a dict); the official SDK "
                            "returns an EmptyModel",
 }

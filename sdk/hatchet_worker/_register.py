@@ -8,6 +8,8 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from hatchet_worker import _hooks
 from hatchet_worker._condition_wire import conditions_proto
 from hatchet_worker._proto import dispatcher_pb2, v1_trigger_pb2, v1_workflows_pb2
@@ -82,10 +84,17 @@ def workflow_proto(workflow: Workflow[Any], namespace: str) -> v1_workflows_pb2.
     for conc in workflow.concurrency:
         msg.concurrency_arr.add(expression=conc.expression, max_runs=conc.max_runs,
                                 limit_strategy=int(conc.limit_strategy))
+    if workflow.cron_input:  # as in the official SDK, an empty (falsy) input is not sent
+        msg.cron_input = cron_input_json(workflow)
     schema = _input_schema(workflow)
     if schema is not None:
         msg.input_json_schema = schema
     return msg
+
+
+def cron_input_json(workflow: Workflow[Any]) -> str:
+    """``cron_input`` serialized by the workflow's input model (what the official SDK sends)."""
+    return TypeAdapter(workflow.input_validator).dump_json(workflow.cron_input).decode()
 
 
 def _input_schema(workflow: Workflow[Any]) -> bytes | None:

@@ -1,10 +1,31 @@
-"""The one REST call the worker makes: pausing itself at the engine before it drains."""
+"""The REST calls the SDK makes: pausing the worker before it drains, creating crons."""
 
 from __future__ import annotations
 
 import json
 import ssl
 import urllib.request
+from typing import Any
+
+
+def call_json(server_url: str, token: str, method: str, path: str, body: object | None = None, *,
+              root_ca_file: str | None = None, timeout: float = 10.0) -> Any:
+    """``method path`` with ``body`` as JSON; the decoded JSON answer (None when empty).
+
+    Raises:
+        OSError: the request failed (urllib.error.URLError / HTTPError are OSErrors).
+    """
+    req = urllib.request.Request(
+        f"{server_url.rstrip('/')}{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                 "Accept": "application/json"},
+    )
+    context = ssl.create_default_context(cafile=root_ca_file) if server_url.startswith("https") else None
+    with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
+        raw = resp.read()
+    return json.loads(raw) if raw else None
 
 
 def pause_worker(server_url: str, token: str, worker_id: str, *, root_ca_file: str | None = None,
@@ -12,15 +33,7 @@ def pause_worker(server_url: str, token: str, worker_id: str, *, root_ca_file: s
     """``PATCH /api/v1/workers/{id} {"isPaused": true}``: the engine assigns the worker nothing new.
 
     Raises:
-        OSError: the request failed (urllib.error.URLError / HTTPError are OSErrors).
+        OSError: the request failed.
     """
-    req = urllib.request.Request(
-        f"{server_url.rstrip('/')}/api/v1/workers/{worker_id}",
-        data=json.dumps({"isPaused": True}).encode(),
-        method="PATCH",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
-                 "Accept": "application/json"},
-    )
-    context = ssl.create_default_context(cafile=root_ca_file) if server_url.startswith("https") else None
-    with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
-        resp.read()
+    call_json(server_url, token, "PATCH", f"/api/v1/workers/{worker_id}", {"isPaused": True},
+              root_ca_file=root_ca_file, timeout=timeout)

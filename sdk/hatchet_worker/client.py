@@ -9,6 +9,7 @@ from typing import Any
 
 from hatchet_worker import _parity
 from hatchet_worker._lifespan import LifespanFn
+from hatchet_worker._schedules import SchedulesClient
 from hatchet_worker.config import ClientConfig
 from hatchet_worker.exceptions import unsupported
 from hatchet_worker.runs import EventClient, RunsClient
@@ -46,6 +47,7 @@ class Hatchet:
             logging.getLogger("hatchet_worker").setLevel(logging.DEBUG)
         self.runs = RunsClient(self)
         self.event = EventClient(self.runs)
+        self._schedules = SchedulesClient(self)
 
     @property
     def tenant_id(self) -> str:
@@ -65,25 +67,26 @@ class Hatchet:
                  default_additional_metadata: Mapping[str, Any] | None = None, idempotency: Any = None,
                  ) -> Workflow[Any]:
         """Declare a workflow; add tasks with ``@workflow.task()``."""
-        _not_yet("Hatchet.workflow", cron_input=cron_input, default_filters=default_filters,
-                 idempotency=idempotency)
+        _not_yet("Hatchet.workflow", default_filters=default_filters, idempotency=idempotency)
         return Workflow(self, name=name, description=description, input_validator=input_validator,
                         on_events=on_events or (), on_crons=on_crons or (), version=version, sticky=sticky,
                         default_priority=default_priority, concurrency=concurrency,
-                        default_additional_metadata=default_additional_metadata, task_defaults=task_defaults)
+                        default_additional_metadata=default_additional_metadata, task_defaults=task_defaults,
+                        cron_input=cron_input)
 
     def _standalone(self, *, durable: bool, name: str | None, description: str | None,
                     input_validator: type[Any] | None, on_events: Sequence[str] | None,
                     on_crons: Sequence[str] | None, version: str | None, sticky: StickyStrategy | None,
                     default_priority: int | None,
                     concurrency: ConcurrencyArg,
-                    default_additional_metadata: Mapping[str, Any] | None,
+                    default_additional_metadata: Mapping[str, Any] | None, cron_input: Any,
                     task_opts: dict[str, Any]) -> Callable[[Callable[..., Any]], Standalone[Any, Any]]:
         def decorator(fn: Callable[..., Any]) -> Standalone[Any, Any]:
             wf: Standalone[Any, Any] = Standalone(
                 self, name=name or fn.__name__, description=description, input_validator=input_validator,
                 on_events=on_events or (), on_crons=on_crons or (), version=version, sticky=sticky,
-                default_priority=default_priority, default_additional_metadata=default_additional_metadata)
+                default_priority=default_priority, default_additional_metadata=default_additional_metadata,
+                cron_input=cron_input)
             declare = wf.durable_task if durable else wf.task
             task = declare(name=name or fn.__name__, concurrency=concurrency, **task_opts)(fn)
             return wf._bind(task)
@@ -105,12 +108,12 @@ class Hatchet:
              slot_cost: int | None = None, idempotency: Any = None, cron_input: Any = None,
              ) -> Callable[[Callable[..., Any]], Standalone[Any, Any]]:
         """Declare a standalone task: a one-task workflow whose ``run`` returns the task's output."""
-        _not_yet("Hatchet.task", cron_input=cron_input, default_filters=default_filters, idempotency=idempotency)
+        _not_yet("Hatchet.task", default_filters=default_filters, idempotency=idempotency)
         return self._standalone(
             durable=False, name=name, description=description, input_validator=input_validator,
             on_events=on_events, on_crons=on_crons, version=version, sticky=sticky,
             default_priority=default_priority, concurrency=concurrency,
-            default_additional_metadata=default_additional_metadata, task_opts={
+            default_additional_metadata=default_additional_metadata, cron_input=cron_input, task_opts={
                 "schedule_timeout": schedule_timeout, "execution_timeout": execution_timeout,
                 "retries": retries, "rate_limits": rate_limits,
                 "desired_worker_labels": desired_worker_labels,
@@ -132,13 +135,13 @@ class Hatchet:
                      eviction_policy: Any = None, idempotency: Any = None, cron_input: Any = None,
                      ) -> Callable[[Callable[..., Any]], Standalone[Any, Any]]:
         """Declare a standalone durable task (runs from the worker's ``durable`` slot pool)."""
-        _not_yet("Hatchet.durable_task", cron_input=cron_input, default_filters=default_filters,
-                 idempotency=idempotency, eviction_policy=eviction_policy)
+        _not_yet("Hatchet.durable_task", default_filters=default_filters, idempotency=idempotency,
+                 eviction_policy=eviction_policy)
         return self._standalone(
             durable=True, name=name, description=description, input_validator=input_validator,
             on_events=on_events, on_crons=on_crons, version=version, sticky=sticky,
             default_priority=default_priority, concurrency=concurrency,
-            default_additional_metadata=default_additional_metadata, task_opts={
+            default_additional_metadata=default_additional_metadata, cron_input=cron_input, task_opts={
                 "schedule_timeout": schedule_timeout, "execution_timeout": execution_timeout,
                 "retries": retries, "rate_limits": rate_limits,
                 "desired_worker_labels": desired_worker_labels,

@@ -35,3 +35,26 @@ class DesiredWorkerLabel(WorkerLabel):
     required: bool = False
     weight: int | None = None
     comparator: WorkerLabelComparator | int | None = None
+
+
+DesiredLabels = dict[str, DesiredWorkerLabel] | list[DesiredWorkerLabel] | None
+"""Desired worker labels: ``{key: DesiredWorkerLabel}`` or a list of labels with ``key`` set (both
+forms the official SDK accepts)."""
+
+
+def labels_by_key(labels: DesiredLabels) -> dict[str, DesiredWorkerLabel]:
+    """Either form as ``{key: label}``.
+
+    Raises:
+        ValueError: a label of the list form has no ``key``.
+    """
+    if labels is None:
+        return {}
+    if isinstance(labels, dict):
+        return dict(labels)
+    out: dict[str, DesiredWorkerLabel] = {}
+    for label in labels:
+        if not label.key:
+            raise ValueError("a DesiredWorkerLabel in a list needs its key set")
+        out[label.key] = label
+    return out

@@ -22,7 +22,7 @@ from hatchet_worker import _channel, _serde
 from hatchet_worker._proto import events_pb2, v1_trigger_pb2, v1_workflows_pb2, workflows_pb2
 from hatchet_worker.context import current_context
 from hatchet_worker.exceptions import FailedTaskRunExceptionGroup, TaskRunError, unsupported
-from hatchet_worker.labels import DesiredWorkerLabel
+from hatchet_worker.labels import DesiredWorkerLabel, labels_by_key
 
 if TYPE_CHECKING:
     from hatchet_worker.client import Hatchet
@@ -60,16 +60,7 @@ class TriggerWorkflowOptions(BaseModel):
 
     def labels(self) -> dict[str, DesiredWorkerLabel]:
         """Both label fields merged into ``{key: label}`` (the list form needs ``key`` on each label)."""
-        out = dict(self.desired_worker_labels)
-        given = self.desired_worker_label
-        if isinstance(given, dict):
-            out.update(given)
-        elif given:
-            for label in given:
-                if not label.key:
-                    raise ValueError("a DesiredWorkerLabel in a list needs its key set")
-                out[label.key] = label
-        return out
+        return {**self.desired_worker_labels, **labels_by_key(self.desired_worker_label)}
 
 
 _warned: set[str] = set()
@@ -371,6 +362,7 @@ def _make_calls(ch: Any) -> dict[str, Any]:
     return {
         "trigger": _channel.unary(ch, workflows_pb2, "WorkflowService", "TriggerWorkflow"),
         "bulk": _channel.unary(ch, workflows_pb2, "WorkflowService", "BulkTriggerWorkflow"),
+        "schedule": _channel.unary(ch, workflows_pb2, "WorkflowService", "ScheduleWorkflow"),
         "details": _channel.unary(ch, v1_workflows_pb2, "AdminService", "GetRunDetails"),
         "cancel": _channel.unary(ch, v1_workflows_pb2, "AdminService", "CancelTasks"),
         "push": _channel.unary(ch, events_pb2, "EventsService", "Push"),

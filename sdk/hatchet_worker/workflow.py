@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
@@ -22,11 +22,14 @@ from hatchet_worker._duration import Duration as Duration
 from hatchet_worker._duration import duration_expr as duration_expr
 from hatchet_worker._task_defaults import TaskDefaults as TaskDefaults
 from hatchet_worker.conditions import Action, Condition, OrGroup, ParentCondition, task_conditions
-from hatchet_worker.exceptions import UnsupportedFeatureError, unsupported
-from hatchet_worker.labels import DesiredWorkerLabel
+from hatchet_worker.exceptions import unsupported
+from hatchet_worker.labels import DesiredLabels as DesiredLabels
+from hatchet_worker.labels import DesiredWorkerLabel, labels_by_key
 
 if TYPE_CHECKING:
+    from hatchet_worker._proto.workflows_pb2 import WorkflowVersion
     from hatchet_worker.client import Hatchet
+    from hatchet_worker.clients.rest.models.cron_workflows import CronWorkflows
     from hatchet_worker.context import Context
     from hatchet_worker.runs import TriggerWorkflowOptions, WorkflowRunRef
 
@@ -84,23 +87,8 @@ class RateLimit:
     units: int = 1
 
 
-DesiredLabels = dict[str, DesiredWorkerLabel] | list[DesiredWorkerLabel] | None
-"""Desired worker labels: ``{key: DesiredWorkerLabel}`` or a list of labels with ``key`` set."""
 ConcurrencyArg = ConcurrencyExpression | Sequence[ConcurrencyExpression] | int | None
 """One or more concurrency expressions, or an int (a constant group limited to that many runs)."""
-
-
-def _normalise_labels(labels: DesiredLabels) -> dict[str, DesiredWorkerLabel]:
-    if labels is None:
-        return {}
-    if isinstance(labels, dict):
-        return dict(labels)
-    out: dict[str, DesiredWorkerLabel] = {}
-    for label in labels:
-        if not label.key:
-            raise ValueError("a DesiredWorkerLabel in a list needs its key set")
-        out[label.key] = label
-    return out
 
 
 class Task(Generic[TWorkflowInput, R]):
@@ -181,7 +169,7 @@ class Workflow(Generic[TWorkflowInput]):
                  sticky: StickyStrategy | None = None, default_priority: int | None = None,
                  concurrency: ConcurrencyArg = None,
                  default_additional_metadata: Mapping[str, Any] | None = None,
-                 task_defaults: TaskDefaults | None = None,
+                 task_defaults: TaskDefaults | None = None, cron_input: Any = None,
                  ) -> None:
         self._client = client
         self._name = name
@@ -196,6 +184,8 @@ class Workflow(Generic[TWorkflowInput]):
         self.default_additional_metadata: dict[str, Any] = dict(default_additional_metadata or {})
         """Merged under each run's own ``additional_metadata`` (the run's keys win)."""
         self.task_defaults = task_defaults
+        self.cron_input = cron_input
+        """The input of the runs its ``on_crons`` start (an instance of the input model)."""
         """Values for the options its tasks leave at their defaults (``_task_defaults``)."""
         self.tasks: list[Task[TWorkflowInput, Any]] = []
         self.on_failure: Task[TWorkflowInput, Any] | None = None
@@ -311,19 +301,34 @@ class Workflow(Generic[TWorkflowInput]):
               opts: dict[str, Any]) -> Callable[[Callable[..., Any]], Task[TWorkflowInput, Any]]:
         return lambda fn: self._add(fn, name, is_durable=False, hook=hook, **opts)
 
-    # -- official methods not implemented yet: refuse loudly ---------------------------------------
-    def schedule(self, *args: Any, **kwargs: Any) -> Any:
-        raise UnsupportedFeatureError("Workflow.schedule", _parity.MISSING_METHODS["Workflow.schedule"])
+    # -- scheduling (see ``_schedules``) -----------------------------------------------------------
+    def schedule(self, run_at: datetime, input: TWorkflowInput | None = None,
+                 options: TriggerWorkflowOptions | None = None, child_key: str | None = None,
+                 additional_metadata: Mapping[str, Any] | None = None, priority: int | None = None,
+                 ) -> WorkflowVersion:
+        """Run the workflow once at ``run_at``; returns the engine's ``WorkflowVersion``."""
+        return self._client._schedules.schedule(self, run_at, input, options, child_key, additional_metadata,
+                                                priority)
 
-    async def aio_schedule(self, *args: Any, **kwargs: Any) -> Any:
-        raise UnsupportedFeatureError("Workflow.aio_schedule", _parity.MISSING_METHODS["Workflow.aio_schedule"])
+    async def aio_schedule(self, run_at: datetime, input: TWorkflowInput | None = None,
+                           options: TriggerWorkflowOptions | None = None, child_key: str | None = None,
+                           additional_metadata: Mapping[str, Any] | None = None, priority: int | None = None,
+                           ) -> WorkflowVersion:
+        return await self._client._schedules.aio_schedule(self, run_at, input, options, child_key,
+                                                          additional_metadata, priority)
 
-    def create_cron(self, *args: Any, **kwargs: Any) -> Any:
-        raise UnsupportedFeatureError("Workflow.create_cron", _parity.MISSING_METHODS["Workflow.create_cron"])
+    def create_cron(self, cron_name: str, expression: str, input: TWorkflowInput | None = None,
+                    additional_metadata: Mapping[str, Any] | None = None, priority: int | None = None,
+                    ) -> CronWorkflows:
+        """Run the workflow on the cron ``expression``; returns the created ``CronWorkflows``."""
+        return self._client._schedules.create_cron(self, cron_name, expression, input, additional_metadata,
+                                                   priority)
 
-    async def aio_create_cron(self, *args: Any, **kwargs: Any) -> Any:
-        raise UnsupportedFeatureError("Workflow.aio_create_cron",
-                                      _parity.MISSING_METHODS["Workflow.aio_create_cron"])
+    async def aio_create_cron(self, cron_name: str, expression: str, input: TWorkflowInput | None = None,
+                              additional_metadata: Mapping[str, Any] | None = None,
+                              priority: int | None = None) -> CronWorkflows:
+        return await self._client._schedules.aio_create_cron(self, cron_name, expression, input,
+                                                             additional_metadata, priority)
 
     # -- input --------------------------------------------------------------------------------
     def parse_input(self, data: Any) -> Any:
@@ -479,7 +484,7 @@ def _options(options: TriggerWorkflowOptions | None, child_key: str | None,
     return merge_options(options, child_key=child_key, additional_metadata=dict(additional_metadata or {}),
                          priority=int(priority) if priority is not None else None, sticky=sticky,
                          desired_worker_id=desired_worker_id,
-                         desired_worker_labels=_normalise_labels(desired_worker_labels) or None)
+                         desired_worker_labels=labels_by_key(desired_worker_labels) or None)
 
 
 def _normalise_concurrency(value: ConcurrencyArg) -> list[ConcurrencyExpression]:
@@ -505,7 +510,7 @@ def _task_opts(schedule_timeout: Duration, execution_timeout: Duration,
         "parents": list(parents or []),
         "retries": retries,
         "rate_limits": list(rate_limits or []),
-        "desired_worker_labels": _normalise_labels(desired_worker_labels),
+        "desired_worker_labels": labels_by_key(desired_worker_labels),
         "backoff_factor": backoff_factor,
         "backoff_max_seconds": backoff_max_seconds,
         "concurrency": _normalise_concurrency(concurrency),

@@ -23,22 +23,29 @@ from hatchet_worker._proto import _pool
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from hatchet_worker._proto import v1_trigger_pb2 as hatchet__worker_dot___proto_dot_v1__trigger__pb2
 
 
-DESCRIPTOR = _pool.POOL.AddSerializedFile(b'\n%hatchet_worker/_proto/workflows.proto\x1a&hatchet_worker/_proto/v1_trigger.proto\"K\n\x1a\x42ulkTriggerWorkflowRequest\x12-\n\tworkflows\x18\x01 \x03(\x0b\x32\x1a.v1.TriggerWorkflowRequest\"7\n\x1b\x42ulkTriggerWorkflowResponse\x12\x18\n\x10workflow_run_ids\x18\x01 \x03(\t\"2\n\x17TriggerWorkflowResponse\x12\x17\n\x0fworkflow_run_id\x18\x01 \x01(\t2\xac\x01\n\x0fWorkflowService\x12G\n\x0fTriggerWorkflow\x12\x1a.v1.TriggerWorkflowRequest\x1a\x18.TriggerWorkflowResponse\x12P\n\x13\x42ulkTriggerWorkflow\x12\x1b.BulkTriggerWorkflowRequest\x1a\x1c.BulkTriggerWorkflowResponseb\x06proto3')
+DESCRIPTOR = _pool.POOL.AddSerializedFile(b'\n%hatchet_worker/_proto/workflows.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a&hatchet_worker/_proto/v1_trigger.proto\"K\n\x1a\x42ulkTriggerWorkflowRequest\x12-\n\tworkflows\x18\x01 \x03(\x0b\x32\x1a.v1.TriggerWorkflowRequest\"7\n\x1b\x42ulkTriggerWorkflowResponse\x12\x18\n\x10workflow_run_ids\x18\x01 \x03(\t\"2\n\x17TriggerWorkflowResponse\x12\x17\n\x0fworkflow_run_id\x18\x01 \x01(\t\"\x83\x03\n\x17ScheduleWorkflowRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12-\n\tschedules\x18\x02 \x03(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05input\x18\x03 \x01(\t\x12\x16\n\tparent_id\x18\x04 \x01(\tH\x00\x88\x01\x01\x12(\n\x1bparent_task_run_external_id\x18\x05 \x01(\tH\x01\x88\x01\x01\x12\x18\n\x0b\x63hild_index\x18\x06 \x01(\x05H\x02\x88\x01\x01\x12\x16\n\tchild_key\x18\x07 \x01(\tH\x03\x88\x01\x01\x12 \n\x13\x61\x64\x64itional_metadata\x18\x08 \x01(\tH\x04\x88\x01\x01\x12\x15\n\x08priority\x18\t \x01(\x05H\x05\x88\x01\x01\x42\x0c\n\n_parent_idB\x1e\n\x1c_parent_task_run_external_idB\x0e\n\x0c_child_indexB\x0c\n\n_child_keyB\x16\n\x14_additional_metadataB\x0b\n\t_priority\"c\n\x11ScheduledWorkflow\x12\n\n\x02id\x18\x01 \x01(\t\x12\x33\n\ntrigger_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x88\x01\x01\x42\r\n\x0b_trigger_at\"\x8b\x02\n\x0fWorkflowVersion\x12\n\n\x02id\x18\x01 \x01(\t\x12\x33\n\ncreated_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x88\x01\x01\x12\x33\n\nupdated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x01\x88\x01\x01\x12\x0f\n\x07version\x18\x05 \x01(\t\x12\r\n\x05order\x18\x06 \x01(\x03\x12\x13\n\x0bworkflow_id\x18\x07 \x01(\t\x12/\n\x13scheduled_workflows\x18\x08 \x03(\x0b\x32\x12.ScheduledWorkflowB\r\n\x0b_created_atB\r\n\x0b_updated_at2\xec\x01\n\x0fWorkflowService\x12G\n\x0fTriggerWorkflow\x12\x1a.v1.TriggerWorkflowRequest\x1a\x18.TriggerWorkflowResponse\x12P\n\x13\x42ulkTriggerWorkflow\x12\x1b.BulkTriggerWorkflowRequest\x1a\x1c.BulkTriggerWorkflowResponse\x12>\n\x10ScheduleWorkflow\x12\x18.ScheduleWorkflowRequest\x1a\x10.WorkflowVersionb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hatchet_worker._proto.workflows_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_BULKTRIGGERWORKFLOWREQUEST']._serialized_start=81
-  _globals['_BULKTRIGGERWORKFLOWREQUEST']._serialized_end=156
-  _globals['_BULKTRIGGERWORKFLOWRESPONSE']._serialized_start=158
-  _globals['_BULKTRIGGERWORKFLOWRESPONSE']._serialized_end=213
-  _globals['_TRIGGERWORKFLOWRESPONSE']._serialized_start=215
-  _globals['_TRIGGERWORKFLOWRESPONSE']._serialized_end=265
-  _globals['_WORKFLOWSERVICE']._serialized_start=268
-  _globals['_WORKFLOWSERVICE']._serialized_end=440
+  _globals['_BULKTRIGGERWORKFLOWREQUEST']._serialized_start=114
+  _globals['_BULKTRIGGERWORKFLOWREQUEST']._serialized_end=189
+  _globals['_BULKTRIGGERWORKFLOWRESPONSE']._serialized_start=191
+  _globals['_BULKTRIGGERWORKFLOWRESPONSE']._serialized_end=246
+  _globals['_TRIGGERWORKFLOWRESPONSE']._serialized_start=248
+  _globals['_TRIGGERWORKFLOWRESPONSE']._serialized_end=298
+  _globals['_SCHEDULEWORKFLOWREQUEST']._serialized_start=301
+  _globals['_SCHEDULEWORKFLOWREQUEST']._serialized_end=688
+  _globals['_SCHEDULEDWORKFLOW']._serialized_start=690
+  _globals['_SCHEDULEDWORKFLOW']._serialized_end=789
+  _globals['_WORKFLOWVERSION']._serialized_start=792
+  _globals['_WORKFLOWVERSION']._serialized_end=1059
+  _globals['_WORKFLOWSERVICE']._serialized_start=1062
+  _globals['_WORKFLOWSERVICE']._serialized_end=1298
 # @@protoc_insertion_point(module_scope)

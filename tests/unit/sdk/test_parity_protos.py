@@ -1,4 +1,4 @@
-"""The same declarations give the same ``PutWorkflow`` request under both SDKs (issue §5, §9).
+"""The same declarations give the same engine requests under both SDKs (issue §5, §9, §4).
 
 One function declares workflows the way the official documentation does; a subprocess (test-only:
 the product never imports ``hatchet_sdk``) runs it once per SDK and turns each workflow into its
@@ -26,12 +26,13 @@ TOKEN = ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ0ZW5hbnQiLCJzZXJ2ZXJfdXJsIjoiaHR0cDovL
 
 PROGRAM = """
 import json, sys, warnings
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from pydantic import BaseModel
 from google.protobuf.json_format import MessageToDict
 import hatchet_sdk, hatchet_worker
 from hatchet_sdk.contracts.v1.workflows_pb2 import CreateWorkflowVersionRequest
+from hatchet_sdk.contracts.workflows_pb2 import ScheduleWorkflowRequest
 from hatchet_worker._register import workflow_proto
 
 warnings.simplefilter("ignore")
@@ -101,7 +102,39 @@ def declare(sdk):
     def succeeded(input: Any, ctx: Context) -> None:
         return None
 
-    return [hooks, alone, defaults]
+    crons = hatchet.workflow(name="crons", input_validator=In, on_crons=["*/5 * * * *"], cron_input=In(n=4))
+
+    def tick(input: Any, ctx: Context) -> None:
+        return None
+
+    crons.task()(tick)
+    plain = hatchet.workflow(name="plain_crons", on_crons=["0 * * * *"], cron_input={"a": [1, "b"]})
+    plain.task()(tick)
+
+    @hatchet.task(name="standalone_cron", on_crons=["@daily"], input_validator=In, cron_input=In(n=2))
+    def standalone_cron(input: In, ctx: Context) -> None:
+        return None
+
+    no_input = hatchet.workflow(name="no_cron_input", on_crons=["@hourly"], cron_input={})
+    no_input.task()(tick)
+
+    return [hooks, alone, defaults, crons, plain, standalone_cron, no_input]
+
+
+def scheduled(sdk, wf):
+    run_at = datetime(2030, 1, 2, 3, 4, 5, 500000, tzinfo=timezone.utc)
+    if sdk is hatchet_worker:
+        return wf._client._schedules._request(wf, run_at, In(n=3), None, "ck", {"m": "1"}, 2)
+    opts = wf._create_schedule_options_with_combined_metadata(None, child_key="ck", additional_metadata={"m": "1"},
+                                                              priority=2)
+    admin = wf._client._client.admin
+    return admin._prepare_schedule_workflow_request(admin.config.apply_namespace(wf._config.name), [run_at],
+                                                    wf._serialize_input(In(n=3), target="bytes"), opts)
+
+
+def declare_scheduled(sdk):
+    hatchet = sdk.Hatchet(config=sdk.ClientConfig(token=sys.argv[1], namespace="ns_"))
+    return hatchet.workflow(name="Later", input_validator=In, default_additional_metadata={"d": "x", "m": "0"})
 
 
 def as_dict(message):
@@ -111,7 +144,10 @@ def as_dict(message):
 
 ours = [as_dict(workflow_proto(wf, "ns_")) for wf in declare(hatchet_worker)]
 theirs = [as_dict(wf.to_proto()) for wf in declare(hatchet_sdk)]
-print(json.dumps({"ours": ours, "theirs": theirs}))
+schedules = [MessageToDict(ScheduleWorkflowRequest.FromString(
+    scheduled(sdk, declare_scheduled(sdk)).SerializeToString()), preserving_proto_field_name=True)
+    for sdk in (hatchet_worker, hatchet_sdk)]
+print(json.dumps({"ours": ours, "theirs": theirs, "schedules": schedules}))
 """
 
 
@@ -143,7 +179,7 @@ def test_the_requests_are_equal(requests: dict[str, list[dict[str, Any]]]) -> No
 
 
 def test_the_on_success_task_depends_on_the_leaves(requests: dict[str, list[dict[str, Any]]]) -> None:
-    hooks, alone, _ = (by_task(r)["tasks"] for r in requests["ours"])
+    hooks, alone = (by_task(r)["tasks"] for r in requests["ours"][:2])
     report = hooks["report-on-success"]
     assert report["action"] == "ns_hooks:report-on-success"
     assert sorted(report["parents"]) == ["second", "side", "slow"]
@@ -163,3 +199,20 @@ def test_task_defaults_fill_the_options_left_at_their_defaults(requests: dict[st
     assert opts(tasks["explicit_defaults"]) == ("7s", "2m", 3, 3.0, 20)
     assert opts(tasks["own"]) == ("60s", "1m", 1, 1.5, 20)
     assert opts(tasks["succeeded-on-success"]) == opts(request["on_failure_task"]) == ("1m", "5m", 0, None, None)
+
+
+def test_cron_input_is_sent_serialized_by_the_input_model(requests: dict[str, list[dict[str, Any]]]) -> None:
+    crons, plain, standalone, no_input = requests["ours"][3:]
+    assert (crons["cron_input"], crons["cron_triggers"]) == ('{"n":4}', ["*/5 * * * *"])
+    assert json.loads(plain["cron_input"]) == {"a": [1, "b"]}
+    assert standalone["cron_input"] == '{"n":2}'
+    assert "cron_input" not in no_input  # an empty input is not sent, as in the official SDK
+
+
+def test_a_scheduled_run_is_requested_as_the_official_sdk_requests_it(
+        requests: dict[str, list[dict[str, Any]]]) -> None:
+    ours, theirs = requests["schedules"]
+    assert ours == theirs
+    assert ours["name"] == "ns_Later" and ours["schedules"] == ["2030-01-02T03:04:05.500Z"]
+    assert (json.loads(ours["input"]), json.loads(ours["additional_metadata"])) == ({"n": 3}, {"d": "x", "m": "1"})
+    assert (ours["child_key"], ours["priority"]) == ("ck", 2)

@@ -1,0 +1,1 @@
+"""``hatchet_sdk.clients.rest.models`` names this SDK provides (one module per model, as there)."""
