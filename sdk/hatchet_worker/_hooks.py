@@ -6,6 +6,10 @@ workflow is registered (so tasks added after the hook still count): the engine r
 leaf succeeded, and never when one failed or was cancelled. Its name carries the ``-on-success``
 suffix, so its action id (``<workflow>:<name>-on-success``) and its key in a run's result are the
 ones a worker of the official SDK registers, and both SDKs can serve the same workflow.
+
+The on-failure task goes in the engine's own field, but its name carries ``-on-failure`` for the same
+reason: the engine dispatches it by action id, so a worker of either SDK in a mixed fleet must
+register the same ``<workflow>:<name>-on-failure``.
 """
 
 from __future__ import annotations
@@ -16,8 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from hatchet_worker.workflow import Task
 
-_SUFFIX = {"on_success": "-on-success"}
-"""The on-failure task keeps its function's name (its own engine field identifies it)."""
+_SUFFIX = {"on_success": "-on-success", "on_failure": "-on-failure"}
 
 
 def name_suffix(hook: str | None) -> str:

@@ -8,6 +8,7 @@ records in the engine, on the real engine. The client side is always ours.
 from __future__ import annotations
 
 import importlib.util
+import json
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from hatchet_worker import Hatchet
 from hatchet_worker._proto import v1_workflows_pb2
 from hatchet_worker.exceptions import FailedTaskRunExceptionGroup
 
-from .conftest import APP
+from .conftest import APP, wait_until
 
 HOOKS = APP.parent / "parity_hooks_app.py"
 SDKS = ["hatchet_worker",
@@ -64,6 +65,33 @@ def test_on_success_task_runs_last_after_every_leaf(client: Hatchet, hatchet: Ha
     # Declared before the workflow's only task, the hook still waits for it.
     assert client.workflow(name="parity_hooks_early").run() == {"only": {"ran": True},
                                                                "early_done-on-success": {"only": {"ran": True}}}
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+def test_on_failure_task_is_registered_and_runs_as_the_official_one(client: Hatchet, hatchet: HatchetEngine,
+                                                                   start_worker: Any, sdk: str) -> None:
+    start_worker(script=HOOKS, APP_SDK=sdk)
+    failing = client.workflow(name="parity_failure", input_validator=HookInput)
+    # A run that succeeds does not run the hook: the engine records it as skipped.
+    ok = failing.run(HookInput(), wait_for_result=False)
+    assert ok.result(timeout=60) == {"f_step": {"ok": True}, "f_cleanup-on-failure": {"skipped": True}}
+    assert task_statuses(client, ok.workflow_run_id) == {"f_step": "COMPLETED", "f_cleanup-on-failure": "COMPLETED"}
+
+    ref = failing.run(HookInput(fail=True), wait_for_result=False)
+    with pytest.raises(FailedTaskRunExceptionGroup, match="f_step failed on purpose"):
+        ref.result(timeout=60)
+    # The engine ran the hook under the official name (<fn>-on-failure) and recorded it with it.
+    hook = "f_cleanup-on-failure"
+    statuses = wait_until(lambda: (s := task_statuses(client, ref.workflow_run_id)).get(hook) == "COMPLETED" and s,
+                          30, "the on-failure task to complete")
+    assert statuses == {"f_step": "FAILED", hook: "COMPLETED"}
+    output = client.runs.get_details(ref.workflow_run_id).task_runs[hook].output
+    out = json.loads(output)
+    worker_id = out.pop("worker")
+    assert out == {"failed": ["f_step"], "says": True}
+    # The action is the one an official worker registers, so a mixed fleet serves the same hook.
+    actions = hatchet.rest("GET", f"/api/v1/workers/{worker_id}")["actions"]
+    assert client.config.apply_namespace("parity_failure:f_cleanup-on-failure") in actions
 
 
 @pytest.mark.parametrize("sdk", SDKS)

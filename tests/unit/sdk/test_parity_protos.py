@@ -68,6 +68,11 @@ def declare(sdk):
     async def slow(input: In, ctx: sdk.DurableContext) -> dict[str, Any]:
         return {}
 
+    @hooks.on_failure_task(name="Cleanup", retries=1, backoff_factor=2.0, backoff_max_seconds=9,
+                           execution_timeout=timedelta(seconds=30), concurrency=2)
+    def cleanup(input: In, ctx: Context) -> None:
+        return None
+
     alone = hatchet.workflow(name="alone")
 
     @alone.on_success_task(name="Done")
@@ -160,17 +165,19 @@ def requests() -> dict[str, list[dict[str, Any]]]:
     return result
 
 
-COMPARED = ("name", "tasks", "cron_triggers", "cron_input")
-"""The fields these features set (the workflow-level defaults and the on-failure task, whose name
-differs today, are left to their own tests)."""
+COMPARED = ("name", "tasks", "cron_triggers", "cron_input", "on_failure_task")
+"""The fields these features set (the workflow-level defaults are left to their own tests)."""
 
 
 def by_task(request: dict[str, Any]) -> dict[str, Any]:
     """The compared fields, tasks keyed by name (the official SDK lists durable tasks last) and an empty
     ``conditions`` message dropped (the official SDK sends one on every task; it means no condition)."""
-    tasks = {t["readable_id"]: {k: v for k, v in t.items() if not (k == "conditions" and not v)}
-             for t in request.get("tasks", [])}
-    return {k: v for k, v in {**request, "tasks": tasks}.items() if k in COMPARED}
+    def task(t: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in t.items() if not (k == "conditions" and not v)}
+
+    tasks = {t["readable_id"]: task(t) for t in request.get("tasks", [])}
+    hooks = {"on_failure_task": task(request["on_failure_task"])} if "on_failure_task" in request else {}
+    return {k: v for k, v in {**request, "tasks": tasks, **hooks}.items() if k in COMPARED}
 
 
 def test_the_requests_are_equal(requests: dict[str, list[dict[str, Any]]]) -> None:
@@ -185,6 +192,15 @@ def test_the_on_success_task_depends_on_the_leaves(requests: dict[str, list[dict
     assert sorted(report["parents"]) == ["second", "side", "slow"]
     assert (report["retries"], report["timeout"]) == (2, "2m")
     assert list(alone) == ["done-on-success"] and "parents" not in alone["done-on-success"]
+
+
+def test_the_on_failure_task_is_named_as_the_official_sdk_names_it(
+        requests: dict[str, list[dict[str, Any]]]) -> None:
+    hooks, defaults = requests["ours"][0], requests["ours"][2]
+    cleanup = hooks["on_failure_task"]
+    assert (cleanup["readable_id"], cleanup["action"]) == ("cleanup-on-failure", "ns_hooks:cleanup-on-failure")
+    assert (cleanup["retries"], cleanup["backoff_factor"], cleanup["backoff_max_seconds"]) == (1, 2.0, 9)
+    assert defaults["on_failure_task"]["action"] == "ns_defaults:failed-on-failure"
 
 
 def test_task_defaults_fill_the_options_left_at_their_defaults(requests: dict[str, list[dict[str, Any]]]) -> None:

@@ -76,6 +76,24 @@ async def only(input: EmptyModel, ctx: Context) -> dict[str, Any]:
     return {"ran": True}
 
 
+# -- on_failure_task: runs when a task of the run failed ---------------------------------------------
+failing = hatchet.workflow(name="parity_failure", input_validator=HookInput)
+
+
+@failing.task()
+def f_step(input: HookInput, ctx: Context) -> dict[str, Any]:
+    if input.fail:
+        raise ValueError("f_step failed on purpose")
+    return {"ok": True}
+
+
+@failing.on_failure_task(retries=1)
+def f_cleanup(input: HookInput, ctx: Context) -> dict[str, Any]:
+    errors = ctx.task_run_errors
+    return {"failed": sorted(errors), "says": "f_step failed on purpose" in errors.get("f_step", ""),
+            "worker": ctx.worker_id}
+
+
 # -- dependency injection: Annotated[T, Depends(fn)] -------------------------------------------------
 CLEANUPS: list[str] = []  # context managers' exits, in order, across runs in this worker process
 
@@ -191,5 +209,5 @@ async def d_slow(input: EmptyModel, ctx: Context) -> dict[str, Any]:
 
 if __name__ == "__main__":
     hatchet.worker("parity-hooks-worker", slots=10,
-                   workflows=[hooks, early, di_async, di_sync, di_cleanups, di_broken, retry_after, defaults,
+                   workflows=[hooks, early, failing, di_async, di_sync, di_cleanups, di_broken, retry_after, defaults,
                               timeouts]).start()
