@@ -280,7 +280,7 @@ class EngineAutoscaling:
             return Evaluation(status)
         outcome = await self._scaler.step(
             state.scaling, worker, decision, reading.workers, poller.client, current_replicas,
-            metrics_ok=reading.ok, now=now,
+            metrics_ok=reading.ok, now=now, reading_at=reading.at,
         )
         if self._metrics is not None:
             for event in outcome.events:

@@ -42,6 +42,10 @@ class Memory:
     """Some pod carried a drain annotation at the last listing."""
     removing: tuple[str, ...] = ()
     """Pods the last replica write meant to remove, confirmed at the next listing."""
+    acted_on: float | None = None
+    """Time of the engine reading the last step acted on: a reconcile for another reason (a
+    Deployment event, often caused by that step) does not act again on the same, now stale reading."""
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,10 @@ def engine_views(workers: Sequence[EngineWorker]) -> list[scaledown.EngineView]:
         scaledown.EngineView(w.id, w.labels.get(api.POD_LABEL_KEY), w.used_slots, w.status == "PAUSED")
         for w in workers
     ]
+
+
+def scaled_up(current: int, replicas: int, reason: str) -> Event:
+    return Event("Normal", "ScaledUp", f"scaled up {current} -> {replicas}: {reason}"[:1000])
 
 
 def slots_in_use(metrics_text: str) -> int:
@@ -146,17 +154,37 @@ class Scaler:
         *,
         metrics_ok: bool,
         now: float | None = None,
+        reading_at: float | None = None,
     ) -> Outcome:
-        """One poll's worth of scaling for one HatchetWorker."""
-        namespace, name = worker.metadata.namespace or "default", worker.metadata.name
+        """One poll's worth of scaling for one HatchetWorker (once per engine reading when
+        ``reading_at``, the reading's time, is given)."""
         now = time.time() if now is None else now
+        if reading_at is not None:
+            if reading_at == memory.acted_on:
+                return Outcome(memory.note)
+            memory.acted_on = reading_at
+        outcome = await self._step(memory, worker, decision, engine_workers, engine, current, metrics_ok, now)
+        memory.note = outcome.note
+        return outcome
+
+    async def _step(
+        self,
+        memory: Memory,
+        worker: api.HatchetWorker,
+        decision: autoscale.Decision,
+        engine_workers: Sequence[EngineWorker],
+        engine: EngineClient,
+        current: int,
+        metrics_ok: bool,
+        now: float,
+    ) -> Outcome:
+        namespace, name = worker.metadata.namespace or "default", worker.metadata.name
         events: list[Event] = []
         need_pods = not memory.checked or memory.draining or bool(memory.removing) or decision.desired < current
         if not need_pods:
             if decision.desired > current:
                 await self.scale_to(namespace, name, decision.desired)
-                events.append(Event("Normal", "ScaledUp", f"scaled up {current} -> {decision.desired}: "
-                                    f"{decision.reason}"[:1000]))
+                events.append(scaled_up(current, decision.desired, decision.reason))
             return Outcome(events=tuple(events))
 
         bodies = await self._pods(namespace, name)
@@ -171,8 +199,12 @@ class Scaler:
             if not kept or others:
                 memory.removing = ()
         if not metrics_ok:
-            # No engine data: nothing is drained or given back on a stale view (the decision holds).
+            # No engine data: nothing is drained or given back on a stale view. The decision never
+            # goes down then; it may go up (back to the last decision made with data).
             memory.draining = any(p.draining for p in pods)
+            if decision.desired > current:
+                await self.scale_to(namespace, name, decision.desired)
+                events.append(scaled_up(current, decision.desired, decision.reason))
             return Outcome("engine metrics unavailable: scale-down steps wait", tuple(events))
         port = (worker.spec.health_check or api.HealthCheck()).port
         by_name = {b["metadata"]["name"]: b for b in bodies}
@@ -211,8 +243,7 @@ class Scaler:
         if plan.replicas is not None:
             await self.scale_to(namespace, name, plan.replicas)
             if plan.replicas > current:
-                events.append(Event("Normal", "ScaledUp", f"scaled up {current} -> {plan.replicas}: "
-                                    f"{decision.reason}"[:1000]))
+                events.append(scaled_up(current, plan.replicas, decision.reason))
             else:
                 removed = ", ".join(plan.removing) or "pods with no registered worker"
                 events.append(Event("Normal", "ScaledDown", f"scaled down {current} -> {plan.replicas}, removing "
