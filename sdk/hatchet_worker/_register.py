@@ -14,7 +14,7 @@ from hatchet_worker import _hooks
 from hatchet_worker._condition_wire import conditions_proto
 from hatchet_worker._proto import dispatcher_pb2, v1_trigger_pb2, v1_workflows_pb2
 from hatchet_worker.labels import DesiredWorkerLabel
-from hatchet_worker.workflow import Task, Workflow
+from hatchet_worker.workflow import ConcurrencyExpression, EmptyModel, Task, Workflow
 
 SDK_VERSION = "0.1.0"
 
@@ -54,11 +54,11 @@ def task_proto(workflow: Workflow[Any], task: Task[Any, Any],
         msg.backoff_max_seconds = task.backoff_max_seconds
     for limit in task.rate_limits:
         msg.rate_limits.add(key=limit.static_key, units=limit.units)
-    for conc in task.concurrency:
-        msg.concurrency.add(expression=conc.expression, max_runs=conc.max_runs,
-                            limit_strategy=int(conc.limit_strategy))
+    msg.concurrency.extend(_concurrency_proto(c) for c in task.concurrency)
     if task.conditions:
         msg.conditions.CopyFrom(conditions_proto(task.conditions, workflow._client.config.apply_namespace))
+    else:  # the official SDK always sends the message, empty when there is no condition
+        msg.conditions.SetInParent()
     return msg
 
 
@@ -81,9 +81,10 @@ def workflow_proto(workflow: Workflow[Any], namespace: str) -> v1_workflows_pb2.
         msg.sticky = int(workflow.sticky)
     if workflow.default_priority is not None:
         msg.default_priority = workflow.default_priority
-    for conc in workflow.concurrency:
-        msg.concurrency_arr.add(expression=conc.expression, max_runs=conc.max_runs,
-                                limit_strategy=int(conc.limit_strategy))
+    if workflow.concurrency_is_list:
+        msg.concurrency_arr.extend(_concurrency_proto(c) for c in workflow.concurrency)
+    elif workflow.concurrency:  # one expression (or an int) goes in the single field, as the official SDK sends it
+        msg.concurrency.CopyFrom(_concurrency_proto(workflow.concurrency[0]))
     if workflow.cron_input:  # as in the official SDK, an empty (falsy) input is not sent
         msg.cron_input = cron_input_json(workflow)
     schema = _input_schema(workflow)
@@ -97,14 +98,23 @@ def cron_input_json(workflow: Workflow[Any]) -> str:
     return TypeAdapter(workflow.input_validator).dump_json(workflow.cron_input).decode()
 
 
+def _concurrency_proto(conc: ConcurrencyExpression) -> v1_workflows_pb2.Concurrency:
+    return v1_workflows_pb2.Concurrency(expression=conc.expression, max_runs=conc.max_runs,
+                                        limit_strategy=int(conc.limit_strategy))
+
+
 def _input_schema(workflow: Workflow[Any]) -> bytes | None:
+    """The input's JSON schema, sent for the types the official SDK sends one for: a class pydantic
+    validates as such (model, dataclass, TypedDict), but not ``EmptyModel`` (any object) or a dict."""
     validator = workflow.input_validator
-    schema_fn = getattr(validator, "model_json_schema", None)
-    if schema_fn is None:
+    if validator is EmptyModel:
         return None
     try:
-        return json.dumps(schema_fn()).encode()
-    except Exception:  # a model whose schema cannot be generated still runs
+        adapter = TypeAdapter(validator)
+        if adapter.core_schema.get("cls") is None:
+            return None
+        return json.dumps(adapter.json_schema()).encode()
+    except Exception:  # a type whose schema cannot be generated still runs
         return None
 
 

@@ -181,6 +181,7 @@ class Workflow(Generic[TWorkflowInput]):
         self.sticky = sticky
         self.default_priority = default_priority
         self.concurrency = _normalise_concurrency(concurrency)
+        self.concurrency_is_list = isinstance(concurrency, (list, tuple))  # which field carries it (_register)
         self.default_additional_metadata: dict[str, Any] = dict(default_additional_metadata or {})
         """Merged under each run's own ``additional_metadata`` (the run's keys win)."""
         self.task_defaults = task_defaults

@@ -10,6 +10,7 @@ worker of either SDK.
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import os
@@ -26,6 +27,7 @@ TOKEN = ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ0ZW5hbnQiLCJzZXJ2ZXJfdXJsIjoiaHR0cDovL
 
 PROGRAM = """
 import json, sys, warnings
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from pydantic import BaseModel
@@ -123,7 +125,41 @@ def declare(sdk):
     no_input = hatchet.workflow(name="no_cron_input", on_crons=["@hourly"], cron_input={})
     no_input.task()(tick)
 
-    return [hooks, alone, defaults, crons, plain, standalone_cron, no_input]
+    @dataclass
+    class Order:
+        sku: str
+        qty: int = 1
+
+    settings = hatchet.workflow(
+        name="settings", description="all the workflow fields", version="v2", input_validator=Order,
+        on_events=["order:created", "ns_order:paid"], sticky=sdk.StickyStrategy.HARD,
+        default_priority=sdk.Priority.HIGH,
+        concurrency=sdk.ConcurrencyExpression(expression="input.sku", max_runs=3,
+                                              limit_strategy=sdk.ConcurrencyLimitStrategy.CANCEL_NEWEST))
+
+    @settings.task(desired_worker_labels={"model": sdk.DesiredWorkerLabel(value="fancy", required=True),
+                                          "memory": sdk.DesiredWorkerLabel(value=256, weight=2)},
+                   concurrency=[sdk.ConcurrencyExpression(
+                       expression="input.qty", max_runs=1,
+                       limit_strategy=sdk.ConcurrencyLimitStrategy.CANCEL_IN_PROGRESS)])
+    def pick(input: Order, ctx: Context) -> None:
+        return None
+
+    listed = hatchet.workflow(name="listed", input_validator=dict, concurrency=[
+        sdk.ConcurrencyExpression(expression="'all'", max_runs=5,
+                                  limit_strategy=sdk.ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN),
+        sdk.ConcurrencyExpression(expression="input.k", max_runs=1,
+                                  limit_strategy=sdk.ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN)])
+    listed.task()(tick)
+    counted = hatchet.workflow(name="counted", concurrency=4, default_priority=2, sticky=sdk.StickyStrategy.SOFT)
+    counted.task()(tick)
+
+    @hatchet.task(name="standalone_settings", input_validator=Order, concurrency=2, default_priority=3)
+    def standalone_settings(input: Order, ctx: Context) -> None:
+        return None
+
+    return [hooks, alone, defaults, crons, plain, standalone_cron, no_input, settings, listed, counted,
+            standalone_settings]
 
 
 def scheduled(sdk, wf):
@@ -165,24 +201,39 @@ def requests() -> dict[str, list[dict[str, Any]]]:
     return result
 
 
-COMPARED = ("name", "tasks", "cron_triggers", "cron_input", "on_failure_task")
-"""The fields these features set (the workflow-level defaults are left to their own tests)."""
-
-
 def by_task(request: dict[str, Any]) -> dict[str, Any]:
-    """The compared fields, tasks keyed by name (the official SDK lists durable tasks last) and an empty
-    ``conditions`` message dropped (the official SDK sends one on every task; it means no condition)."""
-    def task(t: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in t.items() if not (k == "conditions" and not v)}
-
-    tasks = {t["readable_id"]: task(t) for t in request.get("tasks", [])}
-    hooks = {"on_failure_task": task(request["on_failure_task"])} if "on_failure_task" in request else {}
-    return {k: v for k, v in {**request, "tasks": tasks, **hooks}.items() if k in COMPARED}
+    """Every field of the request, tasks keyed by name (the official SDK lists durable tasks last)."""
+    return {**request, "tasks": {t["readable_id"]: t for t in request.get("tasks", [])}}
 
 
 def test_the_requests_are_equal(requests: dict[str, list[dict[str, Any]]]) -> None:
     ours, theirs = requests["ours"], requests["theirs"]
     assert [by_task(r) for r in ours] == [by_task(r) for r in theirs]
+
+
+def test_every_field_is_sent_as_the_official_sdk_sends_it(requests: dict[str, list[dict[str, Any]]]) -> None:
+    """What the equality above covers, spelled out: the defaults the official SDK sends unasked."""
+    hooks, alone, settings, listed, counted, standalone = (by_task(r) for r in (
+        requests["ours"][i] for i in (0, 1, 7, 8, 9, 10)))
+    assert hooks["default_priority"] == alone["default_priority"] == 1  # Priority.LOW when none is given
+    assert (settings["default_priority"], counted["default_priority"], standalone["default_priority"]) == (3, 2, 3)
+    # Every task carries a conditions message, empty when it has none.
+    assert all(t["conditions"] == {} for t in [*hooks["tasks"].values(), hooks["on_failure_task"]])
+    # A JSON schema for a model or a dataclass; none for EmptyModel or a dict.
+    assert json.loads(base64.b64decode(hooks["input_json_schema"]))["title"] == "In"
+    assert json.loads(base64.b64decode(settings["input_json_schema"]))["required"] == ["sku"]
+    assert "input_json_schema" not in alone and "input_json_schema" not in listed
+    # One expression (or an int) goes in the single (deprecated) field, a list in concurrency_arr.
+    assert settings["concurrency"] == {"expression": "input.sku", "max_runs": 3, "limit_strategy": "CANCEL_NEWEST"}
+    assert counted["concurrency"] == {"expression": "'constant'", "max_runs": 4,
+                                      "limit_strategy": "GROUP_ROUND_ROBIN"}
+    assert [c["expression"] for c in listed["concurrency_arr"]] == ["'all'", "input.k"]
+    assert "concurrency" not in listed and "concurrency_arr" not in settings
+    # A standalone task's concurrency is its task's, as there.
+    assert "concurrency" not in standalone and standalone["tasks"]["standalone_settings"]["concurrency"] == [
+        {"expression": "'constant'", "max_runs": 2, "limit_strategy": "GROUP_ROUND_ROBIN"}]
+    assert (settings["sticky"], counted.get("sticky", "SOFT")) == ("HARD", "SOFT")
+    assert settings["event_triggers"] == ["ns_order:created", "ns_order:paid"]
 
 
 def test_the_on_success_task_depends_on_the_leaves(requests: dict[str, list[dict[str, Any]]]) -> None:
@@ -218,7 +269,7 @@ def test_task_defaults_fill_the_options_left_at_their_defaults(requests: dict[st
 
 
 def test_cron_input_is_sent_serialized_by_the_input_model(requests: dict[str, list[dict[str, Any]]]) -> None:
-    crons, plain, standalone, no_input = requests["ours"][3:]
+    crons, plain, standalone, no_input = requests["ours"][3:7]
     assert (crons["cron_input"], crons["cron_triggers"]) == ('{"n":4}', ["*/5 * * * *"])
     assert json.loads(plain["cron_input"]) == {"a": [1, "b"]}
     assert standalone["cron_input"] == '{"n":2}'
