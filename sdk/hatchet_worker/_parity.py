@@ -99,7 +99,6 @@ _MISSING_IMPORTS: dict[str, tuple[str, ...]] = {
                                                                  "hatchet_sdk.rate_limit:RateLimitDuration"),
     "bulk event push is not provided yet": ("hatchet_sdk.clients.events:BulkPushEventWithMetadata",
                                             "hatchet_sdk.clients.events:Event"),
-    "streaming is not provided yet": ("hatchet_sdk.clients.listeners.run_event_listener:StepRunEventType",),
     "batch tasks are not provided yet": ("hatchet_sdk.runnables.types:BatchMemberId",),
     "not provided: this SDK has no equivalent error type yet": (
         "hatchet_sdk.exceptions:DedupeViolationError", "hatchet_sdk.exceptions:NonDeterminismError"),

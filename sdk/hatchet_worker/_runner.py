@@ -18,13 +18,13 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from concurrent.futures import Future
 from typing import Any
 
 import grpc.aio
 
-from hatchet_worker import _channel, _di, _events, _serde
+from hatchet_worker import _channel, _di, _events, _serde, _streaming
 from hatchet_worker._proto import dispatcher_pb2 as pb
 from hatchet_worker._proto import v1_dispatcher_pb2, v1_workflows_pb2
 from hatchet_worker._stats import Stats
@@ -74,6 +74,7 @@ class Runner:
                                                 "RegisterDurableEvent")
         self._durable_listener: Any = None
         self._channel = channel
+        self._streams = _streaming.StreamSender(channel, metadata)
 
     @property
     def in_flight(self) -> int:
@@ -146,6 +147,7 @@ class Runner:
                         result = await self._call(run, functools.partial(task.fn, **injected), value, ctx)
             finally:
                 current_context.reset(token)
+                await self._streams.settle(action.task_run_external_id)  # chunks first, then the result
             body = _serde.dump_output(result)
             size = len(body.encode())
             if size > self._events.payload_limit:
@@ -263,6 +265,9 @@ class Runner:
     async def cancel_run(self, ctx: Context) -> None:
         await self._cancel_tasks(v1_workflows_pb2.CancelTasksRequest(external_ids=[ctx.task_run_id]),
                                  timeout=30.0, metadata=self._md)
+
+    def put_stream(self, ctx: Context, data: bytes, index: int) -> Coroutine[Any, Any, None]:
+        return self._streams.send(ctx.task_run_id, data, index)
 
     def log(self, ctx: Context, message: str, level: str) -> None:
         if self.loop.is_closed():

@@ -18,6 +18,7 @@ from collections.abc import Coroutine, Mapping
 from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from hatchet_worker._streaming import StreamingContext
 from hatchet_worker.workflow import Duration, Task, duration_expr
 
 if TYPE_CHECKING:
@@ -42,9 +43,10 @@ class TaskRuntime(Protocol):
     async def refresh_timeout(self, ctx: Context, increment: str) -> None: ...
     async def cancel_run(self, ctx: Context) -> None: ...
     def log(self, ctx: Context, message: str, level: str) -> None: ...
+    def put_stream(self, ctx: Context, data: bytes, index: int) -> Coroutine[Any, Any, None]: ...
 
 
-class Context:
+class Context(StreamingContext):
     """The per-run context passed to every task function as ``ctx``."""
 
     def __init__(self, action: AssignedAction, payload: Mapping[str, Any], runtime: TaskRuntime,

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hatchet_worker import _channel, _serde
 from hatchet_worker._proto import events_pb2, v1_trigger_pb2, v1_workflows_pb2, workflows_pb2
+from hatchet_worker._streaming import StreamSubscriber
 from hatchet_worker.context import current_context
 from hatchet_worker.exceptions import FailedTaskRunExceptionGroup, TaskRunError, unsupported
 from hatchet_worker.labels import DesiredWorkerLabel, labels_by_key
@@ -201,7 +202,7 @@ class TaskRunRef(Generic[R]):
         return self._extract(await self._ref.aio_result(timeout))
 
 
-class RunsClient:
+class RunsClient(StreamSubscriber):
     def __init__(self, client: Hatchet) -> None:
         self._client = client
         self._lock = threading.Lock()

@@ -1,0 +1,1 @@
+"""``hatchet_sdk.clients.listeners`` import paths."""
