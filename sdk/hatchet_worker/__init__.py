@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from hatchet_worker.labels import DesiredWorkerLabel as DesiredWorkerLabel
     from hatchet_worker.labels import WorkerLabel as WorkerLabel
     from hatchet_worker.labels import WorkerLabelComparator as WorkerLabelComparator
+    from hatchet_worker.rate_limit import RateLimitDuration as RateLimitDuration
     from hatchet_worker.runs import TaskRunRef as TaskRunRef
     from hatchet_worker.runs import TriggerWorkflowOptions as TriggerWorkflowOptions
     from hatchet_worker.runs import WorkflowRunRef as WorkflowRunRef
@@ -86,6 +87,7 @@ _EXPORTS: dict[str, str] = {
     "Priority": "workflow",
     "WorkflowRunTriggerConfig": "workflow",
     "RateLimit": "workflow",
+    "RateLimitDuration": "rate_limit",
     "Standalone": "workflow",
     "StickyStrategy": "workflow",
     "Task": "workflow",

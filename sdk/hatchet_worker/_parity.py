@@ -29,6 +29,11 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
     "TriggerWorkflowOptions": {
         "namespace": "set the namespace on ClientConfig (the official SDK deprecates this option too)",
     },
+    # Raised by the declaration (_concurrency): the pinned engine's Concurrency message has no such field.
+    "ConcurrencyExpression": {
+        "name": "named concurrency strategies need a newer engine (v0.104.7 does not have them)",
+        "is_tenant_scoped": "tenant-scoped concurrency needs a newer engine (v0.104.7 does not have it)",
+    },
 }
 
 NO_EFFECT: dict[str, dict[str, str]] = {
@@ -76,6 +81,8 @@ DIFFERENCES: dict[str, str] = {
                     "is given",
     **{f"{owner}.{method}": SCHEDULE_DIFFERS for owner in ("Workflow", "Standalone")
        for method in ("schedule", "aio_schedule")},
+    "Context.worker_labels": "the worker's labels with the upserts of all its tasks; the official SDK shows the "
+                             "declared labels with only the calling task's own upserts",
     "Context.task_output": "an unannotated parent's output is the JSON object (a dict); the official SDK "
                            "returns an EmptyModel",
 }
@@ -95,8 +102,6 @@ _MISSING_IMPORTS: dict[str, tuple[str, ...]] = {
         "hatchet_sdk:BulkCancelReplayOpts", "hatchet_sdk:RunFilter", "hatchet_sdk:RunStatus",
         "hatchet_sdk:V1TaskStatus", "hatchet_sdk.clients.admin:WorkflowRunDetail",
         "hatchet_sdk.clients.rest.*"),
-    "creating rate limits from the client is not provided yet": ("hatchet_sdk:RateLimitDuration",
-                                                                 "hatchet_sdk.rate_limit:RateLimitDuration"),
     "bulk event push is not provided yet": ("hatchet_sdk.clients.events:BulkPushEventWithMetadata",
                                             "hatchet_sdk.clients.events:Event"),
     "batch tasks are not provided yet": ("hatchet_sdk.runnables.types:BatchMemberId",),

@@ -14,6 +14,7 @@ from hatchet_worker import _hooks
 from hatchet_worker._condition_wire import conditions_proto
 from hatchet_worker._proto import dispatcher_pb2, v1_trigger_pb2, v1_workflows_pb2
 from hatchet_worker.labels import DesiredWorkerLabel
+from hatchet_worker.rate_limit import RateLimit
 from hatchet_worker.workflow import ConcurrencyExpression, EmptyModel, Task, Workflow
 
 SDK_VERSION = "0.1.0"
@@ -52,8 +53,7 @@ def task_proto(workflow: Workflow[Any], task: Task[Any, Any],
         msg.backoff_factor = task.backoff_factor
     if task.backoff_max_seconds is not None:
         msg.backoff_max_seconds = task.backoff_max_seconds
-    for limit in task.rate_limits:
-        msg.rate_limits.add(key=limit.static_key, units=limit.units)
+    msg.rate_limits.extend(rate_limit_proto(limit) for limit in task.rate_limits)
     msg.concurrency.extend(_concurrency_proto(c) for c in task.concurrency)
     if task.conditions:
         msg.conditions.CopyFrom(conditions_proto(task.conditions, workflow._client.config.apply_namespace))
@@ -99,8 +99,28 @@ def cron_input_json(workflow: Workflow[Any]) -> str:
 
 
 def _concurrency_proto(conc: ConcurrencyExpression) -> v1_workflows_pb2.Concurrency:
-    return v1_workflows_pb2.Concurrency(expression=conc.expression, max_runs=conc.max_runs,
-                                        limit_strategy=int(conc.limit_strategy))
+    # The strategies a declaration accepts all exist in the engine's enum (_concurrency).
+    return v1_workflows_pb2.Concurrency(
+        expression=conc.expression, max_runs=int(conc.max_runs),
+        limit_strategy=v1_workflows_pb2.ConcurrencyLimitStrategy.Value(conc.limit_strategy.value))
+
+
+def rate_limit_proto(limit: RateLimit) -> v1_workflows_pb2.CreateTaskRateLimit:
+    """A task's rate limit as the official SDK sends it: the key is the static key or the dynamic key's
+    expression (also sent as ``key_expr``), numeric units as a number and others as a CEL expression,
+    the limit (``-1`` when not given: the key's existing limit) as an expression, and the window."""
+    msg = v1_workflows_pb2.CreateTaskRateLimit(
+        key=limit.static_key or limit.dynamic_key or "",
+        duration=v1_workflows_pb2.RateLimitDuration.Value(limit.duration.value))
+    if limit.dynamic_key:
+        msg.key_expr = limit.dynamic_key
+    if isinstance(limit.units, int):
+        msg.units = limit.units
+    else:
+        msg.units_expr = limit.units
+    if limit.limit:
+        msg.limit_values_expr = str(limit.limit)
+    return msg
 
 
 def _input_schema(workflow: Workflow[Any]) -> bytes | None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import grpc.aio
 
-from hatchet_worker import _channel, _di, _events, _serde, _streaming
+from hatchet_worker import _channel, _di, _events, _serde, _streaming, _worker_labels
 from hatchet_worker._proto import dispatcher_pb2 as pb
 from hatchet_worker._proto import v1_dispatcher_pb2, v1_workflows_pb2
 from hatchet_worker._stats import Stats
@@ -54,7 +54,8 @@ class Runner:
     """Runs tasks and implements the engine calls a :class:`Context` makes."""
 
     def __init__(self, tasks: Mapping[str, Task[Any, Any]], events: _events.EventSender, stats: Stats,
-                 channel: grpc.aio.Channel, metadata: Any, threads: int, lifespan: Any = None) -> None:
+                 channel: grpc.aio.Channel, metadata: Any, threads: int, lifespan: Any = None,
+                 labels: Mapping[str, str | int] | None = None) -> None:
         self.loop = asyncio.get_running_loop()
         self.lifespan = lifespan
         self.worker_id = ""
@@ -75,6 +76,9 @@ class Runner:
         self._durable_listener: Any = None
         self._channel = channel
         self._streams = _streaming.StreamSender(channel, metadata)
+        self.labels: dict[str, str | int] = dict(labels or {})
+        """The worker's labels: declared, then changed by ``ctx.upsert_worker_labels``."""
+        self._upsert_labels = _channel.unary(channel, pb, "Dispatcher", "UpsertWorkerLabels")
 
     @property
     def in_flight(self) -> int:
@@ -268,6 +272,13 @@ class Runner:
 
     def put_stream(self, ctx: Context, data: bytes, index: int) -> Coroutine[Any, Any, None]:
         return self._streams.send(ctx.task_run_id, data, index)
+
+    def upsert_worker_labels(self, ctx: Context, labels: dict[str, str | int]) -> Coroutine[Any, Any, None]:
+        self.labels.update(labels)  # this worker's view changes at the call, as the caller expects
+        return self._send_labels(_worker_labels.upsert_request(self.worker_id, labels))
+
+    async def _send_labels(self, request: pb.UpsertWorkerLabelsRequest) -> None:
+        await self._upsert_labels(request, timeout=30.0, metadata=self._md)
 
     def log(self, ctx: Context, message: str, level: str) -> None:
         if self.loop.is_closed():

@@ -9,6 +9,7 @@ from typing import Any
 
 from hatchet_worker import _parity
 from hatchet_worker._lifespan import LifespanFn
+from hatchet_worker._rate_limits import RateLimitsClient
 from hatchet_worker._schedules import SchedulesClient
 from hatchet_worker.config import ClientConfig
 from hatchet_worker.exceptions import unsupported
@@ -49,6 +50,7 @@ class Hatchet:
         self.runs = RunsClient(self)
         self.event = EventClient(self.runs)
         self._schedules = SchedulesClient(self)
+        self.rate_limits = RateLimitsClient(self)
 
     @property
     def tenant_id(self) -> str:

@@ -19,6 +19,7 @@ from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from hatchet_worker._streaming import StreamingContext
+from hatchet_worker._worker_labels import LabelsContext
 from hatchet_worker.workflow import Duration, Task, duration_expr
 
 if TYPE_CHECKING:
@@ -44,9 +45,11 @@ class TaskRuntime(Protocol):
     async def cancel_run(self, ctx: Context) -> None: ...
     def log(self, ctx: Context, message: str, level: str) -> None: ...
     def put_stream(self, ctx: Context, data: bytes, index: int) -> Coroutine[Any, Any, None]: ...
+    labels: dict[str, str | int]
+    def upsert_worker_labels(self, ctx: Context, labels: dict[str, str | int]) -> Coroutine[Any, Any, None]: ...
 
 
-class Context(StreamingContext):
+class Context(StreamingContext, LabelsContext):
     """The per-run context passed to every task function as ``ctx``."""
 
     def __init__(self, action: AssignedAction, payload: Mapping[str, Any], runtime: TaskRuntime,

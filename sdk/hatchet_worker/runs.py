@@ -364,6 +364,7 @@ def _make_calls(ch: Any) -> dict[str, Any]:
         "trigger": _channel.unary(ch, workflows_pb2, "WorkflowService", "TriggerWorkflow"),
         "bulk": _channel.unary(ch, workflows_pb2, "WorkflowService", "BulkTriggerWorkflow"),
         "schedule": _channel.unary(ch, workflows_pb2, "WorkflowService", "ScheduleWorkflow"),
+        "put_rate_limit": _channel.unary(ch, workflows_pb2, "WorkflowService", "PutRateLimit"),
         "details": _channel.unary(ch, v1_workflows_pb2, "AdminService", "GetRunDetails"),
         "cancel": _channel.unary(ch, v1_workflows_pb2, "AdminService", "CancelTasks"),
         "push": _channel.unary(ch, events_pb2, "EventsService", "Push"),

@@ -295,7 +295,7 @@ class Worker:
             self._start = {"settings": settings,
                            "register": base64.b64encode(request_bytes).decode()}
             events.start()
-            self._runner = runner = Runner(tasks, events, self.stats, channel, md,
+            self._runner = runner = Runner(tasks, events, self.stats, channel, md, labels=self.labels,
                                            threads=sum(plan.slot_config.values()), lifespan=lifespan_value)
             self._send_start()
             log.info("starting worker %s: %d action(s), slots %s, labels %s", name, len(tasks),

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 from pydantic import BaseModel, ConfigDict
 
 from hatchet_worker import _hooks, _parity, _signature, _task_defaults
+from hatchet_worker._concurrency import ConcurrencyExpression as ConcurrencyExpression
+from hatchet_worker._concurrency import ConcurrencyLimitStrategy as ConcurrencyLimitStrategy
 from hatchet_worker._duration import Duration as Duration
 from hatchet_worker._duration import duration_expr as duration_expr
 from hatchet_worker._task_defaults import TaskDefaults as TaskDefaults
@@ -25,6 +27,7 @@ from hatchet_worker.conditions import Action, Condition, OrGroup, ParentConditio
 from hatchet_worker.exceptions import unsupported
 from hatchet_worker.labels import DesiredLabels as DesiredLabels
 from hatchet_worker.labels import DesiredWorkerLabel, labels_by_key
+from hatchet_worker.rate_limit import RateLimit as RateLimit
 
 if TYPE_CHECKING:
     from hatchet_worker._proto.workflows_pb2 import WorkflowVersion
@@ -62,29 +65,6 @@ class WorkflowRunTriggerConfig:
 class StickyStrategy(IntEnum):
     SOFT = 0
     HARD = 1
-
-
-class ConcurrencyLimitStrategy(IntEnum):
-    CANCEL_IN_PROGRESS = 0
-    GROUP_ROUND_ROBIN = 3
-    CANCEL_NEWEST = 4
-
-
-@dataclasses.dataclass(frozen=True)
-class ConcurrencyExpression:
-    """At most ``max_runs`` runs per value of the CEL ``expression`` (e.g. ``"input.user_id"``)."""
-
-    expression: str
-    max_runs: int
-    limit_strategy: ConcurrencyLimitStrategy = ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN
-
-
-@dataclasses.dataclass(frozen=True)
-class RateLimit:
-    """Consume ``units`` of the static rate limit ``static_key`` (created with the admin API)."""
-
-    static_key: str
-    units: int = 1
 
 
 ConcurrencyArg = ConcurrencyExpression | Sequence[ConcurrencyExpression] | int | None

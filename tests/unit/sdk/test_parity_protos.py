@@ -145,6 +145,14 @@ def declare(sdk):
     def pick(input: Order, ctx: Context) -> None:
         return None
 
+    @settings.task(rate_limits=[
+        sdk.RateLimit(static_key="api", units=2),
+        sdk.RateLimit(dynamic_key="input.sku", units="input.qty", limit="input.qty * 10",
+                      duration=sdk.RateLimitDuration.HOUR),
+        sdk.RateLimit(dynamic_key="input.sku", limit=5, duration=sdk.RateLimitDuration.SECOND)])
+    def limited(input: Order, ctx: Context) -> None:
+        return None
+
     listed = hatchet.workflow(name="listed", input_validator=dict, concurrency=[
         sdk.ConcurrencyExpression(expression="'all'", max_runs=5,
                                   limit_strategy=sdk.ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN),
@@ -234,6 +242,12 @@ def test_every_field_is_sent_as_the_official_sdk_sends_it(requests: dict[str, li
         {"expression": "'constant'", "max_runs": 2, "limit_strategy": "GROUP_ROUND_ROBIN"}]
     assert (settings["sticky"], counted.get("sticky", "SOFT")) == ("HARD", "SOFT")
     assert settings["event_triggers"] == ["ns_order:created", "ns_order:paid"]
+    # Rate limits: static (limit "-1": the key's own), dynamic with expressions, and the window.
+    assert settings["tasks"]["limited"]["rate_limits"] == [
+        {"key": "api", "units": 2, "limit_values_expr": "-1", "duration": "MINUTE"},
+        {"key": "input.sku", "key_expr": "input.sku", "units_expr": "input.qty", "limit_values_expr": "input.qty * 10",
+         "duration": "HOUR"},
+        {"key": "input.sku", "key_expr": "input.sku", "units": 1, "limit_values_expr": "5", "duration": "SECOND"}]
 
 
 def test_the_on_success_task_depends_on_the_leaves(requests: dict[str, list[dict[str, Any]]]) -> None:

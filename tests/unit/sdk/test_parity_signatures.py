@@ -10,6 +10,7 @@ swallow it), and a parameter listed in ``hatchet_worker._parity`` as not acted o
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import inspect
 import json
@@ -22,7 +23,15 @@ from typing import Any
 
 import pytest
 
-from hatchet_worker import ClientConfig, Hatchet, TaskDefaults, TriggerWorkflowOptions, _parity
+from hatchet_worker import (
+    ClientConfig,
+    ConcurrencyExpression,
+    Hatchet,
+    RateLimit,
+    TaskDefaults,
+    TriggerWorkflowOptions,
+    _parity,
+)
 from hatchet_worker import workflow as ours_workflow
 from hatchet_worker.exceptions import UnsupportedFeatureError
 from hatchet_worker.runs import build_trigger
@@ -53,6 +62,8 @@ for cls in (Workflow, Standalone):
             out[cls.__name__ + "." + n] = params(getattr(cls, n))
 out["TriggerWorkflowOptions"] = list(TriggerWorkflowOptions.model_fields)
 out["TaskDefaults"] = list(hatchet_sdk.TaskDefaults.model_fields)
+out["ConcurrencyExpression"] = list(hatchet_sdk.ConcurrencyExpression.model_fields)
+out["RateLimit"] = list(hatchet_sdk.RateLimit.model_fields)
 out["ClientConfig"] = [f.alias or n for n, f in hatchet_sdk.ClientConfig.model_fields.items()]
 print(json.dumps(out))
 """
@@ -67,6 +78,10 @@ def official() -> dict[str, list[str]]:
     return result
 
 
+MODELS = ("TriggerWorkflowOptions", "ClientConfig", "TaskDefaults", "ConcurrencyExpression", "RateLimit")
+"""Entries that are classes' fields, not a method's parameters."""
+
+
 def ours(entry: str) -> Any:
     owner, _, name = entry.partition(".")
     if owner == "Hatchet":
@@ -79,6 +94,10 @@ def our_params(entry: str) -> list[str]:
         return list(TriggerWorkflowOptions.model_fields)
     if entry == "TaskDefaults":
         return list(TaskDefaults.model_fields)
+    if entry == "ConcurrencyExpression":
+        return [f.name for f in dataclasses.fields(ConcurrencyExpression)]
+    if entry == "RateLimit":
+        return list(RateLimit.model_fields)
     if entry == "ClientConfig":
         return [f.alias or n for n, f in ClientConfig.model_fields.items()]
     return [p.name for p in inspect.signature(ours(entry)).parameters.values() if p.name != "self"]
@@ -104,7 +123,7 @@ def test_every_official_parameter_is_accepted_and_nothing_is_swallowed(official:
     for entry, params in official.items():
         if entry in _parity.MISSING_METHODS:
             continue
-        if entry not in ("TriggerWorkflowOptions", "ClientConfig", "TaskDefaults"):
+        if entry not in MODELS:
             sig = inspect.signature(ours(entry))
             if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
                 problems.append(f"{entry} takes **kwargs (could swallow an option silently)")
@@ -140,6 +159,8 @@ def test_each_unsupported_option_raises_naming_it() -> None:
         "Workflow.task": lambda p: wf.task(**{p: [sentinel]})(fn),
         "Workflow.durable_task": lambda p: wf.durable_task(**{p: [sentinel]})(fn),
         "TriggerWorkflowOptions": lambda p: build_trigger("w", {}, TriggerWorkflowOptions(**{p: "x"})),
+        "ConcurrencyExpression": lambda p: ConcurrencyExpression(
+            expression="input.k", max_runs=1, **{p: {"name": "n", "is_tenant_scoped": True}[p]}),
     }
     checked = 0
     for entry, table in _parity.UNSUPPORTED.items():
