@@ -31,7 +31,7 @@ from hatchet_operator.api import v1alpha1
 from hatchet_operator.enginemetrics import EngineClient, IdleClock, Reading, TenantPoller, to_inputs, token_claims
 from hatchet_operator.kube import Client
 from hatchet_operator.metrics import Metrics
-from hatchet_operator.scaler import Memory, Scaler
+from hatchet_operator.scaler import Memory, Outcome, Scaler
 from hatchet_operator.status import Event
 
 log = logging.getLogger(__name__)
@@ -278,10 +278,17 @@ class EngineAutoscaling:
             self._observe(key, decision, status)
         if self._scaler is None:
             return Evaluation(status)
-        outcome = await self._scaler.step(
-            state.scaling, worker, decision, reading.workers, poller.client, current_replicas,
-            metrics_ok=reading.ok, now=now, reading_at=reading.at,
-        )
+        memory = state.scaling
+        if memory.acted_on == reading.at:
+            # A reconcile for another reason (often a Deployment event the last step's own write
+            # caused) does not act again on the same, now stale reading: it waits for the next one.
+            outcome = Outcome(memory.note)
+        else:
+            outcome = await self._scaler.step(
+                memory, worker, decision, reading.workers, poller.client, current_replicas,
+                metrics_ok=reading.ok, now=now,
+            )
+            memory.acted_on, memory.note = reading.at, outcome.note
         if self._metrics is not None:
             for event in outcome.events:
                 if event.reason in ("ScaledUp", "ScaledDown"):

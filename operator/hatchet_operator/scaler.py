@@ -12,7 +12,6 @@ draining pod's own ``/metrics`` (slots in use, the worker's view, checked agains
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,9 +42,9 @@ class Memory:
     removing: tuple[str, ...] = ()
     """Pods the last replica write meant to remove, confirmed at the next listing."""
     acted_on: float | None = None
-    """Time of the engine reading the last step acted on: a reconcile for another reason (a
-    Deployment event, often caused by that step) does not act again on the same, now stale reading."""
+    """Time of the engine reading the last step acted on (see ``EngineAutoscaling.evaluate``)."""
     note: str = ""
+    """That step's note, repeated in the status until the next reading."""
 
 
 @dataclass(frozen=True)
@@ -153,31 +152,9 @@ class Scaler:
         current: int,
         *,
         metrics_ok: bool,
-        now: float | None = None,
-        reading_at: float | None = None,
-    ) -> Outcome:
-        """One poll's worth of scaling for one HatchetWorker (once per engine reading when
-        ``reading_at``, the reading's time, is given)."""
-        now = time.time() if now is None else now
-        if reading_at is not None:
-            if reading_at == memory.acted_on:
-                return Outcome(memory.note)
-            memory.acted_on = reading_at
-        outcome = await self._step(memory, worker, decision, engine_workers, engine, current, metrics_ok, now)
-        memory.note = outcome.note
-        return outcome
-
-    async def _step(
-        self,
-        memory: Memory,
-        worker: api.HatchetWorker,
-        decision: autoscale.Decision,
-        engine_workers: Sequence[EngineWorker],
-        engine: EngineClient,
-        current: int,
-        metrics_ok: bool,
         now: float,
     ) -> Outcome:
+        """One poll's worth of scaling for one HatchetWorker."""
         namespace, name = worker.metadata.namespace or "default", worker.metadata.name
         events: list[Event] = []
         need_pods = not memory.checked or memory.draining or bool(memory.removing) or decision.desired < current

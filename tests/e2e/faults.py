@@ -3,10 +3,12 @@ and the faults themselves (each injected through the API a user or the cluster w
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -92,6 +94,20 @@ def prepare_namespace(cluster: ClusterProvider, namespace: str, engine: dict[str
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "fault-worker"},
           "data": {p.name: p.read_text() for p in (APPS / "fault_worker.py", APPS / "pgwire.py")}}
     cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(cm))
+
+
+@contextlib.contextmanager
+def ledger_namespace(cluster: ClusterProvider, namespace: str, engine: dict[str, str], image: str,
+                     fleets: tuple[str, ...] = ()) -> Iterator[Ledger]:
+    """A prepared namespace with its ledger; afterwards the fleets' held pods are released and the
+    namespace deleted."""
+    prepare_namespace(cluster, namespace, engine)
+    try:
+        yield Ledger(cluster, namespace).start(image)
+    finally:
+        for name in fleets:
+            Fleet(cluster, namespace, name).release()
+        cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
 def worker_manifest(name: str, image: str, ledger: Ledger, *, replicas: int, slots: int, drain: int,
@@ -221,6 +237,19 @@ def restart_engine(cluster: ClusterProvider, forward: EngineForward) -> float:
     return time.monotonic() - t0
 
 
+def engine_outage(cluster: ClusterProvider, forward: EngineForward, seconds: float) -> float:
+    """Stop the engine process for ``seconds`` (its PostgreSQL stays), then start it again; seconds away."""
+    def sh(script: str) -> None:
+        cluster.kubectl("exec", "-n", ENGINE_NS, "deploy/hatchet-engine", "--", "/bin/sh", "-c", script)
+
+    t0 = time.monotonic()
+    sh("touch /tmp/engine.hold && kill -HUP 1")
+    time.sleep(seconds)
+    sh("rm -f /tmp/engine.hold")
+    wait_until(forward.rest_ready, 180, "the engine back through the port-forward", interval=0.5)
+    return time.monotonic() - t0
+
+
 class EngineRecords:
     """The engine's own view of runs (REST, through the port-forward)."""
 
@@ -232,6 +261,22 @@ class EngineRecords:
                                      headers={"Authorization": f"Bearer {self.token}"})
         with urllib.request.urlopen(req, timeout=15) as r:
             return dict(json.loads(r.read()))
+
+    def task_events(self, task_id: str) -> list[dict[str, Any]]:
+        """The engine's events of one task (all attempts), oldest first."""
+        req = urllib.request.Request(f"{self.url}/api/v1/stable/tasks/{task_id}/task-events?limit=1000",
+                                     headers={"Authorization": f"Bearer {self.token}"})
+        with urllib.request.urlopen(req, timeout=15) as r:
+            rows = list(json.loads(r.read()).get("rows") or [])
+        return sorted(rows, key=lambda e: (e.get("timestamp") or "", e.get("id") or 0))
+
+    def with_task_events(self, details: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """``details`` where every run whose task was retried or did not complete carries its task's
+        events as ``taskEvents`` (the run view's own list is not always filled)."""
+        for d in details.values():
+            if any(t["status"] != "COMPLETED" or t["retryCount"] for t in d["tasks"]):
+                d["taskEvents"] = [e for t in d["tasks"] for e in self.task_events(t["taskExternalId"])]
+        return details
 
     def runs(self, run_ids: list[str]) -> dict[str, dict[str, Any]]:
         with ThreadPoolExecutor(8) as pool:

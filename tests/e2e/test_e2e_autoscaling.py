@@ -19,6 +19,7 @@ fool. The test watches the pods and, after the fleet returned to zero, checks:
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -27,11 +28,12 @@ from typing import Any
 
 import pytest
 
+from harness import binaries
 from harness.helm import Helm
 
 from .conftest import PROVIDER, WHY, wait_until
 from .e2e_clusters import ClusterProvider
-from .faults import EngineRecords, Fleet, Ledger, prepare_namespace, worker_manifest
+from .faults import EngineRecords, Fleet, Ledger, ledger_namespace, worker_manifest
 from .test_e2e_faults import check_engine_records, client, trigger
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(PROVIDER is None, reason=WHY), pytest.mark.timeout(900)]
@@ -43,51 +45,71 @@ LITERAL = "$(HATCHET_KUBE_POD_NAME)"
 
 
 class PodWatch:
-    """Samples the fleet's pods every second: when each was first seen and when its deletion began."""
+    """Follows the fleet's pods through a watch (``kubectl get --watch``): when each was first seen,
+    when its deletion began (the first event carrying a deletionTimestamp, or its DELETED event), and
+    the number of live pods after each change. A watch sees every change, also of a pod that is gone
+    within a second."""
 
     def __init__(self, fleet: Fleet) -> None:
         self.fleet = fleet
         self.created: dict[str, float] = {}
         self.deleting: dict[str, float] = {}
         self.counts: list[int] = []
-        self._stop = threading.Event()
+        self._live: set[str] = set()
+        self._proc: subprocess.Popen[bytes] | None = None
         self._thread = threading.Thread(target=self._run, daemon=True, name="pod-watch")
 
     def _run(self) -> None:
-        while not self._stop.wait(1.0):
-            try:
-                pods = self.fleet.pods()
-            except Exception:
-                continue
-            now = time.time()
-            live = 0
-            for p in pods:
-                name = p["metadata"]["name"]
-                self.created.setdefault(name, now)
-                if p["metadata"].get("deletionTimestamp"):
-                    self.deleting.setdefault(name, now)
-                else:
-                    live += 1
-            if not self.counts or self.counts[-1] != live:
-                self.counts.append(live)
+        assert self._proc is not None and self._proc.stdout is not None
+        decoder = json.JSONDecoder()
+        buf = ""
+        for chunk in iter(lambda: self._proc.stdout.read1(65536), b""):  # type: ignore[union-attr]
+            buf += chunk.decode()
+            while True:
+                buf = buf.lstrip()
+                try:
+                    event, end = decoder.raw_decode(buf)
+                except ValueError:
+                    break
+                buf = buf[end:]
+                self._on(event)
+
+    def _on(self, event: dict[str, Any]) -> None:
+        now = time.time()
+        pod = event.get("object") or {}
+        name = (pod.get("metadata") or {}).get("name")
+        if not name:
+            return
+        self.created.setdefault(name, now)
+        if event.get("type") == "DELETED" or pod["metadata"].get("deletionTimestamp"):
+            self.deleting.setdefault(name, now)
+            self._live.discard(name)
+        else:
+            self._live.add(name)
+        if not self.counts or self.counts[-1] != len(self._live):
+            self.counts.append(len(self._live))
 
     def __enter__(self) -> PodWatch:
+        f = self.fleet
+        self._proc = subprocess.Popen(
+            [str(binaries.kube_bin() / "kubectl"), f"--kubeconfig={f.cluster.kubeconfig}", "-n", f.ns, "get", "pods",
+             "-l", f.selector, "--watch", "--output-watch-events", "-o", "json"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
+        assert self._proc is not None
+        self._proc.terminate()
+        self._proc.wait(10)
         self._thread.join(10)
 
 
 @pytest.fixture(scope="module")
 def ledger(cluster: ClusterProvider, images: dict[str, str], engine: dict[str, str], operator: Helm
            ) -> Iterator[Ledger]:
-    prepare_namespace(cluster, NS, engine)
-    try:
-        yield Ledger(cluster, NS).start(images["hatchet-engine"])
-    finally:
-        cluster.kubectl("delete", "namespace", NS, "--wait=false", check=False)
+    with ledger_namespace(cluster, NS, engine, images["hatchet-engine"]) as ledger:
+        yield ledger
 
 
 def replicas(fleet: Fleet) -> int:
@@ -106,15 +128,30 @@ def engine_workers(engine: dict[str, str]) -> list[dict[str, Any]]:
         return list(json.loads(r.read()).get("rows") or [])
 
 
+def autoscaled_fleet(images: dict[str, str], ledger: Ledger, name: str, hns: str, slots: int, max_replicas: int
+                     ) -> dict[str, Any]:
+    manifest = worker_manifest(name, images["example-worker"], ledger, replicas=1, slots=slots, drain=120,
+                               hatchet_namespace=hns)
+    del manifest["spec"]["replicas"]
+    manifest["spec"]["autoscaling"] = {"minReplicas": 0, "maxReplicas": max_replicas,
+                                       "targetSlotUtilizationPercent": 100, "scaleDownStabilizationSeconds": 10}
+    return manifest
+
+
+def check_removals(execs: list[Any], finishes: dict[tuple[str, str], float], deleting: dict[str, float]) -> None:
+    """No pod's deletion began while one of its tasks was running (by the ledger)."""
+    for e in execs:
+        deleted = deleting.get(e.pod)
+        assert deleted is not None, f"{e.pod} was never removed"
+        end = finishes[(e.run_id, e.pod)]
+        assert not (e.at <= deleted < end), f"{e.pod} deleted at {deleted:.1f} during a task ({e.at:.1f}-{end:.1f})"
+
+
 def test_scales_from_its_queue_and_removes_only_idle_pods(
         cluster: ClusterProvider, images: dict[str, str], engine: dict[str, str], ledger: Ledger) -> None:
     fleet = Fleet(cluster, NS, NAME)
-    manifest = worker_manifest(NAME, images["example-worker"], ledger, replicas=1, slots=2, drain=120,
-                               hatchet_namespace=HNS)
-    del manifest["spec"]["replicas"]
+    manifest = autoscaled_fleet(images, ledger, NAME, HNS, slots=2, max_replicas=3)
     manifest["spec"]["labels"] = {"note": LITERAL}
-    manifest["spec"]["autoscaling"] = {"minReplicas": 0, "maxReplicas": 3, "targetSlotUtilizationPercent": 100,
-                                       "scaleDownStabilizationSeconds": 10}
     hatchet = client(engine, HNS)
     with PodWatch(fleet) as watch:
         fleet.apply(manifest)
@@ -145,12 +182,7 @@ def test_scales_from_its_queue_and_removes_only_idle_pods(
     execs = ledger.executions((1,))
     finishes = {(e.run_id, e.pod): e.at for e in ledger.executions((1,), table="finishes")}
     assert Counter(e.run_id for e in execs) == dict.fromkeys(run_ids, 1), execs
-    # No pod's deletion began while one of its tasks was running.
-    for e in execs:
-        deleted = watch.deleting.get(e.pod)
-        assert deleted is not None, f"{e.pod} was never removed"
-        end = finishes[(e.run_id, e.pod)]
-        assert not (e.at <= deleted < end), f"{e.pod} deleted at {deleted:.1f} during a task ({e.at:.1f}-{end:.1f})"
+    check_removals(execs, finishes, watch.deleting)
     events = json.loads(fleet.kubectl("get", "events", "--field-selector", f"involvedObject.name={NAME}",
                                       "-o", "json").stdout)["items"]
     reasons = Counter(e["reason"] for e in events)
@@ -162,3 +194,40 @@ def test_scales_from_its_queue_and_removes_only_idle_pods(
     print(f"\nautoscaling: pod counts {watch.counts}; queued -> first task running {first_running - t0:.1f} s, "
           f"-> all 6 running {full - t0:.1f} s; events {dict(reasons)}; {len(watch.deleting)} pods removed, "
           f"none during a task; executions per run {set(Counter(e.run_id for e in execs).values())}")
+
+
+def test_a_burst_of_500_tasks_scales_0_to_10_and_back_without_interrupting_one(
+        cluster: ClusterProvider, images: dict[str, str], engine: dict[str, str], ledger: Ledger) -> None:
+    """Issue 11's burst: 500 tasks of 2 s at 5 slots per pod, min 0, max 10."""
+    name, hns = "burst", "burstproof"
+    fleet = Fleet(cluster, NS, name)
+    hatchet = client(engine, hns)
+    with PodWatch(fleet) as watch:
+        fleet.apply(autoscaled_fleet(images, ledger, name, hns, slots=5, max_replicas=10))
+        wait_until(lambda: any(w.get("status") == "ACTIVE" and {"key": "hatchetworker", "value": name}
+                               in [{"key": lab.get("key"), "value": lab.get("value")} for lab in w.get("labels") or ()]
+                               for w in engine_workers(engine)), 180, "the first worker registered")
+        wait_until(lambda: replicas(fleet) == 0 and not fleet.live_pods(), 120, "scaled to zero")
+        t0 = time.time()
+        run_ids = trigger(hatchet, [{"seconds": 2.0, "batch": 2} for _ in range(500)])
+        wait_until(lambda: ledger.count(2) >= 1, 180, "a task running")
+        first = time.time() - t0
+        wait_until(lambda: max(watch.counts) == 10, 240, "10 pods")
+        full_at = time.time() - t0
+        wait_until(lambda: ledger.count(2) == 500, 300, "all 500 tasks executed")
+        done = time.time() - t0
+        wait_until(lambda: replicas(fleet) == 0 and not fleet.live_pods(), 300, "scaled back to zero")
+        back = time.time() - t0
+    details = EngineRecords(engine).wait_terminal(run_ids, 120)
+    assert check_engine_records(details) == []
+    execs = ledger.executions((2,))
+    assert Counter(e.run_id for e in execs) == dict.fromkeys(run_ids, 1)
+    check_removals(execs, {(e.run_id, e.pod): e.at for e in ledger.executions((2,), table="finishes")},
+                   watch.deleting)
+    events = json.loads(fleet.kubectl("get", "events", "--field-selector", f"involvedObject.name={name}",
+                                      "-o", "json").stdout)["items"]
+    reasons = Counter(e["reason"] for e in events)
+    assert reasons["ScaleDownMismatch"] == 0, reasons
+    print(f"\nburst: 500 tasks of 2 s, 5 slots per pod, 0 -> 10: first task running {first:.1f} s after the "
+          f"trigger, 10 pods at {full_at:.1f} s, all executed by {done:.1f} s, back to 0 at {back:.1f} s; pod "
+          f"counts {watch.counts}; {len(watch.deleting)} pods removed, none during a task; events {dict(reasons)}")

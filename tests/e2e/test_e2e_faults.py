@@ -17,13 +17,22 @@ engine's own records of every run.
   container that ended exited 0 (none was SIGKILLed); a run executed twice is reported with the fault
   whose window it fell in.
 
-FAULT_RUNS is 1,000 (issue 9); HATCHET_E2E_FAULT_RUNS overrides it. The fault test has NOT yet been run
-to completion (its wall time at 1,000 runs on a 2-core machine is not measured), so it only runs when
-HATCHET_E2E_FAULTS=1 is set; the shutdown-budget test always runs.
+A run may carry engine-internal retries that never reached a worker: when the dispatcher cannot hand
+an assignment to the worker it chose (that worker's stream is gone: a killed listener, an engine
+restarted before its workers reconnected), the engine records "Could not send task to worker", counts
+a retry and assigns the task again. Those are allowed, counted and attributed to their fault; the
+ledger still has to show one execution per run, of its last attempt. Any other retry fails the test.
+
+- Engine outage: the engine process is down for 90 s while tasks run on two pods: no container is
+  restarted (no liveness failure), every run completes once.
+
+FAULT_RUNS is 1,000 (issue 9); HATCHET_E2E_FAULT_RUNS overrides it. Measured on a 2-core machine:
+about 4 minutes for the fault sequence at 1,000 runs.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import random
@@ -37,10 +46,18 @@ import pytest
 from harness.helm import Helm
 from hatchet_worker import ClientConfig, ClientTLSConfig, Hatchet
 
-from .conftest import PROVIDER, WHY, EngineForward, wait_until
+from .conftest import ENGINE_NS, PROVIDER, WHY, EngineForward, wait_until
 from .e2e_clusters import ClusterProvider
 from .faults import EngineRecords as Records
-from .faults import Execution, Fleet, Ledger, prepare_namespace, restart_engine, worker_manifest
+from .faults import (
+    Execution,
+    Fleet,
+    Ledger,
+    engine_outage,
+    ledger_namespace,
+    restart_engine,
+    worker_manifest,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(PROVIDER is None, reason=WHY), pytest.mark.timeout(2400)]
 
@@ -54,13 +71,9 @@ DRAIN = 30  # longer than the longest task: a drained pod finishes all of its ta
 @pytest.fixture(scope="module")
 def ledger(cluster: ClusterProvider, images: dict[str, str], engine: dict[str, str], operator: Helm
            ) -> Iterator[Ledger]:
-    prepare_namespace(cluster, NS, engine)
-    try:
-        yield Ledger(cluster, NS).start(images["hatchet-engine"])
-    finally:
-        for name in ("drain-deadline", "fault-fleet"):
-            Fleet(cluster, NS, name).release()
-        cluster.kubectl("delete", "namespace", NS, "--wait=false", check=False)
+    with ledger_namespace(cluster, NS, engine, images["hatchet-engine"],
+                          ("drain-deadline", "outage", "fault-fleet")) as ledger:
+        yield ledger
 
 
 def client(engine: dict[str, str], namespace: str) -> Hatchet:
@@ -81,13 +94,42 @@ def trigger(hatchet: Hatchet, inputs: list[dict[str, Any]]) -> list[str]:
     return ids
 
 
-def check_engine_records(details: dict[str, dict[str, Any]]) -> list[str]:
-    """Problems in the engine's records: a run not COMPLETED, a task retried or not COMPLETED."""
+# The engine's own message when its dispatcher cannot hand an assignment to the worker it chose (the
+# worker's stream is gone: a killed listener, a restarted engine whose workers have not reconnected
+# yet). It then counts an internal retry and assigns the task again; the task never reached a worker.
+NOT_SENT = "Could not send task to worker"
+
+
+def unsent_retries(details: dict[str, Any]) -> list[float]:
+    """Times of the engine's internal re-sends of a run's task (assignments that never reached a
+    worker), from its task events; empty if every retry of it was of another kind."""
+    out = []
+    for e in details.get("taskEvents") or ():
+        text = f"{e.get('message') or ''} {e.get('errorMessage') or ''}"
+        if e["eventType"] == "COULD_NOT_SEND_TO_WORKER" or (e["eventType"] == "FAILED" and NOT_SENT in text):
+            out.append(datetime.datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")).timestamp())
+    return out
+
+
+def check_engine_records(details: dict[str, dict[str, Any]], unsent_ok: bool = False) -> list[str]:
+    """Problems in the engine's records: a run not COMPLETED, a task not COMPLETED, or retried.
+    With ``unsent_ok``, a retry is allowed when the run's events show only the engine's own re-sends
+    of an assignment that never reached a worker (the ledger then shows whether it ran once)."""
     bad = []
     for rid, d in details.items():
         tasks = [(t["status"], t["retryCount"]) for t in d["tasks"]]
-        if d["run"]["status"] != "COMPLETED" or tasks != [("COMPLETED", 0)]:
-            bad.append(f"{rid}: run {d['run']['status']}, tasks {tasks}")
+        if d["run"]["status"] != "COMPLETED" or [s for s, _ in tasks] != ["COMPLETED"]:
+            errors = [t.get("errorMessage") for t in d["tasks"] if t.get("errorMessage")]
+            trail = [(e["eventType"], e.get("workerId"), (e.get("message") or e.get("errorMessage") or "")[:200])
+                     for e in d.get("taskEvents") or ()]
+            run = {k: d["run"].get(k) for k in ("createdAt", "startedAt", "finishedAt", "errorMessage", "input")}
+            summary = [{k: t.get(k) for k in ("taskExternalId", "createdAt", "startedAt", "finishedAt", "workerId",
+                                               "attempt", "actionId", "errorMessage")} for t in d["tasks"]]
+            bad.append(f"{rid}: run {d['run']['status']}, tasks {tasks}, errors {errors}, events {trail}, "
+                       f"run {run}, task {summary}")
+        elif tasks[0][1] and not (unsent_ok and len(unsent_retries(d)) == tasks[0][1]):
+            kinds = Counter(e["eventType"] for e in d.get("taskEvents") or ())
+            bad.append(f"{rid}: retried {tasks[0][1]} times, events {dict(kinds)}")
     return bad
 
 
@@ -132,15 +174,48 @@ def test_sigterm_while_tasks_end_just_before_the_drain_deadline(
     fleet.release()
 
 
+def test_a_90_s_engine_outage_restarts_no_container_and_loses_no_task(
+        cluster: ClusterProvider, images: dict[str, str], engine: dict[str, str], engine_forward: EngineForward,
+        ledger: Ledger) -> None:
+    """Issue 9 section 4 on real pods: the engine process is down for 90 s (longer than the liveness
+    window) while tasks run; the kubelet restarts no worker container, and every run completes once."""
+    fleet = Fleet(cluster, NS, "outage")
+    fleet.apply(worker_manifest(fleet.name, images["example-worker"], ledger, replicas=2, slots=8, drain=60,
+                                hatchet_namespace="outageproof"))
+    fleet.wait_settled(2)
+    hatchet = client(engine, "outageproof")
+    during = trigger(hatchet, [{"seconds": 30.0, "batch": 100} for _ in range(12)])
+    wait_until(lambda: ledger.count(100) == 12, 60, "12 runs executing")
+    away = engine_outage(cluster, engine_forward, 90)
+    after = trigger(hatchet, [{"seconds": 1.0, "batch": 101} for _ in range(6)])
+    details = Records(engine).wait_terminal(during + after, 240)
+    assert check_engine_records(details) == []
+    execs = ledger.executions((100, 101))
+    assert Counter(e.run_id for e in execs) == dict.fromkeys(during + after, 1), execs
+    assert len(ledger.executions((100,), table="finishes")) == 12
+    restarts = fleet.restarts()
+    events = json.loads(fleet.kubectl("get", "events", "-o", "json").stdout)["items"]
+    liveness = [e["message"] for e in events if e["reason"] == "Unhealthy" and "Liveness" in e["message"]
+                and e["involvedObject"]["name"].startswith(fleet.name)]
+    print(f"\nengine outage: away {away:.0f} s with 12 tasks of 30 s in flight on 2 pods; container restarts "
+          f"{restarts}; liveness failures {len(liveness)}; executions per run "
+          f"{set(Counter(e.run_id for e in execs).values())}")
+    assert set(restarts.values()) == {0}, (restarts, fleet.diagnose())
+    assert liveness == [], liveness
+    fleet.kubectl("delete", "hatchetworker", fleet.name, "--wait=false")
+
+
 def attribute(execs: list[Execution], windows: list[tuple[str, float, float]]) -> str:
     """The fault whose window (start .. settled + the longest task) holds the repeated execution."""
-    second = execs[1].at
-    hits = [name for name, start, end in windows if start <= second <= end + 25]
+    return attribute_time(execs[1].at, windows)
+
+
+def attribute_time(at: float, windows: list[tuple[str, float, float]]) -> str:
+    hits = [name for name, start, end in windows if start <= at <= end + 25]
     return hits[-1] if hits else "no fault window"
 
 
-@pytest.mark.skipif(os.environ.get("HATCHET_E2E_FAULTS") != "1",
-                    reason="not yet proven to fit the suite's time budget: set HATCHET_E2E_FAULTS=1 to run it")
+@pytest.mark.skipif(os.environ.get("HATCHET_E2E_FAULTS") != "1", reason="opt-in: set HATCHET_E2E_FAULTS=1")
 def test_every_run_executes_exactly_once_across_faults(
         cluster: ClusterProvider, images: dict[str, str], engine: dict[str, str], engine_forward: EngineForward,
         ledger: Ledger) -> None:
@@ -218,8 +293,9 @@ def test_every_run_executes_exactly_once_across_faults(
         notes.append(f"{name} ({what}): {sum(flight.values())} tasks in flight on {len(flight)} pods, "
                      f"{time.time() - start:.0f} s")
     assert len(run_ids) == FAULT_RUNS
-    details = Records(engine).wait_terminal(run_ids, 300)
-    execs = ledger.executions()
+    records = Records(engine)
+    details = records.with_task_events(records.wait_terminal(run_ids, 300))
+    execs = ledger.executions(tuple(range(len(faults))))
     per_run: dict[str, list[Execution]] = defaultdict(list)
     for e in execs:
         per_run[e.run_id].append(e)
@@ -228,19 +304,31 @@ def test_every_run_executes_exactly_once_across_faults(
     wait_until(lambda: not set(fleet.held_terminating()) - set(fleet.ended()), 90, "ended pods to terminate")
     ended = fleet.ended()
     elapsed = time.monotonic() - t_start
+    unsent = {rid: unsent_retries(d) for rid, d in details.items() if unsent_retries(d)}
+    unsent_by_fault = Counter(attribute_time(t, windows) for ts in unsent.values() for t in ts)
     summary = (f"\nfaults: {FAULT_RUNS} runs, {len(execs)} executions, {len(per_run)} runs executed, executions "
                f"per run {dict(Counter(len(es) for es in per_run.values()))}, repeated by fault {dict(by_fault)}, "
                f"{len(ended)} containers ended with "
                f"{dict(Counter((s['exitCode'], s['reason']) for s in ended.values()))}, "
-               f"restarts {fleet.restarts()}, {elapsed:.0f} s\n  " + "\n  ".join(notes))
+               f"restarts {fleet.restarts()}, {elapsed:.0f} s; engine re-sends of assignments that reached no "
+               f"worker: {sum(map(len, unsent.values()))} on {len(unsent)} runs, by fault {dict(unsent_by_fault)}"
+               "\n  " + "\n  ".join(notes))
     print(summary)
-    problems = check_engine_records(details)
+    problems = check_engine_records(details, unsent_ok=True)
+    if problems:
+        ids = [rid for rid, d in details.items() if d["run"]["status"] != "COMPLETED"]
+        ids += [t["taskExternalId"] for rid in ids for t in details[rid]["tasks"]]
+        log = cluster.kubectl("logs", "-n", ENGINE_NS, "deploy/hatchet-engine", "--tail=-1", check=False).stdout
+        mentions = [line[:400] for line in log.splitlines() if any(i in line for i in ids)][:20]
+        summary += "\n  engine log lines naming them: " + "\n  ".join(mentions)
     assert problems == [], f"{len(problems)} runs not completed cleanly: {problems[:10]}{summary}"
     assert not repeated, "executed more than once: " + "; ".join(
         f"{rid} on {[(e.pod, e.attempt) for e in es]} ({attribute(es, windows)})"
         for rid, es in list(repeated.items())[:20]) + summary
     assert set(per_run) == set(run_ids), summary
-    assert {e.attempt for e in execs} == {0}, summary
+    # The one execution of each run is its last attempt: earlier attempts (if any) never reached a worker.
+    final = {rid: d["tasks"][0]["retryCount"] for rid, d in details.items()}
+    assert all(e.attempt == final[e.run_id] for e in execs), summary
     assert all((s["exitCode"], s["reason"]) == (0, "Completed") for s in ended.values()), summary
     assert set(fleet.restarts().values()) == {0}, summary
     fleet.kubectl("delete", "hatchetworker", fleet.name, "--wait=false")
