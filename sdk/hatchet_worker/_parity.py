@@ -64,8 +64,14 @@ NO_EFFECT: dict[str, dict[str, str]] = {
     },
 }
 
+NO_PAUSE = "engine v0.104.7 has no PauseRateLimit"
+NO_RATE_LIMIT_LIST = "listing rate limits is not provided yet"
+NO_BULK = "bulk changes of scheduled runs are not provided yet; delete or update them one by one"
 MISSING_METHODS: dict[str, str] = {
-    # Present as methods that raise UnsupportedFeatureError when called (none today).
+    # Present as methods that raise UnsupportedFeatureError when called.
+    "RateLimitsClient.pause": NO_PAUSE, "RateLimitsClient.aio_pause": NO_PAUSE,
+    "RateLimitsClient.list": NO_RATE_LIMIT_LIST, "RateLimitsClient.aio_list": NO_RATE_LIMIT_LIST,
+    **{f"ScheduledClient.{m}": NO_BULK for m in ("bulk_delete", "aio_bulk_delete", "bulk_update", "aio_bulk_update")},
 }
 
 SCHEDULE_DIFFERS = ("keyword options apply on top of options=, as for run; options= fields a scheduled run cannot "
@@ -87,7 +93,7 @@ DIFFERENCES: dict[str, str] = {
                            "returns an EmptyModel",
 }
 MISSING_METHODS.update({"Standalone." + name.split(".", 1)[1]: reason for name, reason in list(MISSING_METHODS.items())
-                        if not name.endswith("_task")})
+                        if name.startswith("Workflow.") and not name.endswith("_task")})
 
 # Names user code imports from the official SDK (found in the official examples, plus the submodules
 # the official docs use) that ``hatchet_worker`` under the same path does not provide, and why.
@@ -101,7 +107,10 @@ _MISSING_IMPORTS: dict[str, tuple[str, ...]] = {
     "the REST feature clients (hatchet.runs list/bulk, workers, webhooks, observability) are not provided yet": (
         "hatchet_sdk:BulkCancelReplayOpts", "hatchet_sdk:RunFilter", "hatchet_sdk:RunStatus",
         "hatchet_sdk:V1TaskStatus", "hatchet_sdk.clients.admin:WorkflowRunDetail",
-        "hatchet_sdk.clients.rest.*"),
+        # (hatchet.cron / hatchet.scheduled and their models are provided)
+        "hatchet_sdk.clients.rest.models.v1_task_status:V1TaskStatus",
+        "hatchet_sdk.clients.rest.models.v1_task_summary:V1TaskSummary",
+        "hatchet_sdk.clients.rest.models.v1_workflow_run_details:V1WorkflowRunDetails"),
     "bulk event push is not provided yet": ("hatchet_sdk.clients.events:BulkPushEventWithMetadata",
                                             "hatchet_sdk.clients.events:Event"),
     "batch tasks are not provided yet": ("hatchet_sdk.runnables.types:BatchMemberId",),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from hatchet_worker import _parity
 from hatchet_worker._proto import workflows_pb2
 from hatchet_worker.exceptions import UnsupportedFeatureError
 from hatchet_worker.rate_limit import RateLimitDuration
@@ -17,8 +18,7 @@ from hatchet_worker.rate_limit import RateLimitDuration
 if TYPE_CHECKING:
     from hatchet_worker.client import Hatchet
 
-NO_PAUSE = "engine v0.104.7 has no PauseRateLimit"
-NO_LIST = "listing rate limits is not provided yet"
+NO_PAUSE, NO_LIST = _parity.NO_PAUSE, _parity.NO_RATE_LIMIT_LIST
 
 
 def put_request(key: str, limit: int, duration: RateLimitDuration) -> workflows_pb2.PutRateLimitRequest:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import ssl
 import urllib.request
+from collections.abc import Mapping
+from enum import Enum
 from typing import Any
+from urllib.parse import urlencode
 
 
 def call_json(server_url: str, token: str, method: str, path: str, body: object | None = None, *,
@@ -26,6 +29,17 @@ def call_json(server_url: str, token: str, method: str, path: str, body: object 
     with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
         raw = resp.read()
     return json.loads(raw) if raw else None
+
+
+def with_query(path: str, params: Mapping[str, Any]) -> str:
+    """``path`` with the given query parameters: None ones left out, a list as the parameter repeated
+    (the engine's form style), enums by value."""
+    items: list[tuple[str, str]] = []
+    for key, value in params.items():
+        for one in value if isinstance(value, list | tuple) else [value]:
+            if one is not None:
+                items.append((key, str(one.value if isinstance(one, Enum) else one)))
+    return f"{path}?{urlencode(items)}" if items else path
 
 
 def pause_worker(server_url: str, token: str, worker_id: str, *, root_ca_file: str | None = None,

@@ -11,6 +11,7 @@ from hatchet_worker import _parity
 from hatchet_worker._lifespan import LifespanFn
 from hatchet_worker._rate_limits import RateLimitsClient
 from hatchet_worker._schedules import SchedulesClient
+from hatchet_worker._trigger_clients import CronClient, ScheduledClient
 from hatchet_worker.config import ClientConfig
 from hatchet_worker.exceptions import unsupported
 from hatchet_worker.runs import EventClient, RunsClient
@@ -51,6 +52,8 @@ class Hatchet:
         self.event = EventClient(self.runs)
         self._schedules = SchedulesClient(self)
         self.rate_limits = RateLimitsClient(self)
+        self.cron = CronClient(self)
+        self.scheduled = ScheduledClient(self)
 
     @property
     def tenant_id(self) -> str:

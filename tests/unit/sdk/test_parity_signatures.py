@@ -33,6 +33,8 @@ from hatchet_worker import (
     _parity,
 )
 from hatchet_worker import workflow as ours_workflow
+from hatchet_worker._rate_limits import RateLimitsClient
+from hatchet_worker._trigger_clients import CronClient, ScheduledClient
 from hatchet_worker.exceptions import UnsupportedFeatureError
 from hatchet_worker.runs import build_trigger
 
@@ -60,6 +62,13 @@ for cls in (Workflow, Standalone):
             continue
         if hasattr(cls, n):
             out[cls.__name__ + "." + n] = params(getattr(cls, n))
+from hatchet_sdk.features.cron import CronClient
+from hatchet_sdk.features.rate_limits import RateLimitsClient
+from hatchet_sdk.features.scheduled import ScheduledClient
+for cls in (CronClient, ScheduledClient, RateLimitsClient):
+    for n, f in vars(cls).items():
+        if not n.startswith("_") and inspect.isfunction(f):
+            out[cls.__name__ + "." + n] = params(f)
 out["TriggerWorkflowOptions"] = list(TriggerWorkflowOptions.model_fields)
 out["TaskDefaults"] = list(hatchet_sdk.TaskDefaults.model_fields)
 out["ConcurrencyExpression"] = list(hatchet_sdk.ConcurrencyExpression.model_fields)
@@ -82,10 +91,16 @@ MODELS = ("TriggerWorkflowOptions", "ClientConfig", "TaskDefaults", "Concurrency
 """Entries that are classes' fields, not a method's parameters."""
 
 
+FEATURES = {"CronClient": CronClient, "ScheduledClient": ScheduledClient, "RateLimitsClient": RateLimitsClient}
+"""The feature clients (``hatchet.cron``, ``hatchet.scheduled``, ``hatchet.rate_limits``) by official name."""
+
+
 def ours(entry: str) -> Any:
     owner, _, name = entry.partition(".")
     if owner == "Hatchet":
         return getattr(Hatchet, name)
+    if owner in FEATURES:
+        return getattr(FEATURES[owner], name)
     return getattr(getattr(ours_workflow, owner), name)
 
 
@@ -168,10 +183,13 @@ def test_each_unsupported_option_raises_naming_it() -> None:
             with pytest.raises(UnsupportedFeatureError, match=param):
                 calls[entry](param)
             checked += 1
+    owners = {"Workflow": wf, "Standalone": wf, "RateLimitsClient": client.rate_limits,
+              "ScheduledClient": client.scheduled}
     for entry in _parity.MISSING_METHODS:
-        method = entry.split(".", 1)[1]
+        owner, method = entry.split(".", 1)
+        args = ("k", None) if method.endswith("pause") else ()
         with pytest.raises(UnsupportedFeatureError, match=method):
-            result = getattr(wf, method)()
+            result = getattr(owners[owner], method)(*args)
             if inspect.iscoroutine(result):
                 result.close()
                 raise UnsupportedFeatureError(method, "coroutine")  # the async ones raise when awaited
