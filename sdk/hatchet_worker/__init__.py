@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hatchet_worker._di import Depends as Depends
+    from hatchet_worker._runs_rest import BulkCancelReplayOpts as BulkCancelReplayOpts
+    from hatchet_worker._runs_rest import RunFilter as RunFilter
     from hatchet_worker.client import Hatchet as Hatchet
+    from hatchet_worker.clients.rest.models._enums import V1TaskStatus as V1TaskStatus
     from hatchet_worker.conditions import ParentCondition as ParentCondition
     from hatchet_worker.conditions import SleepCondition as SleepCondition
     from hatchet_worker.conditions import UserEventCondition as UserEventCondition
@@ -54,6 +57,9 @@ if TYPE_CHECKING:
 
 _EXPORTS: dict[str, str] = {
     "Depends": "_di",
+    "BulkCancelReplayOpts": "_runs_rest",
+    "RunFilter": "_runs_rest",
+    "V1TaskStatus": "clients.rest.models._enums",
     "Hatchet": "client",
     "ParentCondition": "conditions",
     "SleepCondition": "conditions",

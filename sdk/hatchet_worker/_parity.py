@@ -92,6 +92,17 @@ DIFFERENCES: dict[str, str] = {
     "Context.task_output": "an unannotated parent's output is the JSON object (a dict); the official SDK "
                            "returns an EmptyModel",
 }
+NO_PAGINATED = "the paginated and chunked forms are not provided yet; use list/bulk_cancel/bulk_replay"
+NO_BRANCH = "engine v0.104.7 has no durable task branching"
+MISSING_METHODS.update({f"RunsClient.{m}": NO_PAGINATED for m in (
+    "list_with_pagination", "aio_list_with_pagination", "bulk_cancel_by_filters_with_pagination",
+    "aio_bulk_cancel_by_filters_with_pagination", "bulk_replay_by_filters_with_pagination",
+    "aio_bulk_replay_by_filters_with_pagination")})
+MISSING_METHODS.update({"RunsClient.reset_durable_task": NO_BRANCH, "RunsClient.aio_reset_durable_task": NO_BRANCH})
+DIFFERENCES.update({
+    "RunsClient.get_details": "returns the engine's GetRunDetailsResponse message, not a WorkflowRunDetail",
+    "RunsClient.aio_get_details": "returns the engine's GetRunDetailsResponse message, not a WorkflowRunDetail",
+})
 MISSING_METHODS.update({"Standalone." + name.split(".", 1)[1]: reason for name, reason in list(MISSING_METHODS.items())
                         if name.startswith("Workflow.") and not name.endswith("_task")})
 
@@ -104,13 +115,8 @@ _MISSING_IMPORTS: dict[str, tuple[str, ...]] = {
         "hatchet_sdk:BulkTriggerIdempotencyCollisionError", "hatchet_sdk:IdempotencyCollisionError",
         "hatchet_sdk:StatusBasedIdempotencyConfig", "hatchet_sdk:TTLBasedIdempotencyConfig"),
     "event filters are not implemented yet": ("hatchet_sdk:DefaultFilter",),
-    "the REST feature clients (hatchet.runs list/bulk, workers, webhooks, observability) are not provided yet": (
-        "hatchet_sdk:BulkCancelReplayOpts", "hatchet_sdk:RunFilter", "hatchet_sdk:RunStatus",
-        "hatchet_sdk:V1TaskStatus", "hatchet_sdk.clients.admin:WorkflowRunDetail",
-        # (hatchet.cron / hatchet.scheduled and their models are provided)
-        "hatchet_sdk.clients.rest.models.v1_task_status:V1TaskStatus",
-        "hatchet_sdk.clients.rest.models.v1_task_summary:V1TaskSummary",
-        "hatchet_sdk.clients.rest.models.v1_workflow_run_details:V1WorkflowRunDetails"),
+    "the gRPC run detail types are not provided (hatchet.runs.get returns the REST V1WorkflowRunDetails)": (
+        "hatchet_sdk:RunStatus", "hatchet_sdk.clients.admin:WorkflowRunDetail"),
     "bulk event push is not provided yet": ("hatchet_sdk.clients.events:BulkPushEventWithMetadata",
                                             "hatchet_sdk.clients.events:Event"),
     "batch tasks are not provided yet": ("hatchet_sdk.runnables.types:BatchMemberId",),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import ssl
+import time
+import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from enum import Enum
@@ -31,6 +33,26 @@ def call_json(server_url: str, token: str, method: str, path: str, body: object 
     return json.loads(raw) if raw else None
 
 
+def call_json_retrying(server_url: str, token: str, method: str, path: str, *, root_ca_file: str | None = None,
+                       timeout: float = 10.0, within: float = 15.0) -> Any:
+    """``call_json`` for a read, tried again on 404 and 5xx until ``within`` seconds have passed.
+
+    The engine writes a run to its read tables shortly after the run is known over gRPC, so a run
+    just triggered or just finished can be 404 for a moment; the official SDK retries reads on 404 and
+    5xx (5 attempts, about 15 s) for that reason. Intervals grow from 0.1 s to 2 s.
+    """
+    deadline = time.monotonic() + within
+    delay = 0.1
+    while True:
+        try:
+            return call_json(server_url, token, method, path, root_ca_file=root_ca_file, timeout=timeout)
+        except urllib.error.HTTPError as err:
+            if not (err.code == 404 or err.code >= 500) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
+
+
 def with_query(path: str, params: Mapping[str, Any]) -> str:
     """``path`` with the given query parameters: None ones left out, a list as the parameter repeated
     (the engine's form style), enums by value."""
@@ -40,6 +62,11 @@ def with_query(path: str, params: Mapping[str, Any]) -> str:
             if one is not None:
                 items.append((key, str(one.value if isinstance(one, Enum) else one)))
     return f"{path}?{urlencode(items)}" if items else path
+
+
+def metadata_kv(additional_metadata: Mapping[str, Any] | None) -> list[str] | None:
+    """The engine's ``key:value`` form of a metadata filter (none when empty, as the official SDK)."""
+    return [f"{k}:{v}" for k, v in additional_metadata.items()] if additional_metadata else None
 
 
 def pause_worker(server_url: str, token: str, worker_id: str, *, root_ca_file: str | None = None,

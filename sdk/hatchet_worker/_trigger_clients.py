@@ -35,9 +35,7 @@ if TYPE_CHECKING:
 NO_BULK = _parity.NO_BULK
 
 
-def metadata_filter(additional_metadata: Mapping[str, Any] | None) -> list[str] | None:
-    """The engine's ``key:value`` form of a metadata filter (none when empty, as the official SDK)."""
-    return [f"{k}:{v}" for k, v in additional_metadata.items()] if additional_metadata else None
+metadata_filter = _rest.metadata_kv
 
 
 class _RestFeature:

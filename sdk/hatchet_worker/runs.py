@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hatchet_worker import _channel, _serde
 from hatchet_worker._proto import events_pb2, v1_trigger_pb2, v1_workflows_pb2, workflows_pb2
+from hatchet_worker._runs_rest import RunsRestMixin
 from hatchet_worker._streaming import StreamSubscriber
 from hatchet_worker.context import current_context
 from hatchet_worker.exceptions import FailedTaskRunExceptionGroup, TaskRunError, unsupported
@@ -202,7 +203,7 @@ class TaskRunRef(Generic[R]):
         return self._extract(await self._ref.aio_result(timeout))
 
 
-class RunsClient(StreamSubscriber):
+class RunsClient(RunsRestMixin, StreamSubscriber):
     def __init__(self, client: Hatchet) -> None:
         self._client = client
         self._lock = threading.Lock()
@@ -266,17 +267,16 @@ class RunsClient(StreamSubscriber):
         return refs
 
     # -- results -------------------------------------------------------------------------------------
-    def get_details(self, run_id: str) -> v1_workflows_pb2.GetRunDetailsResponse:
-        req = v1_workflows_pb2.GetRunDetailsRequest(external_id=run_id)
+    def get_details(self, external_id: str) -> v1_workflows_pb2.GetRunDetailsResponse:
+        req = v1_workflows_pb2.GetRunDetailsRequest(external_id=external_id)
         return self._calls()["details"](req, timeout=30.0, metadata=self._md())
 
-    async def aio_get_details(self, run_id: str) -> v1_workflows_pb2.GetRunDetailsResponse:
-        req = v1_workflows_pb2.GetRunDetailsRequest(external_id=run_id)
+    async def aio_get_details(self, external_id: str) -> v1_workflows_pb2.GetRunDetailsResponse:
+        req = v1_workflows_pb2.GetRunDetailsRequest(external_id=external_id)
         return await self._aio_calls()["details"](req, timeout=30.0, metadata=self._md())
 
-    def get_status(self, run_id: str) -> str:
-        """QUEUED, RUNNING, COMPLETED, FAILED or CANCELLED."""
-        return str(v1_workflows_pb2.RunStatus.Name(self.get_details(run_id).status))
+    def get_run_ref(self, workflow_run_id: str) -> WorkflowRunRef:
+        return WorkflowRunRef(self._client, workflow_run_id)
 
     def wait(self, run_id: str, timeout: float | None = None) -> dict[str, Any]:
         deadline = None if timeout is None else time.monotonic() + timeout

@@ -36,7 +36,7 @@ from hatchet_worker import workflow as ours_workflow
 from hatchet_worker._rate_limits import RateLimitsClient
 from hatchet_worker._trigger_clients import CronClient, ScheduledClient
 from hatchet_worker.exceptions import UnsupportedFeatureError
-from hatchet_worker.runs import build_trigger
+from hatchet_worker.runs import RunsClient, build_trigger
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("hatchet_sdk") is None, reason="needs the official SDK")
 
@@ -65,7 +65,8 @@ for cls in (Workflow, Standalone):
 from hatchet_sdk.features.cron import CronClient
 from hatchet_sdk.features.rate_limits import RateLimitsClient
 from hatchet_sdk.features.scheduled import ScheduledClient
-for cls in (CronClient, ScheduledClient, RateLimitsClient):
+from hatchet_sdk.features.runs import RunsClient
+for cls in (CronClient, ScheduledClient, RateLimitsClient, RunsClient):
     for n, f in vars(cls).items():
         if not n.startswith("_") and inspect.isfunction(f):
             out[cls.__name__ + "." + n] = params(f)
@@ -91,7 +92,8 @@ MODELS = ("TriggerWorkflowOptions", "ClientConfig", "TaskDefaults", "Concurrency
 """Entries that are classes' fields, not a method's parameters."""
 
 
-FEATURES = {"CronClient": CronClient, "ScheduledClient": ScheduledClient, "RateLimitsClient": RateLimitsClient}
+FEATURES = {"CronClient": CronClient, "ScheduledClient": ScheduledClient, "RateLimitsClient": RateLimitsClient,
+            "RunsClient": RunsClient}
 """The feature clients (``hatchet.cron``, ``hatchet.scheduled``, ``hatchet.rate_limits``) by official name."""
 
 
@@ -184,7 +186,7 @@ def test_each_unsupported_option_raises_naming_it() -> None:
                 calls[entry](param)
             checked += 1
     owners = {"Workflow": wf, "Standalone": wf, "RateLimitsClient": client.rate_limits,
-              "ScheduledClient": client.scheduled}
+              "ScheduledClient": client.scheduled, "RunsClient": client.runs}
     for entry in _parity.MISSING_METHODS:
         owner, method = entry.split(".", 1)
         args = ("k", None) if method.endswith("pause") else ()

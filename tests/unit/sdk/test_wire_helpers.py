@@ -80,6 +80,7 @@ def test_backoff_grows_and_is_capped() -> None:
 
 def test_public_names() -> None:
     assert hatchet_worker.__all__ == sorted([
+        "BulkCancelReplayOpts", "RunFilter", "V1TaskStatus",
         "ClientConfig", "ClientTLSConfig", "ConcurrencyExpression", "ConcurrencyLimitStrategy", "ConfigError",
         "Context", "Depends", "DesiredWorkerLabel", "DurableContext", "EmptyModel", "FailedTaskRunExceptionGroup",
         "Hatchet", "HealthCheckConfig", "HealthcheckConfig", "IllegalTaskOutputError", "LifespanSetupError",

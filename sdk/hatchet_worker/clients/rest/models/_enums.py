@@ -48,3 +48,45 @@ class WorkflowRunStatus(str, Enum):  # noqa: UP042
 class ScheduledWorkflowsMethod(str, Enum):  # noqa: UP042
     DEFAULT = "DEFAULT"
     API = "API"
+
+
+class V1TaskStatus(str, Enum):  # noqa: UP042
+    """A task or workflow run's state (``hatchet.runs.get_status``; EVICTED is reported as RUNNING)."""
+
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+    FAILED = "FAILED"
+
+
+class V1WorkflowType(str, Enum):  # noqa: UP042
+    DAG = "DAG"
+    TASK = "TASK"
+
+
+class V1TaskEventType(str, Enum):  # noqa: UP042
+    REQUEUED_NO_WORKER = "REQUEUED_NO_WORKER"
+    REQUEUED_RATE_LIMIT = "REQUEUED_RATE_LIMIT"
+    SCHEDULING_TIMED_OUT = "SCHEDULING_TIMED_OUT"
+    ASSIGNED = "ASSIGNED"
+    STARTED = "STARTED"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    RETRYING = "RETRYING"
+    CANCELLED = "CANCELLED"
+    TIMED_OUT = "TIMED_OUT"
+    REASSIGNED = "REASSIGNED"
+    SLOT_RELEASED = "SLOT_RELEASED"
+    TIMEOUT_REFRESHED = "TIMEOUT_REFRESHED"
+    RETRIED_BY_USER = "RETRIED_BY_USER"
+    SENT_TO_WORKER = "SENT_TO_WORKER"
+    RATE_LIMIT_ERROR = "RATE_LIMIT_ERROR"
+    ACKNOWLEDGED = "ACKNOWLEDGED"
+    CREATED = "CREATED"
+    QUEUED = "QUEUED"
+    SKIPPED = "SKIPPED"
+    WAITING_FOR_BATCH = "WAITING_FOR_BATCH"
+    BATCH_FLUSHED = "BATCH_FLUSHED"
+    COULD_NOT_SEND_TO_WORKER = "COULD_NOT_SEND_TO_WORKER"
+    DURABLE_EVICTED = "DURABLE_EVICTED"

@@ -1,0 +1,1 @@
+"""The official SDK's ``hatchet_sdk.features`` paths that this SDK provides."""
