@@ -12,6 +12,7 @@ from hatchet_worker._lifespan import LifespanFn
 from hatchet_worker._rate_limits import RateLimitsClient
 from hatchet_worker._schedules import SchedulesClient
 from hatchet_worker._trigger_clients import CronClient, ScheduledClient
+from hatchet_worker._workers_client import WorkersClient
 from hatchet_worker.config import ClientConfig
 from hatchet_worker.exceptions import unsupported
 from hatchet_worker.runs import EventClient, RunsClient
@@ -54,6 +55,7 @@ class Hatchet:
         self.rate_limits = RateLimitsClient(self)
         self.cron = CronClient(self)
         self.scheduled = ScheduledClient(self)
+        self.workers = WorkersClient(self)
 
     @property
     def tenant_id(self) -> str:

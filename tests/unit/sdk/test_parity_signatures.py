@@ -35,6 +35,7 @@ from hatchet_worker import (
 from hatchet_worker import workflow as ours_workflow
 from hatchet_worker._rate_limits import RateLimitsClient
 from hatchet_worker._trigger_clients import CronClient, ScheduledClient
+from hatchet_worker._workers_client import WorkersClient
 from hatchet_worker.exceptions import UnsupportedFeatureError
 from hatchet_worker.runs import RunsClient, build_trigger
 
@@ -66,7 +67,8 @@ from hatchet_sdk.features.cron import CronClient
 from hatchet_sdk.features.rate_limits import RateLimitsClient
 from hatchet_sdk.features.scheduled import ScheduledClient
 from hatchet_sdk.features.runs import RunsClient
-for cls in (CronClient, ScheduledClient, RateLimitsClient, RunsClient):
+from hatchet_sdk.features.workers import WorkersClient
+for cls in (CronClient, ScheduledClient, RateLimitsClient, RunsClient, WorkersClient):
     for n, f in vars(cls).items():
         if not n.startswith("_") and inspect.isfunction(f):
             out[cls.__name__ + "." + n] = params(f)
@@ -93,7 +95,7 @@ MODELS = ("TriggerWorkflowOptions", "ClientConfig", "TaskDefaults", "Concurrency
 
 
 FEATURES = {"CronClient": CronClient, "ScheduledClient": ScheduledClient, "RateLimitsClient": RateLimitsClient,
-            "RunsClient": RunsClient}
+            "RunsClient": RunsClient, "WorkersClient": WorkersClient}
 """The feature clients (``hatchet.cron``, ``hatchet.scheduled``, ``hatchet.rate_limits``) by official name."""
 
 

@@ -90,3 +90,36 @@ class V1TaskEventType(str, Enum):  # noqa: UP042
     BATCH_FLUSHED = "BATCH_FLUSHED"
     COULD_NOT_SEND_TO_WORKER = "COULD_NOT_SEND_TO_WORKER"
     DURABLE_EVICTED = "DURABLE_EVICTED"
+
+
+class WorkerType(str, Enum):  # noqa: UP042
+    SELFHOSTED = "SELFHOSTED"
+    MANAGED = "MANAGED"
+    WEBHOOK = "WEBHOOK"
+
+
+class WorkerStatus(str, Enum):  # noqa: UP042
+    """Computed by the engine: INACTIVE without a heartbeat for 5 s, else PAUSED when paused, else ACTIVE."""
+
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
+    PAUSED = "PAUSED"
+
+
+class WorkerRuntimeSDKs(str, Enum):  # noqa: UP042
+    GOLANG = "GOLANG"
+    PYTHON = "PYTHON"
+    TYPESCRIPT = "TYPESCRIPT"
+    RUBY = "RUBY"
+
+
+class StepRunStatus(str, Enum):  # noqa: UP042
+    PENDING = "PENDING"
+    PENDING_ASSIGNMENT = "PENDING_ASSIGNMENT"
+    ASSIGNED = "ASSIGNED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    CANCELLING = "CANCELLING"
+    BACKOFF = "BACKOFF"
