@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hatchet_worker._di import Depends as Depends
+    from hatchet_worker._event_push import BulkPushEventOptions as BulkPushEventOptions
+    from hatchet_worker._event_push import BulkPushEventWithMetadata as BulkPushEventWithMetadata
+    from hatchet_worker._event_push import PushEventOptions as PushEventOptions
     from hatchet_worker._runs_rest import BulkCancelReplayOpts as BulkCancelReplayOpts
     from hatchet_worker._runs_rest import RunFilter as RunFilter
     from hatchet_worker.client import Hatchet as Hatchet
@@ -57,6 +60,9 @@ if TYPE_CHECKING:
 
 _EXPORTS: dict[str, str] = {
     "Depends": "_di",
+    "BulkPushEventOptions": "_event_push",
+    "BulkPushEventWithMetadata": "_event_push",
+    "PushEventOptions": "_event_push",
     "BulkCancelReplayOpts": "_runs_rest",
     "RunFilter": "_runs_rest",
     "V1TaskStatus": "clients.rest.models._enums",

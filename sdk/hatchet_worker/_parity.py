@@ -117,8 +117,6 @@ _MISSING_IMPORTS: dict[str, tuple[str, ...]] = {
     "event filters are not implemented yet": ("hatchet_sdk:DefaultFilter",),
     "the gRPC run detail types are not provided (hatchet.runs.get returns the REST V1WorkflowRunDetails)": (
         "hatchet_sdk:RunStatus", "hatchet_sdk.clients.admin:WorkflowRunDetail"),
-    "bulk event push is not provided yet": ("hatchet_sdk.clients.events:BulkPushEventWithMetadata",
-                                            "hatchet_sdk.clients.events:Event"),
     "batch tasks are not provided yet": ("hatchet_sdk.runnables.types:BatchMemberId",),
     "not provided: this SDK has no equivalent error type yet": (
         "hatchet_sdk.exceptions:DedupeViolationError", "hatchet_sdk.exceptions:NonDeterminismError"),

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from hatchet_worker import _parity
+from hatchet_worker._event_push import EventClient
 from hatchet_worker._lifespan import LifespanFn
 from hatchet_worker._rate_limits import RateLimitsClient
 from hatchet_worker._schedules import SchedulesClient
@@ -15,7 +16,7 @@ from hatchet_worker._trigger_clients import CronClient, ScheduledClient
 from hatchet_worker._workers_client import WorkersClient
 from hatchet_worker.config import ClientConfig
 from hatchet_worker.exceptions import unsupported
-from hatchet_worker.runs import EventClient, RunsClient
+from hatchet_worker.runs import RunsClient
 from hatchet_worker.worker import Worker
 from hatchet_worker.workflow import (
     ConcurrencyArg,

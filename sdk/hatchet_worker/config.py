@@ -309,11 +309,13 @@ class ClientConfig(BaseModel):
     def _empty_name_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
 
-    def apply_namespace(self, name: str) -> str:
-        """``name`` with the namespace prefix, unless it already carries it."""
-        if not self.namespace or name.startswith(self.namespace):
+    def apply_namespace(self, name: str, namespace_override: str | None = None) -> str:
+        """``name`` with the namespace prefix (``namespace_override``, as given, instead of the
+        configured one when set), unless it already carries it."""
+        namespace = namespace_override or self.namespace
+        if not namespace or name.startswith(namespace):
             return name
-        return self.namespace + name
+        return namespace + name
 
     @property
     def tls_server_name(self) -> str:

@@ -327,37 +327,6 @@ class RunsClient(RunsRestMixin, StreamSubscriber):
         req = v1_workflows_pb2.CancelTasksRequest(external_ids=[run_id])
         await self._aio_calls()["cancel"](req, timeout=30.0, metadata=self._md())
 
-    # -- events --------------------------------------------------------------------------------------
-    def _push_request(self, key: str, payload: Mapping[str, Any], additional_metadata: Meta,
-                      priority: int | None, scope: str | None) -> events_pb2.PushEventRequest:
-        req = events_pb2.PushEventRequest(key=self._client.config.apply_namespace(key),
-                                          payload=json.dumps(payload, default=_serde._default))
-        req.event_timestamp.GetCurrentTime()
-        meta = dict(additional_metadata or {})
-        ctx = current_context.get()
-        if ctx is not None:
-            meta.setdefault("hatchet__source_workflow_run_id", ctx.workflow_run_id)
-            meta.setdefault("hatchet__source_step_run_id", ctx.task_run_id)
-        if meta:
-            req.additional_metadata = json.dumps(meta, default=str)
-        if priority is not None:
-            req.priority = priority
-        if scope is not None:
-            req.scope = scope
-        return req
-
-    def push(self, key: str, payload: Mapping[str, Any], *, additional_metadata: Meta = None,
-             priority: int | None = None, scope: str | None = None) -> str:
-        """Push an event; returns its id. Workflows with a matching ``on_events`` key are triggered."""
-        req = self._push_request(key, payload, additional_metadata, priority, scope)
-        return str(self._calls()["push"](req, timeout=30.0, metadata=self._md()).event_id)
-
-    async def aio_push(self, key: str, payload: Mapping[str, Any], *,
-                       additional_metadata: Meta = None, priority: int | None = None,
-                       scope: str | None = None) -> str:
-        req = self._push_request(key, payload, additional_metadata, priority, scope)
-        return str((await self._aio_calls()["push"](req, timeout=30.0, metadata=self._md())).event_id)
-
 
 def _make_calls(ch: Any) -> dict[str, Any]:
     return {
@@ -368,6 +337,7 @@ def _make_calls(ch: Any) -> dict[str, Any]:
         "details": _channel.unary(ch, v1_workflows_pb2, "AdminService", "GetRunDetails"),
         "cancel": _channel.unary(ch, v1_workflows_pb2, "AdminService", "CancelTasks"),
         "push": _channel.unary(ch, events_pb2, "EventsService", "Push"),
+        "bulk_push": _channel.unary(ch, events_pb2, "EventsService", "BulkPush"),
     }
 
 
@@ -393,21 +363,3 @@ async def _aio_not_found_is_none(call: Any) -> Any:
         if _is_not_found(exc):
             return None
         raise
-
-
-class EventClient:
-    """``hatchet.event``: push events."""
-
-    def __init__(self, runs: RunsClient) -> None:
-        self._runs = runs
-
-    def push(self, event_key: str, payload: Mapping[str, Any], additional_metadata: Meta = None,
-             priority: int | None = None, scope: str | None = None) -> str:
-        return self._runs.push(event_key, payload, additional_metadata=additional_metadata, priority=priority,
-                               scope=scope)
-
-    async def aio_push(self, event_key: str, payload: Mapping[str, Any],
-                       additional_metadata: Meta = None, priority: int | None = None,
-                       scope: str | None = None) -> str:
-        return await self._runs.aio_push(event_key, payload, additional_metadata=additional_metadata,
-                                         priority=priority, scope=scope)

@@ -27,7 +27,8 @@ BEGIN, END = "<!-- import-paths:begin -->", "<!-- import-paths:end -->"
 
 OFFICIAL_IMPORTS: dict[str, list[str]] = {
     "hatchet_sdk": [
-        "BulkCancelReplayOpts", "BulkTriggerIdempotencyCollisionError", "ClientConfig", "ConcurrencyExpression",
+        "BulkCancelReplayOpts", "BulkPushEventOptions", "BulkPushEventWithMetadata", "PushEventOptions",
+        "BulkTriggerIdempotencyCollisionError", "ClientConfig", "ConcurrencyExpression",
         "ConcurrencyLimitStrategy", "Context", "DefaultFilter", "Depends", "DurableContext", "EmptyModel",
         "EvictionPolicy", "FailedTaskRunExceptionGroup", "Hatchet", "IdempotencyCollisionError", "ParentCondition",
         "Priority", "RateLimit", "RateLimitDuration", "RetryAfterException", "RunFilter", "RunStatus", "SleepCondition",
@@ -35,7 +36,8 @@ OFFICIAL_IMPORTS: dict[str, list[str]] = {
         "TaskRunRef", "TriggerWorkflowOptions", "UserEventCondition", "V1TaskStatus", "WorkerLabel",
         "WorkerLabelComparator", "WorkflowRunRef", "or_"],
     "hatchet_sdk.clients.admin": ["TriggerWorkflowOptions", "WorkflowRunDetail"],
-    "hatchet_sdk.clients.events": ["BulkPushEventWithMetadata", "Event"],
+    "hatchet_sdk.clients.events": ["BulkPushEventOptions", "BulkPushEventWithMetadata", "Event", "EventClient",
+                                   "PushEventOptions"],
     "hatchet_sdk.clients.listeners.run_event_listener": ["StepRunEventType"],
     "hatchet_sdk.clients.rest.models.cron_workflows": ["CronWorkflows"],
     "hatchet_sdk.clients.rest.models.cron_workflows_list": ["CronWorkflowsList"],

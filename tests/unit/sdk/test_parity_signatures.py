@@ -33,6 +33,12 @@ from hatchet_worker import (
     _parity,
 )
 from hatchet_worker import workflow as ours_workflow
+from hatchet_worker._event_push import (
+    BulkPushEventOptions,
+    BulkPushEventWithMetadata,
+    EventClient,
+    PushEventOptions,
+)
 from hatchet_worker._rate_limits import RateLimitsClient
 from hatchet_worker._trigger_clients import CronClient, ScheduledClient
 from hatchet_worker._workers_client import WorkersClient
@@ -68,10 +74,16 @@ from hatchet_sdk.features.rate_limits import RateLimitsClient
 from hatchet_sdk.features.scheduled import ScheduledClient
 from hatchet_sdk.features.runs import RunsClient
 from hatchet_sdk.features.workers import WorkersClient
+from hatchet_sdk.clients.events import EventClient
 for cls in (CronClient, ScheduledClient, RateLimitsClient, RunsClient, WorkersClient):
     for n, f in vars(cls).items():
         if not n.startswith("_") and inspect.isfunction(f):
             out[cls.__name__ + "." + n] = params(f)
+for n in ("push", "aio_push", "bulk_push", "aio_bulk_push"):  # (its log/stream/list/get are internal or REST)
+    out["EventClient." + n] = params(getattr(EventClient, n))
+out["PushEventOptions"] = list(hatchet_sdk.PushEventOptions.model_fields)
+out["BulkPushEventWithMetadata"] = list(hatchet_sdk.BulkPushEventWithMetadata.model_fields)
+out["BulkPushEventOptions"] = list(hatchet_sdk.BulkPushEventOptions.model_fields)
 out["TriggerWorkflowOptions"] = list(TriggerWorkflowOptions.model_fields)
 out["TaskDefaults"] = list(hatchet_sdk.TaskDefaults.model_fields)
 out["ConcurrencyExpression"] = list(hatchet_sdk.ConcurrencyExpression.model_fields)
@@ -90,13 +102,18 @@ def official() -> dict[str, list[str]]:
     return result
 
 
-MODELS = ("TriggerWorkflowOptions", "ClientConfig", "TaskDefaults", "ConcurrencyExpression", "RateLimit")
+MODELS = ("TriggerWorkflowOptions", "ClientConfig", "TaskDefaults", "ConcurrencyExpression", "RateLimit",
+          "PushEventOptions", "BulkPushEventWithMetadata", "BulkPushEventOptions")
 """Entries that are classes' fields, not a method's parameters."""
 
 
 FEATURES = {"CronClient": CronClient, "ScheduledClient": ScheduledClient, "RateLimitsClient": RateLimitsClient,
-            "RunsClient": RunsClient, "WorkersClient": WorkersClient}
+            "RunsClient": RunsClient, "WorkersClient": WorkersClient, "EventClient": EventClient}
 """The feature clients (``hatchet.cron``, ``hatchet.scheduled``, ``hatchet.rate_limits``) by official name."""
+
+
+EVENT_MODELS = {"PushEventOptions": PushEventOptions, "BulkPushEventWithMetadata": BulkPushEventWithMetadata,
+                "BulkPushEventOptions": BulkPushEventOptions}
 
 
 def ours(entry: str) -> Any:
@@ -117,6 +134,8 @@ def our_params(entry: str) -> list[str]:
         return [f.name for f in dataclasses.fields(ConcurrencyExpression)]
     if entry == "RateLimit":
         return list(RateLimit.model_fields)
+    if entry in EVENT_MODELS:
+        return list(EVENT_MODELS[entry].model_fields)
     if entry == "ClientConfig":
         return [f.alias or n for n, f in ClientConfig.model_fields.items()]
     return [p.name for p in inspect.signature(ours(entry)).parameters.values() if p.name != "self"]
