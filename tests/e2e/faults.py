@@ -213,6 +213,19 @@ class Fleet:
         return {p["metadata"]["name"]: sum(c.get("restartCount", 0) for c in p["status"].get("containerStatuses", []))
                 for p in self.pods()}
 
+    def why_restarted(self) -> list[str]:
+        """For each restarted container: its last termination and the kubelet's events for its pod."""
+        out = []
+        events = json.loads(self.kubectl("get", "events", "-o", "json").stdout)["items"]
+        for p in self.pods():
+            for c in p["status"].get("containerStatuses", []):
+                if c.get("restartCount"):
+                    name = p["metadata"]["name"]
+                    said = [(e["reason"], e.get("message", "")[:200], e.get("count")) for e in events
+                            if e["involvedObject"].get("name") == name]
+                    out.append(f"{name}: last {c.get('lastState')}; events {said}")
+        return out
+
     def listener_pids(self, pod: str, kill: bool = False) -> list[str]:
         code = f"KILL = {kill}\n{KILL_LISTENER}"
         return str(self.kubectl("exec", pod, "-c", "worker", "--", "/usr/bin/python3", "-c", code).stdout).split()

@@ -330,6 +330,6 @@ def test_every_run_executes_exactly_once_across_faults(
     final = {rid: d["tasks"][0]["retryCount"] for rid, d in details.items()}
     assert all(e.attempt == final[e.run_id] for e in execs), summary
     assert all((s["exitCode"], s["reason"]) == (0, "Completed") for s in ended.values()), summary
-    assert set(fleet.restarts().values()) == {0}, summary
+    assert set(fleet.restarts().values()) == {0}, f"{summary}\n  " + "\n  ".join(fleet.why_restarted())
     fleet.kubectl("delete", "hatchetworker", fleet.name, "--wait=false")
     fleet.release()
