@@ -2,9 +2,10 @@
 
 ``apps/parity_runs_app.py`` is one program in the official documentation's style; the test runs it
 under our SDK and under the official one (``APP_SDK``). Its tasks trigger runs, then get, list,
-replay (one and in bulk) and cancel (by filter and by id) them with the worker's own SDK, sync and
-``aio_`` forms; both SDKs must return the same model types and values, and the engine must do the
-same: replayed runs run again (counted by the app), cancelled runs end CANCELLED, others untouched.
+replay (one and in bulk) and cancel (by filter and by id) them, and create one over REST, with the
+worker's own SDK, sync and ``aio_`` forms; both SDKs must return the same model types and values,
+and the engine must do the same: replayed runs run again (counted by the app), cancelled runs end
+CANCELLED, others untouched.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def test_runs_client(client: Hatchet, hatchet: HatchetEngine, start_worker: Any,
         "ran": [3, 2],
         "cancelled": ["CANCELLED", "CANCELLED"],
         "completed_untouched": ["COMPLETED", "COMPLETED"],
+        "created": ["V1WorkflowRunDetails", 1, ["key"], "V1TaskSummary", "COMPLETED", ["key"]],
     }
     aio = standalone(client, "t_aio_runs").run()
     assert aio == {"status": ["V1TaskStatus", "COMPLETED"], "get": details, "list": [[True, "COMPLETED"]],

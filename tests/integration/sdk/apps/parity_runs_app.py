@@ -108,13 +108,21 @@ def t_runs(input: EmptyModel, ctx: Context) -> dict[str, Any]:
     # > bulk cancel by filter
     slow_refs = [slow.run_no_wait(Key(key=case), options=TriggerWorkflowOptions(
         additional_metadata={"slow": case})) for _ in range(2)]
-    wait_for(lambda: all(hatchet.runs.get_status(r.workflow_run_id) == "RUNNING" for r in slow_refs),
-             "the slow runs to start")
+    # The engine's filter reads its read tables, which follow a run's start by a moment: wait for them.
+    wait_for(lambda: all(hatchet.runs.get(r.workflow_run_id).run.status == "RUNNING" for r in slow_refs),
+             "the slow runs to read as started")
     hatchet.runs.bulk_cancel(BulkCancelReplayOpts(filters=RunFilter(
         since=since, additional_metadata={"slow": case}, statuses=[V1TaskStatus.RUNNING])))
     wait_for(lambda: all(hatchet.runs.get_status(r.workflow_run_id) == "CANCELLED" for r in slow_refs),
              "the slow runs to be cancelled")
     out["cancelled"] = [hatchet.runs.get_status(r.workflow_run_id).value for r in slow_refs]
+    # > create over REST, then its result and its task
+    created = hatchet.runs.create("parity_runs_target", {"key": f"{case}-c"}, additional_metadata={"case": case})
+    wait_for(lambda: hatchet.runs.get(created.run.metadata.id).run.status == "COMPLETED", "the created run")
+    task = hatchet.runs.get_task_run(hatchet.runs.get(created.run.metadata.id).tasks[0].task_external_id)
+    result = hatchet.runs.get_result(created.run.metadata.id)
+    out["created"] = [type(created).__name__, ran[f"{case}-c"], sorted(result), type(task).__name__,
+                      task.status.value, sorted(task.output)]
     out["completed_untouched"] = [hatchet.runs.get_status(r.workflow_run_id).value for r in refs]
     return out
 
