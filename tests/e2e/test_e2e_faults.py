@@ -27,7 +27,11 @@ ledger still has to show one execution per run, of its last attempt. Any other r
   restarted (no liveness failure), every run completes once.
 
 FAULT_RUNS is 1,000 (issue 9); HATCHET_E2E_FAULT_RUNS overrides it. Measured on a 2-core machine:
-about 4 minutes for the fault sequence at 1,000 runs.
+about 4 minutes for the fault sequence at 1,000 runs. It runs only with HATCHET_E2E_FAULTS=1 for now:
+of its runs so far, two each had one unexplained outcome (a run FAILED at the engine that no worker
+executed; a container restart), and a suite that fails now and then would hide regressions. Its
+failure messages now carry the task's engine events and the restarted container's last state and
+events, to explain the next one.
 """
 
 from __future__ import annotations
@@ -215,7 +219,7 @@ def attribute_time(at: float, windows: list[tuple[str, float, float]]) -> str:
     return hits[-1] if hits else "no fault window"
 
 
-@pytest.mark.skipif(os.environ.get("HATCHET_E2E_FAULTS") != "1", reason="opt-in: set HATCHET_E2E_FAULTS=1")
+@pytest.mark.skipif(os.environ.get("HATCHET_E2E_FAULTS") != "1", reason="opt-in, see the module doc")
 def test_every_run_executes_exactly_once_across_faults(
         cluster: ClusterProvider, images: dict[str, str], engine: dict[str, str], engine_forward: EngineForward,
         ledger: Ledger) -> None:
