@@ -23,6 +23,8 @@ WORKLOAD_RULES = {
     ("hatchetkube.io", "hatchetworkers/status", ""): {"patch"},
     ("hatchetkube.io", "hatchetworkers/finalizers", ""): {"update"},
     ("apps", "deployments", ""): {"list", "watch", "create", "patch"},
+    ("apps", "deployments/scale", ""): {"patch"},
+    ("", "pods", ""): {"list", "patch"},
     ("", "events", ""): {"create"},
     ("", "secrets", ""): {"get"},
 }
