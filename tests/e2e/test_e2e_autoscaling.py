@@ -45,14 +45,12 @@ LITERAL = "$(HATCHET_KUBE_POD_NAME)"
 
 
 class PodWatch:
-    """Follows the fleet's pods through a watch (``kubectl get --watch``): when each was first seen,
-    when its deletion began (the first event carrying a deletionTimestamp, or its DELETED event), and
-    the number of live pods after each change. A watch sees every change, also of a pod that is gone
-    within a second."""
+    """Follows the fleet's pods through a watch (``kubectl get --watch``): when each one's deletion
+    began (the first event carrying a deletionTimestamp, or its DELETED event), and the number of live
+    pods after each change. A watch sees every change, also of a pod that is gone within a second."""
 
     def __init__(self, fleet: Fleet) -> None:
         self.fleet = fleet
-        self.created: dict[str, float] = {}
         self.deleting: dict[str, float] = {}
         self.counts: list[int] = []
         self._live: set[str] = set()
@@ -80,7 +78,6 @@ class PodWatch:
         name = (pod.get("metadata") or {}).get("name")
         if not name:
             return
-        self.created.setdefault(name, now)
         if event.get("type") == "DELETED" or pod["metadata"].get("deletionTimestamp"):
             self.deleting.setdefault(name, now)
             self._live.discard(name)
