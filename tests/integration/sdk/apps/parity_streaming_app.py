@@ -53,10 +53,18 @@ def sync_stream_task(input: EmptyModel, ctx: Context) -> dict[str, Any]:
 
 @hatchet.task()
 async def burst_stream_task(input: EmptyModel, ctx: Context) -> dict[str, Any]:
-    """The sync form from async code, without pauses: the chunks must still arrive in order."""
+    """The sync form from async code, without pauses between puts: the chunks must still arrive in order.
+
+    The pause after the burst is for the reader, not the SDK: the engine hands a stream chunk to a
+    subscriber only after a database lookup of the chunk's run, while the run's completion ends the
+    subscription on a separate path, so under load the completion could overtake the last chunks
+    and they would never reach this reader (the same with either SDK; both send every chunk before
+    the result).
+    """
     await asyncio.sleep(2)
     for i in range(40):
         ctx.put_stream(f"{i},")
+    await asyncio.sleep(3)
     return {"sent": 40}
 
 
