@@ -26,7 +26,7 @@ import grpc.aio
 
 from hatchet_worker import _channel, _di, _events, _serde, _streaming, _worker_labels
 from hatchet_worker._proto import dispatcher_pb2 as pb
-from hatchet_worker._proto import v1_dispatcher_pb2, v1_workflows_pb2
+from hatchet_worker._proto import v1_workflows_pb2
 from hatchet_worker._stats import Stats
 from hatchet_worker._threads import TaskThreads
 from hatchet_worker.context import Context, DurableContext, current_context
@@ -71,8 +71,6 @@ class Runner:
         self._release = _channel.unary(channel, pb, "Dispatcher", "ReleaseSlot")
         self._refresh = _channel.unary(channel, pb, "Dispatcher", "RefreshTimeout")
         self._cancel_tasks = _channel.unary(channel, v1_workflows_pb2, "AdminService", "CancelTasks")
-        self._register_durable = _channel.unary(channel, v1_dispatcher_pb2, "V1Dispatcher",
-                                                "RegisterDurableEvent")
         self._durable_listener: Any = None
         self._channel = channel
         self._streams = _streaming.StreamSender(channel, metadata)
@@ -196,6 +194,8 @@ class Runner:
 
     def _finish(self, run: _Run, key: tuple[str, int], outcome: str) -> None:
         stats = self._stats
+        if run.task.is_durable and self._durable_listener is not None:
+            self._durable_listener.forget(run.action.task_run_external_id)
         self._running.pop(key, None)
         if run.thread is not None and not run.thread.done():
             # Cancelled, but its sync function still runs: the thread and the slot stay busy until
@@ -285,21 +285,25 @@ class Runner:
             return
         self.loop.call_soon_threadsafe(self._events.log, ctx.task_run_id, message, level, ctx.retry_count)
 
-    def _durable(self) -> Any:
+    def durable_stream(self) -> Any:
+        """The worker's durable-task stream (``_durable``), opened on first use."""
         from hatchet_worker import _durable
 
         if self._durable_listener is None:
-            self._durable_listener = _durable.DurableEvents(self._channel, self._md)
+            self._durable_listener = _durable.DurableStream(self._channel, self._md, lambda: self.worker_id,
+                                                            self._server_evicted)
         return self._durable_listener
 
-    async def durable_sleep(self, ctx: Context, duration: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self._durable().sleep(ctx, duration)
-        return result
-
-    async def durable_wait_for_event(self, ctx: Context, key: str, expression: str, scope: str | None,
-                                     since: Any) -> dict[str, Any]:
-        result: dict[str, Any] = await self._durable().wait_for_event(ctx, key, expression, scope, since)
-        return result
+    def _server_evicted(self, task_run_id: str, invocation: int) -> None:
+        """The engine runs this durable task elsewhere now: stop our copy, reporting nothing."""
+        for run in list(self._running.values()):
+            ctx = run.ctx
+            if (run.action.task_run_external_id == task_run_id and isinstance(ctx, DurableContext)
+                    and ctx.invocation_count <= invocation and not run.cancelled):
+                run.cancelled = True
+                ctx._mark_cancelled()
+                if run.future is not None and not run.future.done():
+                    run.future.cancel()
 
     async def aclose(self, timeout: float = 2.0) -> None:
         if self._durable_listener is not None:

@@ -15,9 +15,11 @@ import logging
 import sys
 import threading
 from collections.abc import Coroutine, Mapping
-from datetime import UTC, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from hatchet_worker._durable_ops import DurableOps
+from hatchet_worker._durable_ops import SleepResult as SleepResult  # the official path hatchet_sdk.context.context
 from hatchet_worker._streaming import StreamingContext
 from hatchet_worker._worker_labels import LabelsContext
 from hatchet_worker.workflow import Duration, Task, duration_expr
@@ -61,7 +63,6 @@ class Context(StreamingContext, LabelsContext):
         self._cancelled = threading.Event()
         self._slot_released = False
         self._child_index = 0
-        self._durable_index = 0
 
     # -- identity ---------------------------------------------------------------------------------
     @property
@@ -277,11 +278,6 @@ class Context(StreamingContext, LabelsContext):
     async def aio_log(self, line: str | Mapping[str, Any], raise_on_error: bool = False) -> None:
         self.log(line, raise_on_error)
 
-    def _next_durable_index(self) -> int:
-        index = self._durable_index
-        self._durable_index += 1
-        return index
-
     def _next_child_index(self) -> int:
         index = self._child_index
         self._child_index += 1
@@ -293,30 +289,10 @@ def _log_failure(task: asyncio.Task[None]) -> None:
         log.warning("engine call from a task failed: %r", task.exception())
 
 
-class DurableContext(Context):
-    """The context of a durable task (runs from the ``durable`` slot pool)."""
-
-    async def aio_sleep_for(self, duration: Duration) -> dict[str, Any]:
-        """Sleep durably: the engine wakes the task after ``duration``, even across worker restarts."""
-        return await self._runtime.durable_sleep(self, duration_expr(duration))  # type: ignore[attr-defined,no-any-return]
-
-    async def aio_wait_for_event(self, key: str, expression: str | None = None, *, scope: str | None = None,
-                                 lookback_window: timedelta | None = None) -> dict[str, Any]:
-        """Wait durably until an event ``key`` matching the CEL ``expression`` (e.g.
-        ``"input.order_id == '42'"``) is pushed; returns that event's payload. With ``lookback_window``
-        an event pushed up to that long before the wait also counts."""
-        from datetime import datetime
-
-        runtime: Any = self._runtime
-        since = datetime.now(UTC) - lookback_window if lookback_window is not None else None
-        namespaced = self._task.workflow._client.config.apply_namespace(key)
-        result: dict[str, Any] = await runtime.durable_wait_for_event(self, namespaced, expression or "", scope,
-                                                                      since)
-        return result
-
-    def sleep_for(self, duration: Duration) -> dict[str, Any]:
-        fut = asyncio.run_coroutine_threadsafe(self.aio_sleep_for(duration), self._runtime.loop)
-        return fut.result()
+class DurableContext(DurableOps, Context):
+    """The context of a durable task (runs from the ``durable`` slot pool); its durable calls
+    (``aio_wait_for``, ``aio_sleep_for``, ``aio_wait_for_event``, ``aio_now``, ``aio_sleep_until``)
+    are in ``_durable_ops``."""
 
 
 # The official SDK's path ``hatchet_sdk.context.context``: this module doubles as that submodule

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 
-from hatchet_worker import _hooks, _parity, _signature, _task_defaults
+from hatchet_worker import _durable_ops, _hooks, _parity, _signature, _task_defaults
 from hatchet_worker._concurrency import ConcurrencyExpression as ConcurrencyExpression
 from hatchet_worker._concurrency import ConcurrencyLimitStrategy as ConcurrencyLimitStrategy
 from hatchet_worker._duration import Duration as Duration
 from hatchet_worker._duration import duration_expr as duration_expr
+from hatchet_worker._filters import WorkflowFilterMethods
 from hatchet_worker._task_defaults import TaskDefaults as TaskDefaults
 from hatchet_worker.conditions import Action, Condition, OrGroup, ParentCondition, task_conditions
 from hatchet_worker.exceptions import unsupported
@@ -140,7 +141,7 @@ def _parse_task_name(name: str | None, fn: Callable[..., Any]) -> str:
     return (name or fn.__name__).lower()
 
 
-class Workflow(Generic[TWorkflowInput]):
+class Workflow(WorkflowFilterMethods, Generic[TWorkflowInput]):
     """A named DAG of tasks with one input model; create with ``hatchet.workflow(name=...)``."""
 
     def __init__(self, client: Hatchet, *, name: str, description: str | None = None,
@@ -367,6 +368,10 @@ class Workflow(Generic[TWorkflowInput]):
                       additional_metadata: Mapping[str, Any] | None = None, priority: int | None = None,
                       sticky: bool = False, desired_worker_id: str | None = None,
                       desired_worker_labels: DesiredLabels = None) -> Any:
+        if (durable := _durable_ops.durable_parent()) is not None:  # a recorded child of a durable task
+            opts = _options(options, child_key, additional_metadata, priority, sticky, desired_worker_id,
+                            desired_worker_labels)
+            return (await _durable_ops.run_children(self, durable, [(input, opts)], wait_for_result))[0]
         ref = await self.aio_run_no_wait(input, options, child_key, additional_metadata, priority, sticky,
                                          desired_worker_id, desired_worker_labels)
         return self._ref(ref) if not wait_for_result else self._shape(await ref.aio_result())
@@ -406,6 +411,9 @@ class Workflow(Generic[TWorkflowInput]):
 
     async def aio_run_many(self, workflows: Sequence[WorkflowRunTriggerConfig], return_exceptions: bool = False,
                            wait_for_result: bool = True) -> list[Any]:
+        if (durable := _durable_ops.durable_parent()) is not None:  # recorded children of a durable task
+            return await _durable_ops.run_children(self, durable, [(w.input, w.options) for w in workflows],
+                                                   wait_for_result, return_exceptions)
         refs = await self._client.runs.aio_bulk_trigger(self, workflows)
         if not wait_for_result:
             return refs

@@ -24,23 +24,58 @@ _sym_db = _symbol_database.Default()
 
 
 from hatchet_worker._proto import v1_condition_pb2 as hatchet__worker_dot___proto_dot_v1__condition__pb2
+from hatchet_worker._proto import v1_trigger_pb2 as hatchet__worker_dot___proto_dot_v1__trigger__pb2
 
 
-DESCRIPTOR = _pool.POOL.AddSerializedFile(b'\n)hatchet_worker/_proto/v1_dispatcher.proto\x12\x02v1\x1a(hatchet_worker/_proto/v1_condition.proto\"z\n\x1bRegisterDurableEventRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x12\n\nsignal_key\x18\x02 \x01(\t\x12\x36\n\nconditions\x18\x03 \x01(\x0b\x32\".v1.DurableEventListenerConditions\"\x1e\n\x1cRegisterDurableEventResponse\"C\n\x1cListenForDurableEventRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x12\n\nsignal_key\x18\x02 \x01(\t\"A\n\x0c\x44urableEvent\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x12\n\nsignal_key\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x32\xbe\x01\n\x0cV1Dispatcher\x12[\n\x14RegisterDurableEvent\x12\x1f.v1.RegisterDurableEventRequest\x1a .v1.RegisterDurableEventResponse\"\x00\x12Q\n\x15ListenForDurableEvent\x12 .v1.ListenForDurableEventRequest\x1a\x10.v1.DurableEvent\"\x00(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _pool.POOL.AddSerializedFile(b'\n)hatchet_worker/_proto/v1_dispatcher.proto\x12\x02v1\x1a(hatchet_worker/_proto/v1_condition.proto\x1a&hatchet_worker/_proto/v1_trigger.proto\"y\n\x17\x44urableEventLogEntryRef\x12 \n\x18\x64urable_task_external_id\x18\x01 \x01(\t\x12\x18\n\x10invocation_count\x18\x02 \x01(\x05\x12\x11\n\tbranch_id\x18\x03 \x01(\x03\x12\x0f\n\x07node_id\x18\x04 \x01(\x03\"5\n DurableTaskRequestRegisterWorker\x12\x11\n\tworker_id\x18\x01 \x01(\t\"6\n!DurableTaskResponseRegisterWorker\x12\x11\n\tworker_id\x18\x01 \x01(\t\"^\n\x16\x44urableTaskRunAckEntry\x12\x0f\n\x07node_id\x18\x01 \x01(\x03\x12\x11\n\tbranch_id\x18\x02 \x01(\x03\x12 \n\x18workflow_run_external_id\x18\x03 \x01(\t\"\xa3\x01\n\x1f\x44urableTaskEventMemoAckResponse\x12(\n\x03ref\x18\x01 \x01(\x0b\x32\x1b.v1.DurableEventLogEntryRef\x12\x1c\n\x14memo_already_existed\x18\x02 \x01(\x08\x12 \n\x13memo_result_payload\x18\x03 \x01(\x0cH\x00\x88\x01\x01\x42\x16\n\x14_memo_result_payload\"\x95\x01\n&DurableTaskEventTriggerRunsAckResponse\x12 \n\x18\x64urable_task_external_id\x18\x01 \x01(\t\x12\x18\n\x10invocation_count\x18\x02 \x01(\x05\x12/\n\x0brun_entries\x18\x03 \x03(\x0b\x32\x1a.v1.DurableTaskRunAckEntry\"N\n\"DurableTaskEventWaitForAckResponse\x12(\n\x03ref\x18\x01 \x01(\x0b\x32\x1b.v1.DurableEventLogEntryRef\"\xa8\x01\n)DurableTaskEventLogEntryCompletedResponse\x12(\n\x03ref\x18\x01 \x01(\x0b\x32\x1b.v1.DurableEventLogEntryRef\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\x12\x12\n\nis_failure\x18\x03 \x01(\x08\x12\x1a\n\rerror_message\x18\x04 \x01(\tH\x00\x88\x01\x01\x42\x10\n\x0e_error_message\"\x7f\n!DurableTaskEvictInvocationRequest\x12\x18\n\x10invocation_count\x18\x01 \x01(\x05\x12 \n\x18\x64urable_task_external_id\x18\x02 \x01(\t\x12\x13\n\x06reason\x18\x03 \x01(\tH\x00\x88\x01\x01\x42\t\n\x07_reason\"\\\n\x1e\x44urableTaskEvictionAckResponse\x12\x18\n\x10invocation_count\x18\x01 \x01(\x05\x12 \n\x18\x64urable_task_external_id\x18\x02 \x01(\t\"\x82\x01\n DurableTaskAwaitedCompletedEntry\x12 \n\x18\x64urable_task_external_id\x18\x01 \x01(\t\x12\x11\n\tbranch_id\x18\x02 \x01(\x03\x12\x0f\n\x07node_id\x18\x03 \x01(\x03\x12\x18\n\x10invocation_count\x18\x04 \x01(\x05\"j\n\x1c\x44urableTaskServerEvictNotice\x12 \n\x18\x64urable_task_external_id\x18\x01 \x01(\t\x12\x18\n\x10invocation_count\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t\"r\n\x1e\x44urableTaskWorkerStatusRequest\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12=\n\x0fwaiting_entries\x18\x02 \x03(\x0b\x32$.v1.DurableTaskAwaitedCompletedEntry\"m\n\x1e\x44urableTaskCompleteMemoRequest\x12(\n\x03ref\x18\x01 \x01(\x0b\x32\x1b.v1.DurableEventLogEntryRef\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\x12\x10\n\x08memo_key\x18\x03 \x01(\x0c\"\x83\x01\n\x16\x44urableTaskMemoRequest\x12\x18\n\x10invocation_count\x18\x01 \x01(\x05\x12 \n\x18\x64urable_task_external_id\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\x0c\x12\x14\n\x07payload\x18\x04 \x01(\x0cH\x00\x88\x01\x01\x42\n\n\x08_payload\"\x8d\x01\n\x1d\x44urableTaskTriggerRunsRequest\x12\x18\n\x10invocation_count\x18\x01 \x01(\x05\x12 \n\x18\x64urable_task_external_id\x18\x02 \x01(\t\x12\x30\n\x0ctrigger_opts\x18\x03 \x03(\x0b\x32\x1a.v1.TriggerWorkflowRequest\"\xd3\x01\n\x19\x44urableTaskWaitForRequest\x12\x18\n\x10invocation_count\x18\x01 \x01(\x05\x12 \n\x18\x64urable_task_external_id\x18\x02 \x01(\t\x12\x44\n\x13wait_for_conditions\x18\x03 \x01(\x0b\x32\".v1.DurableEventListenerConditionsH\x00\x88\x01\x01\x12\x12\n\x05label\x18\x04 \x01(\tH\x01\x88\x01\x01\x42\x16\n\x14_wait_for_conditionsB\x08\n\x06_label\"\xb7\x03\n\x12\x44urableTaskRequest\x12?\n\x0fregister_worker\x18\x01 \x01(\x0b\x32$.v1.DurableTaskRequestRegisterWorkerH\x00\x12*\n\x04memo\x18\x02 \x01(\x0b\x32\x1a.v1.DurableTaskMemoRequestH\x00\x12\x39\n\x0ctrigger_runs\x18\x03 \x01(\x0b\x32!.v1.DurableTaskTriggerRunsRequestH\x00\x12\x31\n\x08wait_for\x18\x04 \x01(\x0b\x32\x1d.v1.DurableTaskWaitForRequestH\x00\x12\x41\n\x10\x65vict_invocation\x18\x05 \x01(\x0b\x32%.v1.DurableTaskEvictInvocationRequestH\x00\x12;\n\rworker_status\x18\x06 \x01(\x0b\x32\".v1.DurableTaskWorkerStatusRequestH\x00\x12;\n\rcomplete_memo\x18\x07 \x01(\x0b\x32\".v1.DurableTaskCompleteMemoRequestH\x00\x42\t\n\x07message\"\x89\x01\n\x18\x44urableTaskErrorResponse\x12(\n\x03ref\x18\x01 \x01(\x0b\x32\x1b.v1.DurableEventLogEntryRef\x12,\n\nerror_type\x18\x02 \x01(\x0e\x32\x18.v1.DurableTaskErrorType\x12\x15\n\rerror_message\x18\x03 \x01(\t\"\x92\x04\n\x13\x44urableTaskResponse\x12@\n\x0fregister_worker\x18\x01 \x01(\x0b\x32%.v1.DurableTaskResponseRegisterWorkerH\x00\x12\x37\n\x08memo_ack\x18\x02 \x01(\x0b\x32#.v1.DurableTaskEventMemoAckResponseH\x00\x12\x46\n\x10trigger_runs_ack\x18\x03 \x01(\x0b\x32*.v1.DurableTaskEventTriggerRunsAckResponseH\x00\x12>\n\x0cwait_for_ack\x18\x04 \x01(\x0b\x32&.v1.DurableTaskEventWaitForAckResponseH\x00\x12H\n\x0f\x65ntry_completed\x18\x05 \x01(\x0b\x32-.v1.DurableTaskEventLogEntryCompletedResponseH\x00\x12-\n\x05\x65rror\x18\x06 \x01(\x0b\x32\x1c.v1.DurableTaskErrorResponseH\x00\x12:\n\x0c\x65viction_ack\x18\x07 \x01(\x0b\x32\".v1.DurableTaskEvictionAckResponseH\x00\x12\x38\n\x0cserver_evict\x18\x08 \x01(\x0b\x32 .v1.DurableTaskServerEvictNoticeH\x00\x42\t\n\x07message*k\n\x14\x44urableTaskErrorType\x12\'\n#DURABLE_TASK_ERROR_TYPE_UNSPECIFIED\x10\x00\x12*\n&DURABLE_TASK_ERROR_TYPE_NONDETERMINISM\x10\x01\x32T\n\x0cV1Dispatcher\x12\x44\n\x0b\x44urableTask\x12\x16.v1.DurableTaskRequest\x1a\x17.v1.DurableTaskResponse\"\x00(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hatchet_worker._proto.v1_dispatcher_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REGISTERDURABLEEVENTREQUEST']._serialized_start=91
-  _globals['_REGISTERDURABLEEVENTREQUEST']._serialized_end=213
-  _globals['_REGISTERDURABLEEVENTRESPONSE']._serialized_start=215
-  _globals['_REGISTERDURABLEEVENTRESPONSE']._serialized_end=245
-  _globals['_LISTENFORDURABLEEVENTREQUEST']._serialized_start=247
-  _globals['_LISTENFORDURABLEEVENTREQUEST']._serialized_end=314
-  _globals['_DURABLEEVENT']._serialized_start=316
-  _globals['_DURABLEEVENT']._serialized_end=381
-  _globals['_V1DISPATCHER']._serialized_start=384
-  _globals['_V1DISPATCHER']._serialized_end=574
+  _globals['_DURABLETASKERRORTYPE']._serialized_start=3328
+  _globals['_DURABLETASKERRORTYPE']._serialized_end=3435
+  _globals['_DURABLEEVENTLOGENTRYREF']._serialized_start=131
+  _globals['_DURABLEEVENTLOGENTRYREF']._serialized_end=252
+  _globals['_DURABLETASKREQUESTREGISTERWORKER']._serialized_start=254
+  _globals['_DURABLETASKREQUESTREGISTERWORKER']._serialized_end=307
+  _globals['_DURABLETASKRESPONSEREGISTERWORKER']._serialized_start=309
+  _globals['_DURABLETASKRESPONSEREGISTERWORKER']._serialized_end=363
+  _globals['_DURABLETASKRUNACKENTRY']._serialized_start=365
+  _globals['_DURABLETASKRUNACKENTRY']._serialized_end=459
+  _globals['_DURABLETASKEVENTMEMOACKRESPONSE']._serialized_start=462
+  _globals['_DURABLETASKEVENTMEMOACKRESPONSE']._serialized_end=625
+  _globals['_DURABLETASKEVENTTRIGGERRUNSACKRESPONSE']._serialized_start=628
+  _globals['_DURABLETASKEVENTTRIGGERRUNSACKRESPONSE']._serialized_end=777
+  _globals['_DURABLETASKEVENTWAITFORACKRESPONSE']._serialized_start=779
+  _globals['_DURABLETASKEVENTWAITFORACKRESPONSE']._serialized_end=857
+  _globals['_DURABLETASKEVENTLOGENTRYCOMPLETEDRESPONSE']._serialized_start=860
+  _globals['_DURABLETASKEVENTLOGENTRYCOMPLETEDRESPONSE']._serialized_end=1028
+  _globals['_DURABLETASKEVICTINVOCATIONREQUEST']._serialized_start=1030
+  _globals['_DURABLETASKEVICTINVOCATIONREQUEST']._serialized_end=1157
+  _globals['_DURABLETASKEVICTIONACKRESPONSE']._serialized_start=1159
+  _globals['_DURABLETASKEVICTIONACKRESPONSE']._serialized_end=1251
+  _globals['_DURABLETASKAWAITEDCOMPLETEDENTRY']._serialized_start=1254
+  _globals['_DURABLETASKAWAITEDCOMPLETEDENTRY']._serialized_end=1384
+  _globals['_DURABLETASKSERVEREVICTNOTICE']._serialized_start=1386
+  _globals['_DURABLETASKSERVEREVICTNOTICE']._serialized_end=1492
+  _globals['_DURABLETASKWORKERSTATUSREQUEST']._serialized_start=1494
+  _globals['_DURABLETASKWORKERSTATUSREQUEST']._serialized_end=1608
+  _globals['_DURABLETASKCOMPLETEMEMOREQUEST']._serialized_start=1610
+  _globals['_DURABLETASKCOMPLETEMEMOREQUEST']._serialized_end=1719
+  _globals['_DURABLETASKMEMOREQUEST']._serialized_start=1722
+  _globals['_DURABLETASKMEMOREQUEST']._serialized_end=1853
+  _globals['_DURABLETASKTRIGGERRUNSREQUEST']._serialized_start=1856
+  _globals['_DURABLETASKTRIGGERRUNSREQUEST']._serialized_end=1997
+  _globals['_DURABLETASKWAITFORREQUEST']._serialized_start=2000
+  _globals['_DURABLETASKWAITFORREQUEST']._serialized_end=2211
+  _globals['_DURABLETASKREQUEST']._serialized_start=2214
+  _globals['_DURABLETASKREQUEST']._serialized_end=2653
+  _globals['_DURABLETASKERRORRESPONSE']._serialized_start=2656
+  _globals['_DURABLETASKERRORRESPONSE']._serialized_end=2793
+  _globals['_DURABLETASKRESPONSE']._serialized_start=2796
+  _globals['_DURABLETASKRESPONSE']._serialized_end=3326
+  _globals['_V1DISPATCHER']._serialized_start=3437
+  _globals['_V1DISPATCHER']._serialized_end=3521
 # @@protoc_insertion_point(module_scope)
