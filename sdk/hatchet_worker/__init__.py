@@ -15,6 +15,12 @@ if TYPE_CHECKING:
     from hatchet_worker._event_push import BulkPushEventOptions as BulkPushEventOptions
     from hatchet_worker._event_push import BulkPushEventWithMetadata as BulkPushEventWithMetadata
     from hatchet_worker._event_push import PushEventOptions as PushEventOptions
+    from hatchet_worker._filters import DefaultFilter as DefaultFilter
+    from hatchet_worker._idempotency import BulkTriggerIdempotencyCollisionError as BulkTriggerIdempotencyCollisionError
+    from hatchet_worker._idempotency import IdempotencyCollisionError as IdempotencyCollisionError
+    from hatchet_worker._idempotency import StatusBasedIdempotencyConfig as StatusBasedIdempotencyConfig
+    from hatchet_worker._idempotency import TTLBasedIdempotencyConfig as TTLBasedIdempotencyConfig
+    from hatchet_worker._run_details import RunStatus as RunStatus
     from hatchet_worker._runs_rest import BulkCancelReplayOpts as BulkCancelReplayOpts
     from hatchet_worker._runs_rest import RunFilter as RunFilter
     from hatchet_worker.client import Hatchet as Hatchet
@@ -63,6 +69,12 @@ _EXPORTS: dict[str, str] = {
     "BulkPushEventOptions": "_event_push",
     "BulkPushEventWithMetadata": "_event_push",
     "PushEventOptions": "_event_push",
+    "DefaultFilter": "_filters",
+    "BulkTriggerIdempotencyCollisionError": "_idempotency",
+    "IdempotencyCollisionError": "_idempotency",
+    "StatusBasedIdempotencyConfig": "_idempotency",
+    "TTLBasedIdempotencyConfig": "_idempotency",
+    "RunStatus": "_run_details",
     "BulkCancelReplayOpts": "_runs_rest",
     "RunFilter": "_runs_rest",
     "V1TaskStatus": "clients.rest.models._enums",

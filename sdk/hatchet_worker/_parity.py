@@ -12,19 +12,7 @@ EVICTION = "durable-task eviction is not implemented yet"
 
 UNSUPPORTED: dict[str, dict[str, str]] = {
     # Accepted in the signature; a value other than the default raises UnsupportedFeatureError.
-    "Hatchet.task": {
-        "default_filters": "event filters are not implemented yet",
-        "idempotency": "idempotency keys are not implemented yet",
-    },
-    "Hatchet.durable_task": {
-        "default_filters": "event filters are not implemented yet",
-        "idempotency": "idempotency keys are not implemented yet",
-        "eviction_policy": EVICTION,
-    },
-    "Hatchet.workflow": {
-        "default_filters": "event filters are not implemented yet",
-        "idempotency": "idempotency keys are not implemented yet",
-    },
+    "Hatchet.durable_task": {"eviction_policy": EVICTION},
     "Workflow.durable_task": {"eviction_policy": EVICTION},
     "TriggerWorkflowOptions": {
         "namespace": "set the namespace on ClientConfig (the official SDK deprecates this option too)",
@@ -65,13 +53,9 @@ NO_EFFECT: dict[str, dict[str, str]] = {
 }
 
 NO_PAUSE = "engine v0.104.7 has no PauseRateLimit"
-NO_RATE_LIMIT_LIST = "listing rate limits is not provided yet"
-NO_BULK = "bulk changes of scheduled runs are not provided yet; delete or update them one by one"
 MISSING_METHODS: dict[str, str] = {
     # Present as methods that raise UnsupportedFeatureError when called.
     "RateLimitsClient.pause": NO_PAUSE, "RateLimitsClient.aio_pause": NO_PAUSE,
-    "RateLimitsClient.list": NO_RATE_LIMIT_LIST, "RateLimitsClient.aio_list": NO_RATE_LIMIT_LIST,
-    **{f"ScheduledClient.{m}": NO_BULK for m in ("bulk_delete", "aio_bulk_delete", "bulk_update", "aio_bulk_update")},
 }
 
 SCHEDULE_DIFFERS = ("keyword options apply on top of options=, as for run; options= fields a scheduled run cannot "
@@ -99,10 +83,6 @@ MISSING_METHODS.update({f"RunsClient.{m}": NO_PAGINATED for m in (
     "aio_bulk_cancel_by_filters_with_pagination", "bulk_replay_by_filters_with_pagination",
     "aio_bulk_replay_by_filters_with_pagination")})
 MISSING_METHODS.update({"RunsClient.reset_durable_task": NO_BRANCH, "RunsClient.aio_reset_durable_task": NO_BRANCH})
-DIFFERENCES.update({
-    "RunsClient.get_details": "returns the engine's GetRunDetailsResponse message, not a WorkflowRunDetail",
-    "RunsClient.aio_get_details": "returns the engine's GetRunDetailsResponse message, not a WorkflowRunDetail",
-})
 MISSING_METHODS.update({"Standalone." + name.split(".", 1)[1]: reason for name, reason in list(MISSING_METHODS.items())
                         if name.startswith("Workflow.") and not name.endswith("_task")})
 
@@ -111,12 +91,6 @@ MISSING_METHODS.update({"Standalone." + name.split(".", 1)[1]: reason for name, 
 # Every other (path, name) of the list in tests/unit/sdk/test_parity_imports.py resolves.
 _MISSING_IMPORTS: dict[str, tuple[str, ...]] = {
     EVICTION: ("hatchet_sdk:EvictionPolicy", "hatchet_sdk.runnables.eviction:EvictionPolicy"),
-    "idempotency keys are not implemented yet": (
-        "hatchet_sdk:BulkTriggerIdempotencyCollisionError", "hatchet_sdk:IdempotencyCollisionError",
-        "hatchet_sdk:StatusBasedIdempotencyConfig", "hatchet_sdk:TTLBasedIdempotencyConfig"),
-    "event filters are not implemented yet": ("hatchet_sdk:DefaultFilter",),
-    "the gRPC run detail types are not provided (hatchet.runs.get returns the REST V1WorkflowRunDetails)": (
-        "hatchet_sdk:RunStatus", "hatchet_sdk.clients.admin:WorkflowRunDetail"),
     "batch tasks are not provided yet": ("hatchet_sdk.runnables.types:BatchMemberId",),
     "not provided: this SDK has no equivalent error type yet": (
         "hatchet_sdk.exceptions:DedupeViolationError", "hatchet_sdk.exceptions:NonDeterminismError"),

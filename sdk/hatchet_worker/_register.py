@@ -90,6 +90,9 @@ def workflow_proto(workflow: Workflow[Any], namespace: str) -> v1_workflows_pb2.
     schema = _input_schema(workflow)
     if schema is not None:
         msg.input_json_schema = schema
+    msg.default_filters.extend(f.to_proto() for f in workflow.default_filters)
+    if workflow.idempotency is not None:
+        msg.idempotency.CopyFrom(workflow.idempotency.to_proto())
     return msg
 
 

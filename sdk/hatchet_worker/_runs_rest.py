@@ -105,9 +105,9 @@ class RunsRestMixin:
     _client: Hatchet
 
     if TYPE_CHECKING:  # provided by RunsClient (gRPC)
-        def get_details(self, external_id: str) -> v1_workflows_pb2.GetRunDetailsResponse: ...
+        def _details_proto(self, external_id: str) -> v1_workflows_pb2.GetRunDetailsResponse: ...
 
-        async def aio_get_details(self, external_id: str) -> v1_workflows_pb2.GetRunDetailsResponse: ...
+        async def _aio_details_proto(self, external_id: str) -> v1_workflows_pb2.GetRunDetailsResponse: ...
 
     def _rest(self, method: str, path: str, body: object | None = None) -> Any:
         config = self._client.config
@@ -142,10 +142,10 @@ class RunsRestMixin:
         same values, but the REST read tables follow a run's end by a moment (measured: RUNNING after
         ``aio_result()`` returned), while this is what ``result()`` itself reads, so the two agree.
         """
-        return _status(self.get_details(workflow_run_id).status)
+        return _status(self._details_proto(workflow_run_id).status)
 
     async def aio_get_status(self, workflow_run_id: str) -> V1TaskStatus:
-        return _status((await self.aio_get_details(workflow_run_id)).status)
+        return _status((await self._aio_details_proto(workflow_run_id)).status)
 
     def get_result(self, run_id: str) -> dict[str, Any]:
         return self.get(run_id).run.output

@@ -4,18 +4,19 @@ As in the official SDK these are the engine's REST API (``/api/v1/tenants/{tenan
 and ``.../scheduled``), answering with the official models (``CronWorkflows``, ``CronWorkflowsList``,
 ``ScheduledWorkflows``, ``ScheduledWorkflowsList``). A workflow name given to ``create`` gets the
 namespace, as there; list filters are passed as given. The ``aio_`` forms run the call on a thread,
-as the official ones do. ``hatchet.scheduled.bulk_delete`` / ``bulk_update`` are not provided yet and
-raise naming themselves.
+as the official ones do. ``hatchet.scheduled.bulk_delete`` / ``bulk_update`` are the engine's
+``scheduled/bulk-delete`` and ``bulk-update`` endpoints, sent as the official SDK sends them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
-from hatchet_worker import _parity, _rest
+from hatchet_worker import _rest
 from hatchet_worker._schedules import check_cron_expression
 from hatchet_worker.clients.rest.models._enums import (
     CronWorkflowsOrderByField,
@@ -25,17 +26,19 @@ from hatchet_worker.clients.rest.models._enums import (
 )
 from hatchet_worker.clients.rest.models.cron_workflows import CronWorkflows
 from hatchet_worker.clients.rest.models.cron_workflows_list import CronWorkflowsList
+from hatchet_worker.clients.rest.models.feature_parts import (
+    ScheduledWorkflowsBulkDeleteResponse,
+    ScheduledWorkflowsBulkUpdateItem,
+    ScheduledWorkflowsBulkUpdateResponse,
+)
 from hatchet_worker.clients.rest.models.scheduled_workflows import ScheduledWorkflows
 from hatchet_worker.clients.rest.models.scheduled_workflows_list import ScheduledWorkflowsList
-from hatchet_worker.exceptions import UnsupportedFeatureError
 
 if TYPE_CHECKING:
     from hatchet_worker.client import Hatchet
 
-NO_BULK = _parity.NO_BULK
-
-
 metadata_filter = _rest.metadata_kv
+logger = logging.getLogger("hatchet_worker")
 
 
 class _RestFeature:
@@ -151,14 +154,49 @@ class ScheduledClient(_RestFeature):
     async def aio_get(self, scheduled_id: str) -> ScheduledWorkflows:
         return await asyncio.to_thread(self.get, scheduled_id)
 
-    def bulk_delete(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise UnsupportedFeatureError("hatchet.scheduled.bulk_delete", NO_BULK)
+    def bulk_delete(self, *, scheduled_ids: Sequence[str] | None = None, workflow_id: str | None = None,
+                    parent_workflow_run_id: str | None = None, parent_step_run_id: str | None = None,
+                    statuses: Sequence[ScheduledRunStatus] | None = None,
+                    additional_metadata: Mapping[str, Any] | None = None) -> ScheduledWorkflowsBulkDeleteResponse:
+        """Delete the scheduled runs ``scheduled_ids``, or those matching the filter fields.
 
-    async def aio_bulk_delete(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise UnsupportedFeatureError("hatchet.scheduled.aio_bulk_delete", NO_BULK)
+        Raises:
+            ValueError: neither ids nor a filter field were given (as in the official SDK).
+        """
+        if statuses:  # the engine's bulk-delete filter has no statuses; the official SDK warns likewise
+            logger.warning("The 'statuses' filter is not supported for bulk delete and will be ignored.")
+        filters = {"workflowId": workflow_id, "parentWorkflowRunId": parent_workflow_run_id,
+                   "parentStepRunId": parent_step_run_id, "additionalMetadata": metadata_filter(additional_metadata)}
+        has_filter = any(v is not None for v in (workflow_id, parent_workflow_run_id, parent_step_run_id,
+                                                 additional_metadata))
+        if not scheduled_ids and not has_filter:
+            raise ValueError("bulk_delete requires either scheduled_ids or at least one filter field.")
+        body: dict[str, Any] = {}
+        if scheduled_ids:
+            body["scheduledWorkflowRunIds"] = list(scheduled_ids)
+        if has_filter:
+            body["filter"] = {k: v for k, v in filters.items() if v is not None}
+        return ScheduledWorkflowsBulkDeleteResponse.model_validate(self._call("POST", "scheduled/bulk-delete", body))
 
-    def bulk_update(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise UnsupportedFeatureError("hatchet.scheduled.bulk_update", NO_BULK)
+    async def aio_bulk_delete(self, *, scheduled_ids: Sequence[str] | None = None, workflow_id: str | None = None,
+                              parent_workflow_run_id: str | None = None, parent_step_run_id: str | None = None,
+                              statuses: Sequence[ScheduledRunStatus] | None = None,
+                              additional_metadata: Mapping[str, Any] | None = None,
+                              ) -> ScheduledWorkflowsBulkDeleteResponse:
+        return await asyncio.to_thread(
+            lambda: self.bulk_delete(scheduled_ids=scheduled_ids, workflow_id=workflow_id,
+                                     parent_workflow_run_id=parent_workflow_run_id,
+                                     parent_step_run_id=parent_step_run_id, statuses=statuses,
+                                     additional_metadata=additional_metadata))
 
-    async def aio_bulk_update(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise UnsupportedFeatureError("hatchet.scheduled.aio_bulk_update", NO_BULK)
+    def bulk_update(self, updates: Sequence[ScheduledWorkflowsBulkUpdateItem | tuple[str, datetime]],
+                    ) -> ScheduledWorkflowsBulkUpdateResponse:
+        """Move many scheduled runs: ``(id, trigger_at)`` pairs or ``ScheduledWorkflowsBulkUpdateItem``s."""
+        items = [u if isinstance(u, ScheduledWorkflowsBulkUpdateItem)
+                 else ScheduledWorkflowsBulkUpdateItem(id=u[0], triggerAt=u[1]) for u in updates]
+        body = {"updates": [{"id": item.id, "triggerAt": item.trigger_at.isoformat()} for item in items]}
+        return ScheduledWorkflowsBulkUpdateResponse.model_validate(self._call("POST", "scheduled/bulk-update", body))
+
+    async def aio_bulk_update(self, updates: Sequence[ScheduledWorkflowsBulkUpdateItem | tuple[str, datetime]],
+                              ) -> ScheduledWorkflowsBulkUpdateResponse:
+        return await asyncio.to_thread(self.bulk_update, updates)

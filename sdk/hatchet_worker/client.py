@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from hatchet_worker import _parity
+from hatchet_worker import _filters, _parity
 from hatchet_worker._event_push import EventClient
 from hatchet_worker._lifespan import LifespanFn
 from hatchet_worker._rate_limits import RateLimitsClient
@@ -57,6 +57,7 @@ class Hatchet:
         self.cron = CronClient(self)
         self.scheduled = ScheduledClient(self)
         self.workers = WorkersClient(self)
+        self.filters = _filters.FiltersClient(self)
 
     @property
     def tenant_id(self) -> str:
@@ -76,12 +77,14 @@ class Hatchet:
                  default_additional_metadata: Mapping[str, Any] | None = None, idempotency: Any = None,
                  ) -> Workflow[Any]:
         """Declare a workflow; add tasks with ``@workflow.task()``."""
-        _not_yet("Hatchet.workflow", default_filters=default_filters, idempotency=idempotency)
-        return Workflow(self, name=name, description=description, input_validator=input_validator,
-                        on_events=on_events or (), on_crons=on_crons or (), version=version, sticky=sticky,
-                        default_priority=default_priority, concurrency=concurrency,
-                        default_additional_metadata=default_additional_metadata, task_defaults=task_defaults,
-                        cron_input=cron_input)
+        wf: Workflow[Any] = Workflow(
+            self, name=name, description=description, input_validator=input_validator,
+            on_events=on_events or (), on_crons=on_crons or (), version=version, sticky=sticky,
+            default_priority=default_priority, concurrency=concurrency,
+            default_additional_metadata=default_additional_metadata, task_defaults=task_defaults,
+            cron_input=cron_input)
+        _filters.declared(wf, default_filters, idempotency)
+        return wf
 
     def _standalone(self, *, durable: bool, name: str | None, description: str | None,
                     input_validator: type[Any] | None, on_events: Sequence[str] | None,
@@ -89,6 +92,7 @@ class Hatchet:
                     default_priority: int | None,
                     concurrency: ConcurrencyArg,
                     default_additional_metadata: Mapping[str, Any] | None, cron_input: Any,
+                    default_filters: Sequence[Any] | None, idempotency: Any,
                     task_opts: dict[str, Any]) -> Callable[[Callable[..., Any]], Standalone[Any, Any]]:
         def decorator(fn: Callable[..., Any]) -> Standalone[Any, Any]:
             wf: Standalone[Any, Any] = Standalone(
@@ -96,6 +100,7 @@ class Hatchet:
                 on_events=on_events or (), on_crons=on_crons or (), version=version, sticky=sticky,
                 default_priority=default_priority, default_additional_metadata=default_additional_metadata,
                 cron_input=cron_input)
+            _filters.declared(wf, default_filters, idempotency)
             declare = wf.durable_task if durable else wf.task
             task = declare(name=name or fn.__name__, concurrency=concurrency, **task_opts)(fn)
             return wf._bind(task)
@@ -117,12 +122,12 @@ class Hatchet:
              slot_cost: int | None = None, idempotency: Any = None, cron_input: Any = None,
              ) -> Callable[[Callable[..., Any]], Standalone[Any, Any]]:
         """Declare a standalone task: a one-task workflow whose ``run`` returns the task's output."""
-        _not_yet("Hatchet.task", default_filters=default_filters, idempotency=idempotency)
         return self._standalone(
             durable=False, name=name, description=description, input_validator=input_validator,
             on_events=on_events, on_crons=on_crons, version=version, sticky=sticky,
             default_priority=default_priority, concurrency=concurrency,
-            default_additional_metadata=default_additional_metadata, cron_input=cron_input, task_opts={
+            default_additional_metadata=default_additional_metadata, cron_input=cron_input,
+            default_filters=default_filters, idempotency=idempotency, task_opts={
                 "schedule_timeout": schedule_timeout, "execution_timeout": execution_timeout,
                 "retries": retries, "rate_limits": rate_limits,
                 "desired_worker_labels": desired_worker_labels,
@@ -144,13 +149,13 @@ class Hatchet:
                      eviction_policy: Any = None, idempotency: Any = None, cron_input: Any = None,
                      ) -> Callable[[Callable[..., Any]], Standalone[Any, Any]]:
         """Declare a standalone durable task (runs from the worker's ``durable`` slot pool)."""
-        _not_yet("Hatchet.durable_task", default_filters=default_filters, idempotency=idempotency,
-                 eviction_policy=eviction_policy)
+        _not_yet("Hatchet.durable_task", eviction_policy=eviction_policy)
         return self._standalone(
             durable=True, name=name, description=description, input_validator=input_validator,
             on_events=on_events, on_crons=on_crons, version=version, sticky=sticky,
             default_priority=default_priority, concurrency=concurrency,
-            default_additional_metadata=default_additional_metadata, cron_input=cron_input, task_opts={
+            default_additional_metadata=default_additional_metadata, cron_input=cron_input,
+            default_filters=default_filters, idempotency=idempotency, task_opts={
                 "schedule_timeout": schedule_timeout, "execution_timeout": execution_timeout,
                 "retries": retries, "rate_limits": rate_limits,
                 "desired_worker_labels": desired_worker_labels,

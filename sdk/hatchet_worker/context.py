@@ -26,6 +26,7 @@ from hatchet_worker.workflow import Duration, Task, duration_expr
 
 if TYPE_CHECKING:
     from hatchet_worker._proto.dispatcher_pb2 import AssignedAction
+    from hatchet_worker.exceptions import TaskRunError
 
 log = logging.getLogger("hatchet_worker.task")
 T = TypeVar("T")
@@ -207,6 +208,13 @@ class Context(StreamingContext, LabelsContext):
         """For an on-failure task: the errors of the failed tasks, by task name."""
         value = self._payload.get("step_run_errors")
         return value if isinstance(value, Mapping) else {}
+
+    def get_task_run_error(self, task: Task[Any, Any]) -> TaskRunError | None:
+        """For an on-failure task: ``task``'s error with its type and traceback (the official
+        ``TaskRunError`` attributes), None if it did not fail (``_task_errors``)."""
+        from hatchet_worker._task_errors import task_run_error
+
+        return task_run_error(task.name, self.task_run_errors.get(task.name))
 
     # -- cancellation ---------------------------------------------------------------------------------
     @property

@@ -33,6 +33,10 @@ class TaskRunError(Exception):
         self.task_name = task_name
         self.message = message
         self.task_run_external_id = task_run_external_id
+        # The official SDK's names for the parts (``ctx.get_task_run_error`` fills type and trace).
+        self.exc = message
+        self.exc_type = ""
+        self.trace = ""
 
 
 class FailedTaskRunExceptionGroup(Exception):

@@ -14,12 +14,13 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hatchet_worker import _channel, _serde
+from hatchet_worker import _channel, _idempotency, _run_details, _serde
 from hatchet_worker._proto import events_pb2, v1_trigger_pb2, v1_workflows_pb2, workflows_pb2
+from hatchet_worker._run_details import WorkflowRunDetail
 from hatchet_worker._runs_rest import RunsRestMixin
 from hatchet_worker._streaming import StreamSubscriber
 from hatchet_worker.context import current_context
@@ -234,13 +235,19 @@ class RunsClient(RunsRestMixin, StreamSubscriber):
     def trigger(self, workflow: Workflow[Any], input: Any,
                 options: TriggerWorkflowOptions | None) -> WorkflowRunRef:
         req = build_trigger(workflow.name, input, options, workflow.default_additional_metadata)
-        resp = self._calls()["trigger"](req, timeout=30.0, metadata=self._md())
+        try:
+            resp = self._calls()["trigger"](req, timeout=30.0, metadata=self._md())
+        except Exception as exc:
+            _raise_collision(exc)
         return WorkflowRunRef(self._client, resp.workflow_run_id)
 
     async def aio_trigger(self, workflow: Workflow[Any], input: Any,
                           options: TriggerWorkflowOptions | None) -> WorkflowRunRef:
         req = build_trigger(workflow.name, input, options, workflow.default_additional_metadata)
-        resp = await self._aio_calls()["trigger"](req, timeout=30.0, metadata=self._md())
+        try:
+            resp = await self._aio_calls()["trigger"](req, timeout=30.0, metadata=self._md())
+        except Exception as exc:
+            _raise_collision(exc)
         return WorkflowRunRef(self._client, resp.workflow_run_id)
 
     def _bulk_requests(self, workflow: Workflow[Any], items: Sequence[Any]) -> list[Any]:
@@ -252,8 +259,11 @@ class RunsClient(RunsRestMixin, StreamSubscriber):
         reqs = self._bulk_requests(workflow, items)
         refs: list[WorkflowRunRef] = []
         for i in range(0, len(reqs), 500):
-            resp = self._calls()["bulk"](workflows_pb2.BulkTriggerWorkflowRequest(workflows=reqs[i:i + 500]),
-                                         timeout=60.0, metadata=self._md())
+            try:
+                resp = self._calls()["bulk"](workflows_pb2.BulkTriggerWorkflowRequest(workflows=reqs[i:i + 500]),
+                                             timeout=60.0, metadata=self._md())
+            except Exception as exc:
+                _raise_collision(exc)
             refs += [WorkflowRunRef(self._client, rid) for rid in resp.workflow_run_ids]
         return refs
 
@@ -262,18 +272,29 @@ class RunsClient(RunsRestMixin, StreamSubscriber):
         refs: list[WorkflowRunRef] = []
         for i in range(0, len(reqs), 500):
             req = workflows_pb2.BulkTriggerWorkflowRequest(workflows=reqs[i:i + 500])
-            resp = await self._aio_calls()["bulk"](req, timeout=60.0, metadata=self._md())
+            try:
+                resp = await self._aio_calls()["bulk"](req, timeout=60.0, metadata=self._md())
+            except Exception as exc:
+                _raise_collision(exc)
             refs += [WorkflowRunRef(self._client, rid) for rid in resp.workflow_run_ids]
         return refs
 
     # -- results -------------------------------------------------------------------------------------
-    def get_details(self, external_id: str) -> v1_workflows_pb2.GetRunDetailsResponse:
+    def _details_proto(self, external_id: str) -> v1_workflows_pb2.GetRunDetailsResponse:
         req = v1_workflows_pb2.GetRunDetailsRequest(external_id=external_id)
         return self._calls()["details"](req, timeout=30.0, metadata=self._md())
 
-    async def aio_get_details(self, external_id: str) -> v1_workflows_pb2.GetRunDetailsResponse:
+    async def _aio_details_proto(self, external_id: str) -> v1_workflows_pb2.GetRunDetailsResponse:
         req = v1_workflows_pb2.GetRunDetailsRequest(external_id=external_id)
         return await self._aio_calls()["details"](req, timeout=30.0, metadata=self._md())
+
+    def get_details(self, external_id: str) -> WorkflowRunDetail:
+        """The run's status, input, metadata and each task's output or error (the official
+        ``WorkflowRunDetail``); a run the engine does not know yet is retried for about 15 s, as there."""
+        return _run_details.from_proto(external_id, _retry_not_found(lambda: self._details_proto(external_id)))
+
+    async def aio_get_details(self, external_id: str) -> WorkflowRunDetail:
+        return await asyncio.to_thread(self.get_details, external_id)
 
     def get_run_ref(self, workflow_run_id: str) -> WorkflowRunRef:
         return WorkflowRunRef(self._client, workflow_run_id)
@@ -282,7 +303,7 @@ class RunsClient(RunsRestMixin, StreamSubscriber):
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = _POLL_START
         while True:
-            found = _not_found_is_none(lambda: self.get_details(run_id))
+            found = _not_found_is_none(lambda: self._details_proto(run_id))
             result = interpret_details(run_id, found) if found is not None else None
             if result is not None:
                 return result
@@ -306,7 +327,7 @@ class RunsClient(RunsRestMixin, StreamSubscriber):
         waiting = asyncio.ensure_future(listener[1].wait(run_id))
         try:
             await asyncio.sleep(0)  # let the waiter register the run id on the stream
-            found = await _aio_not_found_is_none(self.aio_get_details(run_id))
+            found = await _aio_not_found_is_none(self._aio_details_proto(run_id))
             done = interpret_details(run_id, found) if found is not None else None
             if done is not None:
                 return done
@@ -339,6 +360,27 @@ def _make_calls(ch: Any) -> dict[str, Any]:
         "push": _channel.unary(ch, events_pb2, "EventsService", "Push"),
         "bulk_push": _channel.unary(ch, events_pb2, "EventsService", "BulkPush"),
     }
+
+
+def _raise_collision(exc: Exception) -> NoReturn:
+    """Re-raise a trigger's error, as the official idempotency error when it is a key collision."""
+    found = _idempotency.collision(exc)
+    if found is not None:
+        raise found from exc
+    raise exc
+
+
+def _retry_not_found(fetch: Callable[[], R], within: float = 15.0) -> R:
+    deadline = time.monotonic() + within
+    delay = 0.1
+    while True:
+        try:
+            return fetch()
+        except Exception as exc:
+            if not _is_not_found(exc) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
 
 
 def _is_not_found(exc: BaseException) -> bool:

@@ -135,14 +135,14 @@ def test_aio_result_of_a_finished_run_is_answered_by_one_look(client: Hatchet, s
     for ref in refs:
         ref.result(timeout=60)
     looks: list[bool] = []
-    real = client.runs.aio_get_details
+    real = client.runs._aio_details_proto
 
     async def counting(run_id: str) -> Any:
         details = await real(run_id)
         looks.append(bool(details.done))
         return details
 
-    client.runs.aio_get_details = counting  # type: ignore[method-assign]
+    client.runs._aio_details_proto = counting  # type: ignore[method-assign]
 
     async def go() -> list[Any]:
         return [await ref.aio_result(timeout=30) for ref in refs]

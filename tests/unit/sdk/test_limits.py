@@ -57,8 +57,6 @@ def test_rate_limits_client_refuses_what_it_cannot_do() -> None:
     limits = Hatchet(config=ClientConfig(token=token)).rate_limits
     with pytest.raises(UnsupportedFeatureError, match=r"rate_limits\.pause .*PauseRateLimit"):
         limits.pause("k", datetime.now(UTC))
-    with pytest.raises(UnsupportedFeatureError, match=r"rate_limits\.list"):
-        limits.list()
 
 
 def test_upsert_request_encodes_ints_as_the_official_sdk() -> None:

@@ -39,6 +39,7 @@ from hatchet_worker._event_push import (
     EventClient,
     PushEventOptions,
 )
+from hatchet_worker._filters import FiltersClient
 from hatchet_worker._rate_limits import RateLimitsClient
 from hatchet_worker._trigger_clients import CronClient, ScheduledClient
 from hatchet_worker._workers_client import WorkersClient
@@ -51,7 +52,8 @@ DOCS = Path(__file__).resolve().parents[3] / "docs" / "sdk.md"
 BEGIN, END = "<!-- parity-table:begin -->", "<!-- parity-table:end -->"
 METHODS = ["task", "durable_task", "on_failure_task", "on_success_task", "run", "aio_run", "run_no_wait",
            "aio_run_no_wait", "run_many", "aio_run_many", "run_many_no_wait", "aio_run_many_no_wait",
-           "create_bulk_run_item", "schedule", "aio_schedule", "create_cron", "aio_create_cron"]
+           "create_bulk_run_item", "schedule", "aio_schedule", "create_cron", "aio_create_cron", "create_filter",
+           "aio_create_filter"]
 
 ENUMERATE = f"""
 import inspect, json
@@ -74,8 +76,9 @@ from hatchet_sdk.features.rate_limits import RateLimitsClient
 from hatchet_sdk.features.scheduled import ScheduledClient
 from hatchet_sdk.features.runs import RunsClient
 from hatchet_sdk.features.workers import WorkersClient
+from hatchet_sdk.features.filters import FiltersClient
 from hatchet_sdk.clients.events import EventClient
-for cls in (CronClient, ScheduledClient, RateLimitsClient, RunsClient, WorkersClient):
+for cls in (CronClient, ScheduledClient, RateLimitsClient, RunsClient, WorkersClient, FiltersClient):
     for n, f in vars(cls).items():
         if not n.startswith("_") and inspect.isfunction(f):
             out[cls.__name__ + "." + n] = params(f)
@@ -108,7 +111,8 @@ MODELS = ("TriggerWorkflowOptions", "ClientConfig", "TaskDefaults", "Concurrency
 
 
 FEATURES = {"CronClient": CronClient, "ScheduledClient": ScheduledClient, "RateLimitsClient": RateLimitsClient,
-            "RunsClient": RunsClient, "WorkersClient": WorkersClient, "EventClient": EventClient}
+            "RunsClient": RunsClient, "WorkersClient": WorkersClient, "EventClient": EventClient,
+            "FiltersClient": FiltersClient}
 """The feature clients (``hatchet.cron``, ``hatchet.scheduled``, ``hatchet.rate_limits``) by official name."""
 
 

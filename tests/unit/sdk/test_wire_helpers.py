@@ -81,7 +81,8 @@ def test_backoff_grows_and_is_capped() -> None:
 def test_public_names() -> None:
     assert hatchet_worker.__all__ == sorted([
         "BulkCancelReplayOpts", "RunFilter", "V1TaskStatus", "BulkPushEventOptions", "BulkPushEventWithMetadata",
-        "PushEventOptions",
+        "PushEventOptions", "DefaultFilter", "BulkTriggerIdempotencyCollisionError", "IdempotencyCollisionError",
+        "StatusBasedIdempotencyConfig", "TTLBasedIdempotencyConfig", "RunStatus",
         "ClientConfig", "ClientTLSConfig", "ConcurrencyExpression", "ConcurrencyLimitStrategy", "ConfigError",
         "Context", "Depends", "DesiredWorkerLabel", "DurableContext", "EmptyModel", "FailedTaskRunExceptionGroup",
         "Hatchet", "HealthCheckConfig", "HealthcheckConfig", "IllegalTaskOutputError", "LifespanSetupError",

@@ -1,0 +1,154 @@
+"""Event filters: ``hatchet.filters``, ``DefaultFilter`` and ``workflow.create_filter``.
+
+A filter belongs to a workflow and has a scope and a CEL expression. When an event is pushed with a
+``scope``, the engine evaluates the expressions of the filters in that scope of each workflow the
+event key triggers (with ``input`` the event payload, ``additional_metadata``, ``payload`` the
+filter's payload) and starts a run only when one is true; a workflow with filters but none in the
+pushed scope is not started, and one without any filter is started as before. ``default_filters``
+are sent with the workflow's registration (``PutWorkflow``), as the official SDK sends them, and the
+engine keeps them as declarative filters. The client is the engine's REST API
+(``/api/v1/stable/tenants/{tenant}/filters``), as in the official SDK.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from hatchet_worker import _rest
+from hatchet_worker._idempotency import IdempotencyConfig, StatusBasedIdempotencyConfig, TTLBasedIdempotencyConfig
+from hatchet_worker._proto import v1_workflows_pb2
+from hatchet_worker.clients.rest.models.feature_parts import V1Filter, V1FilterList, V1UpdateFilterRequest
+
+if TYPE_CHECKING:
+    from hatchet_worker.client import Hatchet
+
+
+class DefaultFilter(BaseModel):
+    """A filter declared with the workflow (``hatchet.workflow(default_filters=[...])``)."""
+
+    expression: str
+    scope: str
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+    def to_proto(self) -> v1_workflows_pb2.DefaultFilter:
+        # The official SDK always sends the payload, as JSON (an empty object when none was given).
+        return v1_workflows_pb2.DefaultFilter(expression=self.expression, scope=self.scope,
+                                              payload=json.dumps(self.payload, default=str).encode())
+
+
+def declared(workflow: WorkflowFilterMethods, default_filters: Sequence[Any] | None, idempotency: Any) -> None:
+    """Record a declaration's ``default_filters`` and ``idempotency`` on its workflow (checked here, so a
+    wrong value fails at the declaration rather than at registration)."""
+    workflow.default_filters = tuple(f if isinstance(f, DefaultFilter) else
+                                     DefaultFilter.model_validate(f, from_attributes=True)
+                                     for f in default_filters or ())
+    if idempotency is not None and not isinstance(idempotency, TTLBasedIdempotencyConfig |
+                                                  StatusBasedIdempotencyConfig):
+        raise TypeError("idempotency must be a TTLBasedIdempotencyConfig or a StatusBasedIdempotencyConfig, "
+                        f"not {type(idempotency).__name__}")
+    workflow.idempotency = idempotency
+
+
+def rest(client: Hatchet, method: str, path: str, body: object | None = None, *, stable: bool = False) -> Any:
+    """A call to ``/api/v1[/stable]/tenants/{tenant}/{path}`` with the client's token."""
+    config = client.config
+    prefix = "/api/v1/stable" if stable else "/api/v1"
+    return _rest.call_json(config.server_url, config.token, method, f"{prefix}/tenants/{config.tenant_id}/{path}",
+                           body, root_ca_file=config.tls_config.root_ca_file, timeout=30.0)
+
+
+def workflow_id(client: Hatchet, name: str) -> str:
+    """The engine's id of the workflow registered as ``name`` (already namespaced).
+
+    Raises:
+        ValueError: no workflow of that name is registered (as the official ``workflow.id``).
+    """
+    answer = rest(client, "GET", _rest.with_query("workflows", {"name": name}))
+    for row in (answer or {}).get("rows") or []:
+        if row.get("name") == name:
+            return str(row["metadata"]["id"])
+    raise ValueError(f"No id found for {name}")
+
+
+class FiltersClient:
+    """``hatchet.filters``: create, list, get, update and delete the tenant's event filters."""
+
+    def __init__(self, client: Hatchet) -> None:
+        self._client = client
+
+    def _call(self, method: str, path: str, body: object | None = None) -> Any:
+        return rest(self._client, method, path, body, stable=True)
+
+    def list(self, limit: int | None = None, offset: int | None = None, workflow_ids: Sequence[str] | None = None,
+             scopes: Sequence[str] | None = None) -> V1FilterList:
+        path = _rest.with_query("filters", {"offset": offset, "limit": limit,
+                                            "workflowIds": list(workflow_ids or []) or None,
+                                            "scopes": list(scopes or []) or None})
+        return V1FilterList.model_validate(self._call("GET", path))
+
+    async def aio_list(self, limit: int | None = None, offset: int | None = None,
+                       workflow_ids: Sequence[str] | None = None, scopes: Sequence[str] | None = None) -> V1FilterList:
+        return await asyncio.to_thread(self.list, limit, offset, workflow_ids, scopes)
+
+    def get(self, filter_id: str) -> V1Filter:
+        return V1Filter.model_validate(self._call("GET", f"filters/{filter_id}"))
+
+    async def aio_get(self, filter_id: str) -> V1Filter:
+        return await asyncio.to_thread(self.get, filter_id)
+
+    def create(self, workflow_id: str, expression: str, scope: str,
+               payload: Mapping[str, Any] | None = None) -> V1Filter:
+        body: dict[str, Any] = {"workflowId": workflow_id, "expression": expression, "scope": scope}
+        if payload is not None:  # left out when not given, as the official request model does
+            body["payload"] = dict(payload)
+        return V1Filter.model_validate(self._call("POST", "filters", body))
+
+    async def aio_create(self, workflow_id: str, expression: str, scope: str,
+                         payload: Mapping[str, Any] | None = None) -> V1Filter:
+        return await asyncio.to_thread(self.create, workflow_id, expression, scope, payload)
+
+    def delete(self, filter_id: str) -> V1Filter:
+        return V1Filter.model_validate(self._call("DELETE", f"filters/{filter_id}"))
+
+    async def aio_delete(self, filter_id: str) -> V1Filter:
+        return await asyncio.to_thread(self.delete, filter_id)
+
+    def update(self, filter_id: str, updates: V1UpdateFilterRequest) -> V1Filter:
+        body = updates.model_dump(by_alias=True, exclude_none=True)
+        return V1Filter.model_validate(self._call("PATCH", f"filters/{filter_id}", body))
+
+    async def aio_update(self, filter_id: str, updates: V1UpdateFilterRequest) -> V1Filter:
+        return await asyncio.to_thread(self.update, filter_id, updates)
+
+
+class WorkflowFilterMethods:
+    """``workflow.id``, ``workflow.create_filter`` and the declared ``default_filters`` and ``idempotency``
+    (mixed into ``Workflow``; ``hatchet.workflow``/``task``/``durable_task`` set the two declarations,
+    ``_register`` sends them)."""
+
+    _client: Hatchet
+    default_filters: tuple[DefaultFilter, ...] = ()
+    idempotency: IdempotencyConfig | None = None
+
+    if TYPE_CHECKING:
+        @property
+        def name(self) -> str: ...  # the registered (namespaced) name, provided by Workflow
+
+    @property
+    def id(self) -> str:
+        """The engine's id of this workflow (looked up by name; it must be registered)."""
+        return workflow_id(self._client, self.name)
+
+    def create_filter(self, expression: str, scope: str, payload: Mapping[str, Any] | None = None) -> V1Filter:
+        """Create a filter of this workflow (``hatchet.filters.create`` with this workflow's id)."""
+        return self._client.filters.create(workflow_id=self.id, expression=expression, scope=scope,
+                                           payload=payload)
+
+    async def aio_create_filter(self, expression: str, scope: str,
+                                payload: Mapping[str, Any] | None = None) -> V1Filter:
+        return await asyncio.to_thread(self.create_filter, expression, scope, payload)
