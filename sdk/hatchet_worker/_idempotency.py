@@ -121,13 +121,16 @@ def _details(exc: BaseException) -> dict[str, bytes]:
     for key, value in pairs or ():
         if key != _DETAILS or not isinstance(value, bytes):
             continue
-        for number, any_bytes in _fields(value):
-            if number != 3 or not isinstance(any_bytes, bytes):
-                continue
-            parts = dict(_fields(any_bytes))
-            url, payload = parts.get(1, b""), parts.get(2, b"")
-            if isinstance(url, bytes) and url.decode().startswith(_PREFIX) and isinstance(payload, bytes):
-                found[url.decode()[len(_PREFIX):]] = payload
+        try:
+            for number, any_bytes in _fields(value):
+                if number != 3 or not isinstance(any_bytes, bytes):
+                    continue
+                parts = dict(_fields(any_bytes))
+                url, payload = parts.get(1, b""), parts.get(2, b"")
+                if isinstance(url, bytes) and url.decode().startswith(_PREFIX) and isinstance(payload, bytes):
+                    found[url.decode()[len(_PREFIX):]] = payload
+        except (IndexError, UnicodeDecodeError):  # not a Status message: no details to read
+            continue
     return found
 
 

@@ -166,8 +166,27 @@ def declare(sdk):
     def standalone_settings(input: Order, ctx: Context) -> None:
         return None
 
+    filtered = hatchet.workflow(name="filtered", on_events=["user:create"], default_filters=[
+        sdk.DefaultFilter(expression="input.should_skip == false", scope="foobarbaz",
+                          payload={"main_character": "Anna", "n": 2}),
+        sdk.DefaultFilter(expression="true", scope="empty")],
+        idempotency=sdk.TTLBasedIdempotencyConfig(key_expression="input.id", ttl=timedelta(minutes=1)))
+    filtered.task()(tick)
+
+    @hatchet.task(name="standalone_idempotent", on_events=["idem:go"],
+                  default_filters=[sdk.DefaultFilter(expression="input.ok", scope="s1")],
+                  idempotency=sdk.StatusBasedIdempotencyConfig(key_expression="input.id",
+                                                               fallback_ttl=timedelta(seconds=10)))
+    def standalone_idempotent(input: Any, ctx: Context) -> None:
+        return None
+
+    @hatchet.durable_task(name="durable_idempotent", idempotency=sdk.TTLBasedIdempotencyConfig(
+        key_expression="input.k", ttl=timedelta(seconds=2.5)))
+    async def durable_idempotent(input: Any, ctx: sdk.DurableContext) -> None:
+        return None
+
     return [hooks, alone, defaults, crons, plain, standalone_cron, no_input, settings, listed, counted,
-            standalone_settings]
+            standalone_settings, filtered, standalone_idempotent, durable_idempotent]
 
 
 def scheduled(sdk, wf):
