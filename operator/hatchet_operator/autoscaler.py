@@ -25,7 +25,7 @@ from typing import Any
 
 import aiohttp
 
-from hatchet_operator import autoscale
+from hatchet_operator import autoscale, render
 from hatchet_operator.api import autoscaling as api
 from hatchet_operator.api import v1alpha1
 from hatchet_operator.enginemetrics import EngineClient, IdleClock, Reading, TenantPoller, to_inputs, token_claims
@@ -257,14 +257,14 @@ class EngineAutoscaling:
         if old is not None and old is not poller:
             old.unwatch(key)
         self._poller_of[key] = poller
-        poller.watch(key, worker.metadata.name, remembered_actions(previous))
+        owner = render.owner_labels(worker)
+        poller.watch(key, owner, remembered_actions(previous))
         self._start(poller)
         reading = poller.reading(key)
         if reading is None:
             return Evaluation(_unavailable(previous, "waiting for the first reading from the engine"))
         state = self._states.setdefault(key, State())
-        labels = {k: str(v) for k, v in (spec.labels or {}).items()}
-        labels[v1alpha1.OWNER_LABEL_KEY] = worker.metadata.name
+        labels = {**{k: str(v) for k, v in (spec.labels or {}).items()}, **owner}
         decision, status = state.step(
             spec.autoscaling,
             reading,

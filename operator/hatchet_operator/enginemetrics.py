@@ -34,7 +34,6 @@ from typing import Any
 import aiohttp
 
 from hatchet_operator import autoscale
-from hatchet_operator.api.v1alpha1 import OWNER_LABEL_KEY
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +85,9 @@ class EngineWorker:
     slots: Mapping[str, tuple[int, int]]
     """Per slot type (``default``, ``durable``): (available, limit)."""
 
-    @property
-    def owner(self) -> str | None:
-        return self.labels.get(OWNER_LABEL_KEY)
+    def carries(self, labels: Mapping[str, str]) -> bool:
+        """Whether this worker has every one of ``labels`` (how a HatchetWorker's workers are told)."""
+        return all(self.labels.get(k) == v for k, v in labels.items())
 
     @property
     def used_slots(self) -> int:
@@ -232,7 +231,7 @@ class Reading:
 
 @dataclass
 class _Interest:
-    owner: str
+    owner: Mapping[str, str]
     actions: frozenset[str] = frozenset()
 
 
@@ -260,12 +259,12 @@ class TenantPoller:
         if not MIN_INTERVAL <= self.interval <= MAX_INTERVAL:
             raise ValueError(f"poll interval must be {MIN_INTERVAL:g}-{MAX_INTERVAL:g} s, not {self.interval:g}")
 
-    def watch(self, key: Any, owner: str, actions: Iterable[str] = ()) -> None:
-        """Register (or update) a HatchetWorker: ``owner`` is its ``hatchetworker`` label value,
+    def watch(self, key: Any, owner: Mapping[str, str], actions: Iterable[str] = ()) -> None:
+        """Register (or update) a HatchetWorker: ``owner`` the worker labels its workers all carry,
         ``actions`` those known from before (so a fleet at zero still has its queue read)."""
         known = frozenset(actions)
         previous = self._interest.get(key)
-        self._interest[key] = _Interest(owner, known)
+        self._interest[key] = _Interest(dict(owner), known)
         if (previous is None or not known <= previous.actions) and self.errors == 0:
             self._wake.set()  # new names to read: do not wait a whole interval (nor skip a back-off)
 
@@ -283,7 +282,7 @@ class TenantPoller:
         return base * (1 + random.uniform(-self.jitter, self.jitter))  # a spread, not a secret
 
     def _actions_of(self, interest: _Interest) -> frozenset[str]:
-        mine = [w for w in self._workers if w.owner == interest.owner]
+        mine = [w for w in self._workers if w.carries(interest.owner)]
         return interest.actions.union(*(w.actions for w in mine))
 
     async def poll_once(self) -> bool:
@@ -314,7 +313,7 @@ class TenantPoller:
             if interest is not None and self._error is not None:
                 return Reading(self.clock(), False, self._error, (), interest.actions, {}, {})
             return None
-        mine = tuple(w for w in self._workers if w.owner == interest.owner)
+        mine = tuple(w for w in self._workers if w.carries(interest.owner))
         actions = self._actions_of(interest)
         queued: dict[str, int] = {}
         running: dict[str, int] = {}

@@ -112,6 +112,15 @@ def selector_string(name: str) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(selector_labels(name).items()))
 
 
+def owner_labels(worker: api.HatchetWorker) -> dict[str, str]:
+    """The worker labels that tell this HatchetWorker's workers at the engine (the autoscaler reads
+    its workers by them)."""
+    labels = {api.OWNER_LABEL_KEY: worker.metadata.name}
+    if worker.spec.autoscaling is not None:
+        labels[api.NAMESPACE_LABEL_KEY] = worker.metadata.namespace or ""
+    return labels
+
+
 def preset_labels(worker: api.HatchetWorker) -> str:
     """HATCHET_CLIENT_WORKER_PRESET_LABELS: the user's labels plus the owner label, as compact JSON.
 
@@ -120,8 +129,7 @@ def preset_labels(worker: api.HatchetWorker) -> str:
     labels the engine stores. When autoscaled, the pod's name is added as ``$(HATCHET_KUBE_POD_NAME)``,
     the one reference meant to expand (that variable is defined earlier in the same list).
     """
-    labels: dict[str, int | str] = dict(worker.spec.labels or {})
-    labels[api.OWNER_LABEL_KEY] = worker.metadata.name
+    labels: dict[str, int | str] = {**(worker.spec.labels or {}), **owner_labels(worker)}
     text = json.dumps(labels, sort_keys=True, separators=(",", ":")).replace("$", "$$")
     if worker.spec.autoscaling is not None:
         text = f'{text[:-1]},"{api.POD_LABEL_KEY}":"$(HATCHET_KUBE_POD_NAME)"}}'

@@ -47,6 +47,9 @@ OWNER_LABEL_KEY = "hatchetworker"
 # idle workers to the pods to remove. Only autoscaled resources get it: adding it to every template
 # would roll every existing fleet on an operator upgrade.
 POD_LABEL_KEY = "hatchetworker-pod"
+# With it, the HatchetWorker's namespace: names are unique only per namespace, and one tenant may
+# serve HatchetWorkers of the same name in several namespaces. Only autoscaled resources get it, as above.
+NAMESPACE_LABEL_KEY = "hatchetworker-namespace"
 
 # Environment variables the operator always owns; user `env` entries may not use these names.
 RESERVED_ENV = (
@@ -522,7 +525,8 @@ class HatchetWorkerSpec(_Model):
         default=None,
         max_length=32,
         description="Worker labels for Hatchet's label affinity (string or 32-bit integer values), merged with "
-        f"`{OWNER_LABEL_KEY}: <metadata.name>` (and, with `autoscaling`, `{POD_LABEL_KEY}: <pod name>`) into "
+        f"`{OWNER_LABEL_KEY}: <metadata.name>` (and, with `autoscaling`, `{NAMESPACE_LABEL_KEY}: "
+        f"<metadata.namespace>` and `{POD_LABEL_KEY}: <pod name>`) into "
         "HATCHET_CLIENT_WORKER_PRESET_LABELS (JSON).",
         json_schema_extra={
             "x-kubernetes-validations": [
@@ -533,6 +537,8 @@ class HatchetWorkerSpec(_Model):
                 ),
                 _cel(f"!('{OWNER_LABEL_KEY}' in self)", f"label key '{OWNER_LABEL_KEY}' is set by the operator"),
                 _cel(f"!('{POD_LABEL_KEY}' in self)", f"label key '{POD_LABEL_KEY}' is set by the operator"),
+                _cel(f"!('{NAMESPACE_LABEL_KEY}' in self)",
+                     f"label key '{NAMESPACE_LABEL_KEY}' is set by the operator"),
             ]
         },
     )

@@ -49,11 +49,13 @@ def operator(kube: ControlPlane, crd: str, tmp_path_factory: pytest.TempPathFact
         op.stop()
 
 
-def start_worker(hatchet: HatchetEngine, namespace: str, pod: str, log: Path) -> subprocess.Popen[bytes]:
+def start_worker(hatchet: HatchetEngine, namespace: str, pod: str, kube_ns: str,
+                 log: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HATCHET_CLIENT_", "APP_"))}
     env.update(hatchet.client_env())
     env.update({"HATCHET_CLIENT_NAMESPACE": namespace, "HATCHET_CLIENT_WORKER_SLOTS": "2",
-                "HATCHET_CLIENT_WORKER_PRESET_LABELS": json.dumps({"hatchetworker": NAME, "hatchetworker-pod": pod}),
+                "HATCHET_CLIENT_WORKER_PRESET_LABELS": json.dumps({"hatchetworker": NAME, "hatchetworker-pod": pod,
+                                                                  "hatchetworker-namespace": kube_ns}),
                 "APP_MARKERS": str(log.parent)})
     return subprocess.Popen([sys.executable, str(APP)], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
                             cwd=str(APP.parent))
@@ -87,7 +89,7 @@ def test_unfinished_drains_are_given_back_and_a_scale_down_drains_first(
     c.apply(manifest)
     [pod] = wait_for(lambda: [p["metadata"]["name"] for p in c.list("pods", f"app.kubernetes.io/instance={NAME}")],
                      60, "the pod")
-    proc = start_worker(hatchet, f"t{uuid.uuid4().hex[:10]}", pod, tmp_path / "worker.log")
+    proc = start_worker(hatchet, f"t{uuid.uuid4().hex[:10]}", pod, c.ns, tmp_path / "worker.log")
     try:
         worker = wait_for(lambda: my_worker(hatchet, pod), 60, "the worker registered")
         wid = worker["metadata"]["id"]
@@ -143,7 +145,7 @@ def test_unfinished_drains_are_given_back_and_a_scale_down_drains_first(
         pod = wait_for(one_new_pod, 60, "the rolled pod")
         proc.terminate()
         proc.wait(30)
-        proc = start_worker(hatchet, f"t{uuid.uuid4().hex[:10]}", pod, tmp_path / "worker2.log")
+        proc = start_worker(hatchet, f"t{uuid.uuid4().hex[:10]}", pod, c.ns, tmp_path / "worker2.log")
         wid = wait_for(lambda: my_worker(hatchet, pod), 60, "the worker registered again")["metadata"]["id"]
         wait_for(lambda: ((c.get("hatchetworker", NAME) or {}).get("status", {}).get("autoscaling") or {})
                  .get("workers") == 1, 60, "the operator sees one worker", procs=(operator.proc,))

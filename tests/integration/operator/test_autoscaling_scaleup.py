@@ -25,14 +25,16 @@ from hatchet_worker import ClientConfig, ClientTLSConfig, Hatchet
 APP = Path(__file__).resolve().parents[1] / "sdk" / "apps" / "app.py"
 
 
-def _start_worker(hatchet: HatchetEngine, namespace: str, owner: str, log: Path) -> subprocess.Popen[bytes]:
+def _start_worker(hatchet: HatchetEngine, namespace: str, owner: str, kube_ns: str,
+                  log: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HATCHET_CLIENT_", "APP_"))}
     env.update(hatchet.client_env())
     env.update(
         {
             "HATCHET_CLIENT_NAMESPACE": namespace,
             "HATCHET_CLIENT_WORKER_SLOTS": "2",
-            "HATCHET_CLIENT_WORKER_PRESET_LABELS": json.dumps({"hatchetworker": owner}),
+            "HATCHET_CLIENT_WORKER_PRESET_LABELS": json.dumps(
+                {"hatchetworker": owner, "hatchetworker-namespace": kube_ns}),
             "APP_MARKERS": str(log.parent),
         }
     )
@@ -54,7 +56,7 @@ def test_queued_work_scales_the_deployment_up(
         autoscaling={"minReplicas": 0, "maxReplicas": 10, "targetSlotUtilizationPercent": 100},
     )
     del manifest["spec"]["replicas"]
-    proc = _start_worker(hatchet, hns, "scaled", tmp_path / "worker.log")
+    proc = _start_worker(hatchet, hns, "scaled", c.ns, tmp_path / "worker.log")
     client = Hatchet(
         config=ClientConfig(
             token=hatchet.token,

@@ -22,6 +22,7 @@ from hatchet_worker import ClientConfig, ClientTLSConfig, Hatchet
 from .conftest import WorkerProc, standalone, wait_until
 
 LABEL = "hatchetworker"
+NS_LABEL = "hatchetworker-namespace"
 
 
 def _client(hatchet: HatchetEngine, namespace: str) -> Hatchet:
@@ -37,7 +38,7 @@ def _client(hatchet: HatchetEngine, namespace: str) -> Hatchet:
 
 
 async def _poll(
-    hatchet: HatchetEngine, interests: dict[str, tuple[str, list[str]]], rest_url: str | None = None
+    hatchet: HatchetEngine, interests: dict[str, tuple[dict[str, str], list[str]]], rest_url: str | None = None
 ) -> tuple[TenantPoller, bool]:
     async with aiohttp.ClientSession() as session:
         poller = TenantPoller(EngineClient(rest_url or hatchet.rest_url, hatchet.token, session))
@@ -56,7 +57,8 @@ def test_one_poll_attributes_queued_and_running_work_per_hatchetworker(
 ) -> None:
     other_ns = f"t{uuid.uuid4().hex[:10]}"
     gone_ns = f"t{uuid.uuid4().hex[:10]}"
-    a: WorkerProc = start_worker(APP_SLOTS="2", HATCHET_CLIENT_WORKER_PRESET_LABELS=f'{{"{LABEL}": "hw-a"}}')
+    a: WorkerProc = start_worker(
+        APP_SLOTS="2", HATCHET_CLIENT_WORKER_PRESET_LABELS=f'{{"{LABEL}": "hw-a", "{NS_LABEL}": "team-a"}}')
     b: WorkerProc = start_worker(
         APP_SLOTS="3",
         HATCHET_CLIENT_NAMESPACE=other_ns,
@@ -69,7 +71,7 @@ def test_one_poll_attributes_queued_and_running_work_per_hatchetworker(
     c.stop()
 
     def c_gone() -> bool:
-        poller, ok = asyncio.run(_poll(hatchet, {"c": ("hw-c", [])}))
+        poller, ok = asyncio.run(_poll(hatchet, {"c": ({LABEL: "hw-c"}, [])}))
         reading = poller.reading("c")
         return ok and reading is not None and reading.workers == ()
 
@@ -83,7 +85,9 @@ def test_one_poll_attributes_queued_and_running_work_per_hatchetworker(
     refs_c = [sleepy_c.run_no_wait({"seconds": 0.1}) for _ in range(4)]  # nobody serves them: all queue
 
     action_a, action_c = f"{ns}_sleepy:sleepy", f"{gone_ns}_sleepy:sleepy"
-    interests = {"a": ("hw-a", []), "b": ("hw-b", []), "c": ("hw-c", [action_c])}
+    # "a2" is a HatchetWorker of the same name in another Kubernetes namespace: none of hw-a's workers.
+    interests = {"a": ({LABEL: "hw-a", NS_LABEL: "team-a"}, []), "a2": ({LABEL: "hw-a", NS_LABEL: "team-b"}, []),
+                 "b": ({LABEL: "hw-b"}, []), "c": ({LABEL: "hw-c"}, [action_c])}
 
     seen: list[Any] = []
 
@@ -102,12 +106,14 @@ def test_one_poll_attributes_queued_and_running_work_per_hatchetworker(
         poller = wait_until(settled, 60, "2 running on hw-a and 5 queued for it, 4 queued for hw-c", interval=1.0)
     except AssertionError as e:
         raise AssertionError(f"{e}; last reading: {seen}") from None
-    # One poll for three HatchetWorkers: the worker list and one task-stats request.
+    # One poll for four HatchetWorkers: the worker list and one task-stats request.
     assert poller.client.requests == 2 and poller.polls == 1
 
     ra, rb, rc = poller.reading("a"), poller.reading("b"), poller.reading("c")
     assert ra is not None and rb is not None and rc is not None
     [wa] = ra.workers
+    a2 = poller.reading("a2")
+    assert a2 is not None and a2.workers == () and not a2.queued.get(action_a), a2
     assert wa.id == a.health()[1]["worker_id"]
     assert wa.slot_limit == 2 and wa.used_slots == 2 and wa.labels[LABEL] == "hw-a"
     assert action_a in ra.actions and ra.queued[action_a] == 5
@@ -160,7 +166,7 @@ def test_engine_unreachable_keeps_the_last_reading_marked_stale(hatchet: Hatchet
     async def scenario() -> tuple[Any, Any, Any, float, float]:
         async with aiohttp.ClientSession() as session:
             poller = TenantPoller(EngineClient(hatchet.rest_url, hatchet.token, session), interval=15, jitter=0)
-            poller.watch("d", "hw-d")
+            poller.watch("d", {LABEL: "hw-d"})
             assert await poller.poll_once()
             good = poller.reading("d")
             # The engine "goes away": point the same poller at a closed port.

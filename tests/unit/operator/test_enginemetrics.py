@@ -27,10 +27,13 @@ ROW = {
 
 def test_worker_row_parsing() -> None:
     w = em.EngineWorker.of(ROW)
-    assert (w.id, w.owner, w.slot_limit, w.used_slots) == ("w-1", "hw", 5, 5)
+    assert (w.id, w.slot_limit, w.used_slots) == ("w-1", 5, 5)
+    assert w.carries({"hatchetworker": "hw"}) and w.carries({"hatchetworker": "hw", "gpu": "1"})
+    assert not w.carries({"hatchetworker": "hw", "hatchetworker-namespace": "a"})  # a label it lacks
+    assert not w.carries({"hatchetworker": "other"}) and w.carries({})
     assert w.actions == {"ns_wf:a", "ns_wf:b"} and w.labels["gpu"] == "1"
     bare = em.EngineWorker.of({"metadata": {"id": "x"}})  # slotConfig omitted when empty
-    assert bare.slot_limit is None and bare.used_slots == 0 and bare.owner is None
+    assert bare.slot_limit is None and bare.used_slots == 0 and not bare.carries({"hatchetworker": "hw"})
 
 
 def test_task_name_of_an_action() -> None:

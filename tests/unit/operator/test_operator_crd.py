@@ -101,7 +101,7 @@ def test_validation_rules_are_present() -> None:
     assert props["healthCheck"]["properties"]["port"]["maximum"] == 65535
     assert props["workerName"]["pattern"] == api.WORKER_NAME
     assert props["labels"]["additionalProperties"]["x-kubernetes-int-or-string"] is True
-    assert len(props["labels"]["x-kubernetes-validations"]) == 3
+    assert len(props["labels"]["x-kubernetes-validations"]) == 4
     tls_rules = props["hatchet"]["properties"]["tls"]["x-kubernetes-validations"]
     assert {r["fieldPath"] for r in tls_rules} == {".caSecretRef", ".clientCertSecretRef"}
     assert any("env" in r["fieldPath"] for r in spec["x-kubernetes-validations"])

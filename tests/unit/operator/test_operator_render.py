@@ -374,4 +374,5 @@ def test_preset_labels_never_expand_a_users_value_and_name_the_pod_when_autoscal
     assert json.loads(_expand(plain, pod_env)) == {**labels, "hatchetworker": "w"}
     scaled = _env(render.render_deployment(make_worker({"labels": labels, "autoscaling": {"maxReplicas": 3}})))
     value = scaled["HATCHET_CLIENT_WORKER_PRESET_LABELS"]
-    assert json.loads(_expand(value, pod_env)) == {**labels, "hatchetworker": "w", api.POD_LABEL_KEY: "w-abc-123"}
+    assert json.loads(_expand(value, pod_env)) == {
+        **labels, "hatchetworker": "w", api.POD_LABEL_KEY: "w-abc-123", api.NAMESPACE_LABEL_KEY: "ns"}
