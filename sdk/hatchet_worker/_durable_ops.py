@@ -210,4 +210,13 @@ async def run_children(workflow: Any, ctx: DurableOps, items: Sequence[tuple[Any
         return [workflow._ref(WorkflowRunRef(workflow._client, e.workflow_run_external_id)) for e in entries]
     results = await asyncio.gather(*(ctx._child_result(e, workflow.name) for e in entries),
                                    return_exceptions=return_exceptions)
-    return [r if isinstance(r, BaseException) else workflow._shape(r) for r in results]
+    return [r if isinstance(r, BaseException) else workflow._shape(_as_run_result(workflow, r)) for r in results]
+
+
+def _as_run_result(workflow: Any, payload: dict[str, Any]) -> dict[str, Any]:
+    """The log holds a standalone child's output itself (a workflow's as ``{task: output}``); taken
+    as the official SDK takes it: the task's key when present, else the whole payload."""
+    task = getattr(workflow, "_task", None)
+    if task is None:
+        return payload
+    return {task.name: payload.get(task.name) or payload or {}}
