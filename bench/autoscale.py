@@ -48,6 +48,8 @@ def run(workload: Workload, controller: str, seeds: Sequence[int]) -> dict[str, 
         "tasks": mean("tasks"),
         "unfinished": mean("tasks") - mean("finished"),
         "interrupted": mean("interrupted"),
+        "interrupted_total": sum(r.interrupted for r in results),
+        "runs_interrupted": sum(1 for r in results if r.interrupted),
         "lost_seconds": mean("lost_seconds"),
         "idle_slot_seconds": mean("idle_slot_seconds"),
         "pod_seconds": mean("pod_seconds"),
@@ -66,9 +68,11 @@ def run(workload: Workload, controller: str, seeds: Sequence[int]) -> dict[str, 
     }
 
 
-# (key, label, format, lower is better)
+# (key, label, format); lower is better for every one
 ROWS = [
-    ("interrupted", "tasks interrupted by scale-down", "{:.1f}"),
+    ("interrupted", "tasks interrupted by scale-down, per run", "{:.1f}"),
+    ("interrupted_total", "  the same, total over all runs", "{:d}"),
+    ("runs_interrupted", "  runs with at least one", "{:d}"),
     ("lost_seconds", "run time lost to interruptions (task-s)", "{:.0f}"),
     ("idle_slot_seconds", "slot-seconds provisioned but idle", "{:.0f}"),
     ("pod_seconds", "pod-seconds", "{:.0f}"),
@@ -109,18 +113,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=5, help="runs per workload (seeds 1..N)")
     parser.add_argument("--poll", type=float, default=15.0, help="seconds between decisions (both sides)")
     parser.add_argument("--windows", default="300,0", help="scale-down stabilization windows to compare, in s")
+    parser.add_argument("--assign", choices=("spread", "pack"), default="spread",
+                        help="how the engine picks a free slot (see bench/autoscale_sim.py)")
     parser.add_argument("--json", type=Path, help="write every figure here")
     args = parser.parse_args(argv)
     seeds = range(1, args.seeds + 1)
     results = []
     started = time.monotonic()
     for window in (float(w) for w in args.windows.split(",")):
-        for w in workloads(args.poll, window):
+        for w in workloads(args.poll, window, args.assign):
             setting = f"poll {args.poll:g}s, down window {window:g}s"
             results.append({"setting": setting, "workload": w.name, "about": w.about,
                             "ours": run(w, "ours", seeds), "keda": run(w, "keda", seeds)})
     print(f"{args.seeds} seeded runs per workload, figures are means per run "
           f"(waits: percentiles over all tasks of all runs); {time.monotonic() - started:.1f} s\n")
+    print(f"engine assignment: {args.assign}")
     for w in workloads(args.poll):
         print(f"  {w.name}: {w.about}")
     print()

@@ -15,11 +15,12 @@ re-pause, replica write. Nothing of the decision is reimplemented here.
 The model (every figure is a parameter of ``Setup``; see bench/README.md for the defaults):
 
 * Engine: one FIFO queue; each tick, queued tasks go to a free slot of an ACTIVE (not paused)
-  registered worker, a slot picked uniformly at random among all free ones (so load spreads over
-  the workers; this is the assumption least favourable to ours, which can only remove idle ones).
+  registered worker, by default a slot picked uniformly at random among all free ones (so load
+  spreads over the workers: the assumption least favourable to ours, which can only remove idle
+  ones); ``assign="pack"`` fills the busiest worker first instead.
 * Pods: a created pod registers its worker about ``pod_start`` seconds later (Ready from then on).
 * ReplicaSet controller: a lower count removes not-Ready pods first, then the lowest
-  ``pod-deletion-cost``, ties broken at random (seeded). A removed pod kills what it runs; each
+  ``pod-deletion-cost``, then the pods Ready for the shortest time (``_rank``). A removed pod kills what it runs; each
   killed task is queued again after ``retry_delay`` (the engine's retry) and runs from the start.
 * Polls: every ``poll`` seconds. The reading is taken before that tick's assignments and acted on
   after them, so a worker can take a task between the reading and its pause (the race the drain's
@@ -64,6 +65,9 @@ class Setup:
     not all register in the same instant."""
     drain_timeout: float = 300.0
     retry_delay: float = 0.0
+    assign: str = "spread"
+    """How the engine picks a free slot: ``spread`` (uniformly at random among all free slots) or
+    ``pack`` (on the busiest worker with a free slot first, which leaves other workers idle)."""
     dt: float = 0.1
     horizon: float = 600.0
 
@@ -179,11 +183,17 @@ class Cluster:
             start = self.setup.pod_start + self.rng.uniform(-spread, spread)
             self.pods.append(Pod(f"pod-{self.serial}", now + start))
         if len(self.pods) > replicas:
-            # The ReplicaSet controller's ranking: not Ready first, then the lowest deletion cost;
-            # among equals the order is arbitrary here (seeded).
-            ranked = sorted(self.pods, key=lambda p: (p.ready_at <= now, p.cost, self.rng.random()))
+            ranked = sorted(self.pods, key=lambda p: self._rank(p, now))
             for pod in ranked[: len(self.pods) - replicas]:
                 self._remove(pod, now)
+
+    def _rank(self, pod: Pod, now: float) -> tuple[bool, int, int, float]:
+        """The ReplicaSet controller's order of removal (lowest first), for pods on one node: not
+        Ready first, then the lowest deletion cost, then the shortest time Ready in powers of two
+        (its LogarithmicScaleDown buckets), then at random (it compares UIDs; seeded here)."""
+        ready = pod.ready_at <= now
+        bucket = int(math.log2(now - pod.ready_at + 1)) if ready else 0
+        return ready, pod.cost, bucket, self.rng.random()
 
     def _remove(self, pod: Pod, now: float) -> None:
         self.pods.remove(pod)
@@ -253,6 +263,8 @@ class Cluster:
             p for p in self.pods if self.ready(p, now) and not p.paused for _ in range(self.setup.slots - self.used(p))
         ]
         self.rng.shuffle(free)  # a free slot picked at random: load spreads over the workers
+        if self.setup.assign == "pack":
+            free.sort(key=lambda p: (-self.used(p), p.ready_at))  # stable: the busiest worker first
         for pod in free:
             if not self.queue:
                 break
@@ -441,19 +453,22 @@ class Workload:
         return steady(seed)
 
 
-def workloads(poll: float = 15.0, down_window: float = 300.0) -> list[Workload]:
-    """The benchmark's three workloads, with the given poll interval and scale-down window for both
-    autoscalers (the horizon leaves room for the window to empty the fleet after the last task)."""
+def workloads(poll: float = 15.0, down_window: float = 300.0, assign: str = "spread") -> list[Workload]:
+    """The benchmark's three workloads, with the given poll interval, scale-down window and engine
+    assignment for both autoscalers (the horizon leaves room for the window to empty the fleet after
+    the last task, so the idle capacity of the tail is counted for both)."""
     settle = down_window + 5 * poll + 60
+
+    def setup(**kw: Any) -> Setup:
+        return Setup(poll=poll, down_window=down_window, assign=assign, **kw)
+
     return [
-        Workload("burst", "500 tasks of 2 s queued at once; 5 slots, min 0, max 10", Setup(
-            min_replicas=0, max_replicas=10, poll=poll, down_window=down_window, horizon=60 + settle), False),
+        Workload("burst", "500 tasks of 2 s queued at once; 5 slots, min 0, max 10",
+                 setup(min_replicas=0, max_replicas=10, horizon=60 + settle), False),
         Workload("mixed", "20 min: short tasks 1-10 s at 0.5/2/0.2/1 per s (5 min each) + long tasks 30-120 s "
-                 "at 3/min; 5 slots, min 1, max 10", Setup(
-            min_replicas=1, max_replicas=10, initial_replicas=1, poll=poll, down_window=down_window,
-            horizon=20 * 60 + 120 + settle), True),
+                 "at 3/min; 5 slots, min 1, max 10",
+                 setup(min_replicas=1, max_replicas=10, initial_replicas=1, horizon=20 * 60 + 120 + settle), True),
         Workload("steady", "20 min: 10 s tasks, Poisson at 1.25/s (12.5 slots, on the 3/4-pod threshold); "
-                 "5 slots, min 1, max 10", Setup(
-            min_replicas=1, max_replicas=10, initial_replicas=1, poll=poll, down_window=down_window,
-            horizon=20 * 60 + 60 + settle), True),
+                 "5 slots, min 1, max 10",
+                 setup(min_replicas=1, max_replicas=10, initial_replicas=1, horizon=20 * 60 + 60 + settle), True),
     ]
