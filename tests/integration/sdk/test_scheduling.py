@@ -117,6 +117,6 @@ def test_durable_wait_for_event(client: Hatchet, start_worker: Any, markers: Any
     start_worker(APP_DURABLE="1")
     ref = standalone(client, "waiter").run_no_wait({})
     wait_until(lambda: (markers / "waiter").exists(), 30, "the durable task to wait")
-    client.event.push("app:go", {"ok": False, "n": 1})  # does not match the expression
-    client.event.push("app:go", {"ok": True, "n": 2})
+    client.event.push("app:go", {"ok": False, "n": 1}, scope="app")  # does not match the expression
+    client.event.push("app:go", {"ok": True, "n": 2}, scope="app")
     assert ref.result(timeout=60)["waiter"] == {"event": {"ok": True, "n": 2}}

@@ -272,8 +272,10 @@ def cleanup(input: Any, ctx: Context) -> dict[str, Any]:
 @hatchet.durable_task(name="waiter", execution_timeout="2m")
 async def waiter(input: EchoInput, ctx: DurableContext) -> dict[str, Any]:
     mark("waiter", "waiting")
-    # The lookback window also counts an event pushed just before the wait registered.
-    event = await ctx.aio_wait_for_event("app:go", "input.ok == true", lookback_window=timedelta(minutes=1))
+    # The lookback window also counts an event pushed just before the wait registered (it needs a
+    # scope, as in the official SDK: only events pushed with that scope count).
+    event = await ctx.aio_wait_for_event("app:go", "input.ok == true", scope="app",
+                                         lookback_window=timedelta(minutes=1))
     return {"event": event}
 
 
