@@ -10,9 +10,10 @@ crds:       ## regenerate crds/ and the chart's CRD from the operator's models
 	bash hack/sync-chart-crd.sh
 images:     ## build the operator and example-worker images without Docker (debootstrap + umoci)
 	bash hack/build-images.sh
-bench:      ## side-by-side benchmarks (bench/README.md): our SDK vs hatchet-sdk, operator vs direct API
+bench:      ## side-by-side benchmarks (bench/README.md): our SDK vs hatchet-sdk, operator vs direct API, autoscaler vs the KEDA rule
 	bash hack/bootstrap.sh
 	.venv/bin/python bench/sdk_vs_official.py
 	.venv/bin/python bench/operator_scale.py
+	.venv/bin/python bench/autoscale.py
 lint:
 	.venv/bin/ruff check sdk operator tests bench examples hack && .venv/bin/mypy

@@ -12,12 +12,13 @@ scale-down, their lost run time, slot-seconds provisioned but idle, pod-seconds,
 (time queued, summed over a task's attempts) and scale events. Every figure is the mean per run
 over ``--seeds`` seeds, except the waits (percentiles over the tasks of all runs). It never asserts.
 
-    .venv/bin/python bench/autoscale.py [--seeds 5] [--poll 15] [--windows 300,0] [--json out.json]
+    .venv/bin/python bench/autoscale.py [--seeds 20] [--poll 15] [--windows 300,0] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -110,11 +111,13 @@ def table(results: list[dict[str, Any]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, default=5, help="runs per workload (seeds 1..N)")
+    parser.add_argument("--seeds", type=int, default=20, help="runs per workload (seeds 1..N)")
     parser.add_argument("--poll", type=float, default=15.0, help="seconds between decisions (both sides)")
     parser.add_argument("--windows", default="300,0", help="scale-down stabilization windows to compare, in s")
     parser.add_argument("--assign", choices=("spread", "pack"), default="spread",
                         help="how the engine picks a free slot (see bench/autoscale_sim.py)")
+    parser.add_argument("--target", type=int, default=80,
+                        help="targetSlotUtilizationPercent; the KEDA rule's queued tasks per pod are slots x this")
     parser.add_argument("--json", type=Path, help="write every figure here")
     args = parser.parse_args(argv)
     seeds = range(1, args.seeds + 1)
@@ -122,12 +125,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     for window in (float(w) for w in args.windows.split(",")):
         for w in workloads(args.poll, window, args.assign):
+            w = dataclasses.replace(w, setup=dataclasses.replace(w.setup, target_percent=args.target))
             setting = f"poll {args.poll:g}s, down window {window:g}s"
             results.append({"setting": setting, "workload": w.name, "about": w.about,
                             "ours": run(w, "ours", seeds), "keda": run(w, "keda", seeds)})
     print(f"{args.seeds} seeded runs per workload, figures are means per run "
           f"(waits: percentiles over all tasks of all runs); {time.monotonic() - started:.1f} s\n")
-    print(f"engine assignment: {args.assign}")
+    print(f"engine assignment: {args.assign}; target {args.target} % of 5 slots (KEDA: "
+          f"{5 * args.target / 100:g} queued per pod)")
     for w in workloads(args.poll):
         print(f"  {w.name}: {w.about}")
     print()
