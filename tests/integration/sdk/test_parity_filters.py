@@ -63,7 +63,9 @@ def test_filters_idempotency_and_clients(client: Hatchet, start_worker: Any, sdk
                    "got": flt("false", aio["created"]["scope"], {"a": 1}), "updated_scope_moved": True}
     assert out["t_idempotency"] == {
         "first": {"result": out["t_idempotency"]["first"]["result"]}, "single": {"existing_is_first": True},
-        "sync": {"existing_is_first": True}, "bulk": {"successes": 1, "collisions": 1}, "other_key_runs": True}
+        "sync": {"existing_is_first": True}, "bulk": {"successes": 1, "collisions": 1}, "other_key_runs": True,
+        # one run for the key despite three triggers; two events with one key start one run
+        "runs_with_key": 1, "event_runs": [1, 0]}
     clients = out["t_clients"]
     assert clients["limit"] == {"model": "RateLimitList", "count": 1, "key": clients["limit"]["key"],
                                 "limit_value": 7, "window": "1 MINUTE", "value": 7}

@@ -9,6 +9,7 @@ collisions. ``t_clients`` lists rate limits, changes scheduled runs in bulk, rea
 ``hatchet.runs.get_details`` and what its on-failure task saw with ``ctx.get_task_run_error``.
 """
 
+import asyncio
 import importlib
 import os
 import time
@@ -54,7 +55,10 @@ class IdemInput(BaseModel):
     id: str
 
 
-@hatchet.task(name="parity_idem", input_validator=IdemInput,
+IDEM_EVENT = "parity-idem:go"
+
+
+@hatchet.task(name="parity_idem", input_validator=IdemInput, on_events=[IDEM_EVENT],
               idempotency=sdk.TTLBasedIdempotencyConfig(key_expression="input.id", ttl=timedelta(minutes=1)))
 async def idempotent_task(input: IdemInput, ctx: Context) -> dict[str, str]:
     return {"result": f"hello {input.id}"}
@@ -137,16 +141,18 @@ async def t_aio_filters(input: EmptyModel, ctx: Context) -> dict[str, Any]:
 
 @hatchet.task(execution_timeout="2m")
 async def t_idempotency(input: EmptyModel, ctx: Context) -> dict[str, Any]:
+    since = datetime.now(tz=UTC) - timedelta(minutes=1)
     key = uuid.uuid4().hex
-    first = await idempotent_task.aio_run(IdemInput(id=key), wait_for_result=False)
+    meta = {"case": key}
+    first = await idempotent_task.aio_run(IdemInput(id=key), wait_for_result=False, additional_metadata=meta)
     try:
-        await idempotent_task.aio_run(IdemInput(id=key), wait_for_result=False)
+        await idempotent_task.aio_run(IdemInput(id=key), wait_for_result=False, additional_metadata=meta)
         single: Any = "no collision"
     except sdk.IdempotencyCollisionError as e:
         single = {"existing_is_first": e.existing_run_external_id == first.workflow_run_id}
     sync_second: Any
     try:
-        idempotent_task.run_no_wait(IdemInput(id=key))
+        idempotent_task.run_no_wait(IdemInput(id=key), additional_metadata=meta)
         sync_second = "no collision"
     except sdk.IdempotencyCollisionError as e:
         sync_second = {"existing_is_first": e.existing_run_external_id == first.workflow_run_id}
@@ -158,8 +164,23 @@ async def t_idempotency(input: EmptyModel, ctx: Context) -> dict[str, Any]:
     except sdk.BulkTriggerIdempotencyCollisionError as e:
         bulk = {"successes": len(e.successful_workflow_run_external_ids), "collisions": len(e.collisions)}
     other = await idempotent_task.aio_run(IdemInput(id=uuid.uuid4().hex))
+    # Two events carrying one key: the engine starts one run (the second finds the key held).
+    event_key = uuid.uuid4().hex
+    events = [await hatchet.event.aio_push(IDEM_EVENT, {"id": event_key}, additional_metadata={"case": event_key})
+              for _ in range(2)]
+
+
+    async def started(event_id: str) -> int:
+        return len((await hatchet.runs.aio_list(since=since, triggering_event_external_id=event_id)).rows or [])
+
+    deadline = time.monotonic() + 30
+    while await started(events[0].event_id) == 0 and time.monotonic() < deadline:
+        await asyncio.sleep(0.3)  # the engine's read tables follow a run by a moment
+    await asyncio.sleep(3)  # time for a second run to appear, were one started
+    triggered_runs = [await started(e.event_id) for e in events]
+    runs_by_key = len((await hatchet.runs.aio_list(since=since, additional_metadata=meta)).rows)
     return {"first": await first.aio_result(), "single": single, "sync": sync_second, "bulk": bulk,
-            "other_key_runs": "result" in other}
+            "other_key_runs": "result" in other, "runs_with_key": runs_by_key, "event_runs": triggered_runs}
 
 
 @hatchet.task(execution_timeout="3m")
