@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from hatchet_worker._event_push import BulkPushEventOptions as BulkPushEventOptions
     from hatchet_worker._event_push import BulkPushEventWithMetadata as BulkPushEventWithMetadata
     from hatchet_worker._event_push import PushEventOptions as PushEventOptions
+    from hatchet_worker._eviction import EvictionPolicy as EvictionPolicy
     from hatchet_worker._filters import DefaultFilter as DefaultFilter
     from hatchet_worker._idempotency import BulkTriggerIdempotencyCollisionError as BulkTriggerIdempotencyCollisionError
     from hatchet_worker._idempotency import IdempotencyCollisionError as IdempotencyCollisionError
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
 _EXPORTS: dict[str, str] = {
     "Depends": "_di",
     "BulkPushEventOptions": "_event_push",
+    "EvictionPolicy": "_eviction",
     "BulkPushEventWithMetadata": "_event_push",
     "PushEventOptions": "_event_push",
     "DefaultFilter": "_filters",

@@ -70,14 +70,13 @@ class DurableStream:
 
     # -- requests ----------------------------------------------------------------------------------
     async def wait_for(self, task_id: str, invocation: int, conditions: Any, label: str | None) -> Any:
-        """Record a wait; returns the ``entry_completed`` message once the engine saw it satisfied."""
+        """Record a wait; returns its entry's reference (wait with :meth:`result`)."""
         request = pb.DurableTaskWaitForRequest(durable_task_external_id=task_id, invocation_count=invocation,
                                                wait_for_conditions=conditions)
         if label is not None:
             request.label = label
         ack = await self._request(task_id, invocation, pb.DurableTaskRequest(wait_for=request))
-        ref = ack.wait_for_ack.ref
-        return await self.result(task_id, invocation, ref.branch_id, ref.node_id)
+        return ack.wait_for_ack.ref
 
     async def memo(self, task_id: str, invocation: int, key: bytes) -> Any:
         """Look a memo up (recording it when new); returns the ``memo_ack`` message."""
@@ -102,6 +101,12 @@ class DurableStream:
                                                               trigger_opts=requests[start:start + 100])))
             entries.extend(ack.trigger_runs_ack.run_entries)
         return entries
+
+    async def evict(self, task_id: str, invocation: int, reason: str) -> None:
+        """Tell the engine this invocation gives its slot back (see ``_eviction``); waits for the ack."""
+        request = pb.DurableTaskEvictInvocationRequest(durable_task_external_id=task_id, invocation_count=invocation,
+                                                       reason=reason)
+        await self._request(task_id, invocation, pb.DurableTaskRequest(evict_invocation=request), 30.0)
 
     async def result(self, task_id: str, invocation: int, branch_id: int, node_id: int) -> Any:
         """The ``entry_completed`` message of an entry, waiting for it."""
@@ -128,7 +133,8 @@ class DurableStream:
         for lock_key in [k for k in self._locks if k[0] == task_id]:
             self._locks.pop(lock_key, None)
 
-    async def _request(self, task_id: str, invocation: int, request: Any) -> Any:
+    async def _request(self, task_id: str, invocation: int, request: Any,
+                       timeout: float = ACK_TIMEOUT_SECONDS) -> Any:
         self._ensure_started()
         key = (task_id, invocation)
         lock = self._locks.setdefault(key, asyncio.Lock())
@@ -137,7 +143,7 @@ class DurableStream:
             self._acks[key] = future
             self._outbox.put_nowait(request)
             try:
-                return await asyncio.wait_for(asyncio.shield(future), ACK_TIMEOUT_SECONDS)
+                return await asyncio.wait_for(asyncio.shield(future), timeout)
             finally:
                 if self._acks.get(key) is future:
                     del self._acks[key]
@@ -190,8 +196,8 @@ class DurableStream:
         if kind in ("wait_for_ack", "memo_ack"):
             ref = getattr(response, kind).ref
             self._ack((ref.durable_task_external_id, ref.invocation_count), response)
-        elif kind == "trigger_runs_ack":
-            ack = response.trigger_runs_ack
+        elif kind in ("trigger_runs_ack", "eviction_ack"):
+            ack = getattr(response, kind)
             self._ack((ack.durable_task_external_id, ack.invocation_count), response)
         elif kind == "entry_completed":
             key = _entry(response.entry_completed.ref)

@@ -117,7 +117,10 @@ class DurableOps:
         as met when any one of its members is. Returns the engine's record of what matched,
         ``{"CREATE": {"<readable data key>": [<match>]}}``. ``signal_key`` names the wait."""
         proto = conditions_proto(conditions, self._task.workflow._client.config.apply_namespace)
-        done = await self._stream().wait_for(self._run_id(), self.invocation_count, proto, label)
+        stream = self._stream()
+        ack = await stream.wait_for(self._run_id(), self.invocation_count, proto, label)
+        async with self._runtime.durable_waiting(self, f"wait_for({signal_key})"):
+            done = await stream.result(self._run_id(), self.invocation_count, ack.branch_id, ack.node_id)
         payload = json.loads(done.payload) if done.payload and not done.is_failure else None
         return payload if isinstance(payload, dict) else {}
 
@@ -174,7 +177,9 @@ class DurableOps:
         return await self._stream().trigger_runs(self._run_id(), self.invocation_count, requests)
 
     async def _child_result(self, entry: Any, workflow_name: str) -> dict[str, Any]:
-        done = await self._stream().result(self._run_id(), self.invocation_count, entry.branch_id, entry.node_id)
+        async with self._runtime.durable_waiting(self, f"spawn_child({workflow_name})"):
+            done = await self._stream().result(self._run_id(), self.invocation_count, entry.branch_id,
+                                               entry.node_id)
         if done.is_failure:
             raise TaskRunError(workflow_name, done.error_message or "child task failed")
         payload = json.loads(done.payload) if done.payload else {}

@@ -8,12 +8,8 @@ implemented.
 
 from __future__ import annotations
 
-EVICTION = "durable-task eviction is not implemented yet"
-
 UNSUPPORTED: dict[str, dict[str, str]] = {
     # Accepted in the signature; a value other than the default raises UnsupportedFeatureError.
-    "Hatchet.durable_task": {"eviction_policy": EVICTION},
-    "Workflow.durable_task": {"eviction_policy": EVICTION},
     "TriggerWorkflowOptions": {
         "namespace": "set the namespace on ClientConfig (the official SDK deprecates this option too)",
     },
@@ -90,7 +86,6 @@ MISSING_METHODS.update({"Standalone." + name.split(".", 1)[1]: reason for name, 
 # the official docs use) that ``hatchet_worker`` under the same path does not provide, and why.
 # Every other (path, name) of the list in tests/unit/sdk/test_parity_imports.py resolves.
 _MISSING_IMPORTS: dict[str, tuple[str, ...]] = {
-    EVICTION: ("hatchet_sdk:EvictionPolicy", "hatchet_sdk.runnables.eviction:EvictionPolicy"),
     "batch tasks are not provided yet": ("hatchet_sdk.runnables.types:BatchMemberId",),
     "not provided: this SDK has no equivalent error type yet": (
         "hatchet_sdk.exceptions:DedupeViolationError", "hatchet_sdk.exceptions:NonDeterminismError"),

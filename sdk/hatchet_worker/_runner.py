@@ -24,7 +24,7 @@ from typing import Any
 
 import grpc.aio
 
-from hatchet_worker import _channel, _di, _events, _serde, _streaming, _worker_labels
+from hatchet_worker import _channel, _di, _events, _eviction, _serde, _streaming, _worker_labels
 from hatchet_worker._proto import dispatcher_pb2 as pb
 from hatchet_worker._proto import v1_workflows_pb2
 from hatchet_worker._stats import Stats
@@ -72,6 +72,8 @@ class Runner:
         self._refresh = _channel.unary(channel, pb, "Dispatcher", "RefreshTimeout")
         self._cancel_tasks = _channel.unary(channel, v1_workflows_pb2, "AdminService", "CancelTasks")
         self._durable_listener: Any = None
+        self._evictor = _eviction.Evictor(lambda: self._stats.slot_capacity.get("durable", 0), self._request_eviction,
+                                          self._stop_evicted)
         self._channel = channel
         self._streams = _streaming.StreamSender(channel, metadata)
         self.labels: dict[str, str | int] = dict(labels or {})
@@ -135,6 +137,8 @@ class Runner:
             payload = json.loads(action.action_payload) if action.action_payload else {}
             ctx = (DurableContext if task.is_durable else Context)(action, payload, self, task)
             run.ctx = ctx
+            if isinstance(ctx, DurableContext):
+                self._evictor.register(key, ctx.task_run_id, ctx.invocation_count, task.eviction_policy)
             if run.cancelled:
                 ctx._mark_cancelled()
             token = current_context.set(ctx)
@@ -194,8 +198,10 @@ class Runner:
 
     def _finish(self, run: _Run, key: tuple[str, int], outcome: str) -> None:
         stats = self._stats
-        if run.task.is_durable and self._durable_listener is not None:
-            self._durable_listener.forget(run.action.task_run_external_id)
+        if run.task.is_durable:
+            self._evictor.unregister(key)
+            if self._durable_listener is not None:
+                self._durable_listener.forget(run.action.task_run_external_id)
         self._running.pop(key, None)
         if run.thread is not None and not run.thread.done():
             # Cancelled, but its sync function still runs: the thread and the slot stay busy until
@@ -304,6 +310,26 @@ class Runner:
                 ctx._mark_cancelled()
                 if run.future is not None and not run.future.done():
                     run.future.cancel()
+
+    def durable_waiting(self, ctx: Context, on: str) -> Any:
+        """Marks a durable task as waiting (evictable, see ``_eviction``) for the ``async with`` block."""
+        return self._evictor.waiting((ctx.task_run_id, ctx.retry_count), on)
+
+    async def _request_eviction(self, run: _eviction.Waiting, reason: str) -> None:
+        await self.durable_stream().evict(run.task_run_id, run.invocation, reason)
+
+    def _stop_evicted(self, key: Any) -> None:
+        run = self._running.get(key)
+        if run is not None and not run.cancelled:
+            run.cancelled = True  # reported as nothing: the engine starts the task again later
+            if run.ctx is not None:
+                run.ctx._mark_cancelled()
+            if run.future is not None and not run.future.done():
+                run.future.cancel()
+
+    async def evict_waiting(self) -> int:
+        """At shutdown: evict the waiting durable tasks, so the drain does not wait for them."""
+        return await self._evictor.evict_all_waiting()
 
     async def aclose(self, timeout: float = 2.0) -> None:
         if self._durable_listener is not None:

@@ -7,15 +7,15 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from hatchet_worker import _filters, _parity
+from hatchet_worker import _filters
 from hatchet_worker._event_push import EventClient
+from hatchet_worker._eviction import DEFAULT_DURABLE_TASK_EVICTION_POLICY, EvictionPolicy
 from hatchet_worker._lifespan import LifespanFn
 from hatchet_worker._rate_limits import RateLimitsClient
 from hatchet_worker._schedules import SchedulesClient
 from hatchet_worker._trigger_clients import CronClient, ScheduledClient
 from hatchet_worker._workers_client import WorkersClient
 from hatchet_worker.config import ClientConfig
-from hatchet_worker.exceptions import unsupported
 from hatchet_worker.runs import RunsClient
 from hatchet_worker.worker import Worker
 from hatchet_worker.workflow import (
@@ -29,12 +29,6 @@ from hatchet_worker.workflow import (
     TaskDefaults,
     Workflow,
 )
-
-
-def _not_yet(entry: str, **given: Any) -> None:
-    """Options of the official SDK this SDK does not act on yet: refuse a value rather than drop it."""
-    for option, value in given.items():
-        unsupported(f"{entry}({option}=...)", value, _parity.UNSUPPORTED[entry][option])
 
 
 class Hatchet:
@@ -146,10 +140,10 @@ class Hatchet:
                      backoff_factor: float | None = None, backoff_max_seconds: int | None = None,
                      default_filters: Sequence[Any] | None = None,
                      default_additional_metadata: Mapping[str, Any] | None = None,
-                     eviction_policy: Any = None, idempotency: Any = None, cron_input: Any = None,
+                     eviction_policy: EvictionPolicy | None = DEFAULT_DURABLE_TASK_EVICTION_POLICY,
+                     idempotency: Any = None, cron_input: Any = None,
                      ) -> Callable[[Callable[..., Any]], Standalone[Any, Any]]:
         """Declare a standalone durable task (runs from the worker's ``durable`` slot pool)."""
-        _not_yet("Hatchet.durable_task", eviction_policy=eviction_policy)
         return self._standalone(
             durable=True, name=name, description=description, input_validator=input_validator,
             on_events=on_events, on_crons=on_crons, version=version, sticky=sticky,
@@ -159,7 +153,8 @@ class Hatchet:
                 "schedule_timeout": schedule_timeout, "execution_timeout": execution_timeout,
                 "retries": retries, "rate_limits": rate_limits,
                 "desired_worker_labels": desired_worker_labels,
-                "backoff_factor": backoff_factor, "backoff_max_seconds": backoff_max_seconds})
+                "backoff_factor": backoff_factor, "backoff_max_seconds": backoff_max_seconds,
+                "eviction_policy": eviction_policy})
 
     def worker(self, name: str, slots: int | None = None, durable_slots: int | None = None,
                labels: dict[str, str | int] | None = None,

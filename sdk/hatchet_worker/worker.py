@@ -546,6 +546,8 @@ class Worker:
         self._draining = True
         timeout = plan.drain_timeout
         await self._pause(left(plan.pause, time.monotonic()))
+        if evicted := await runner.evict_waiting():  # waiting durable tasks resume elsewhere (_eviction)
+            log.info("evicted %d waiting durable task(s)", evicted)
         if runner.in_flight:
             log.info("waiting up to %.0f s for %d in-flight task(s)", timeout, runner.in_flight)
         if not await runner.wait_idle(left(plan.drain, time.monotonic())):

@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 
-from hatchet_worker import _durable_ops, _hooks, _parity, _signature, _task_defaults
+from hatchet_worker import _durable_ops, _hooks, _signature, _task_defaults
 from hatchet_worker._concurrency import ConcurrencyExpression as ConcurrencyExpression
 from hatchet_worker._concurrency import ConcurrencyLimitStrategy as ConcurrencyLimitStrategy
 from hatchet_worker._duration import Duration as Duration
 from hatchet_worker._duration import duration_expr as duration_expr
+from hatchet_worker._eviction import DEFAULT_DURABLE_TASK_EVICTION_POLICY, EvictionPolicy
 from hatchet_worker._filters import WorkflowFilterMethods
 from hatchet_worker._task_defaults import TaskDefaults as TaskDefaults
 from hatchet_worker.conditions import Action, Condition, OrGroup, ParentCondition, task_conditions
-from hatchet_worker.exceptions import unsupported
 from hatchet_worker.labels import DesiredLabels as DesiredLabels
 from hatchet_worker.labels import DesiredWorkerLabel, labels_by_key
 from hatchet_worker.rate_limit import RateLimit as RateLimit
@@ -100,6 +100,8 @@ class Task(Generic[TWorkflowInput, R]):
         self.concurrency = list(concurrency)
         self.slot_cost = slot_cost
         self.is_durable = is_durable
+        self.eviction_policy: EvictionPolicy | None = None
+        """When the worker may evict this durable task while it waits (``durable_task(eviction_policy=)``)."""
         self.conditions = list(conditions)
         """``(condition, action)`` pairs from ``wait_for``/``skip_if``/``cancel_if``."""
         self.is_async = inspect.iscoroutinefunction(fn)
@@ -243,17 +245,21 @@ class Workflow(WorkflowFilterMethods, Generic[TWorkflowInput]):
                      concurrency: ConcurrencyArg = None,
                      wait_for: Sequence[Condition | OrGroup] | None = None,
                      skip_if: Sequence[Condition | OrGroup] | None = None,
-                     cancel_if: Sequence[Condition | OrGroup] | None = None, eviction_policy: Any = None,
+                     cancel_if: Sequence[Condition | OrGroup] | None = None,
+                     eviction_policy: EvictionPolicy | None = DEFAULT_DURABLE_TASK_EVICTION_POLICY,
                      ) -> Callable[[Callable[..., Any]], Task[TWorkflowInput, Any]]:
-        """Declare a durable task: it occupies a ``durable`` slot and gets a :class:`DurableContext`."""
+        """Declare a durable task: it occupies a ``durable`` slot and gets a :class:`DurableContext`.
+        While it waits the worker may evict it as ``eviction_policy`` says (``_eviction``; None: never)."""
         conditions = task_conditions(wait_for, skip_if, cancel_if)
-        unsupported("durable_task(eviction_policy=...)", eviction_policy,
-                    _parity.EVICTION)
+        policy = None if eviction_policy is None else EvictionPolicy.model_validate(eviction_policy,
+                                                                                   from_attributes=True)
 
         def decorator(fn: Callable[..., Any]) -> Task[TWorkflowInput, Any]:
-            return self._add(fn, name, is_durable=True, conditions=conditions, **_task_opts(
+            task = self._add(fn, name, is_durable=True, conditions=conditions, **_task_opts(
                 schedule_timeout, execution_timeout, parents, retries, rate_limits, desired_worker_labels,
                 backoff_factor, backoff_max_seconds, concurrency, None))
+            task.eviction_policy = policy
+            return task
 
         return decorator
 
