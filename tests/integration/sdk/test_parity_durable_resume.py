@@ -74,3 +74,39 @@ def test_durable_task_resumes_on_another_worker_without_repeating_recorded_steps
     assert resumed_for < SLEEP - 5, resumed_for
     print(f"{sdk}: killed at {killed:.1f} s, resumed at {done - resumed_for:.1f} s, done at {done:.1f} s, "
           f"invocation {out['invocation']}")
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+def test_waiting_durable_task_is_evicted_after_its_ttl_and_resumes_when_the_wait_is_met(
+        client: Hatchet, start_worker: Any, markers: Path, sdk: str) -> None:
+    """``EvictionPolicy(ttl=2 s)``: the worker gives the waiting task back to the engine; the event
+    starts it again (invocation 2), and it returns the event's payload."""
+    start_worker(script=DURABLE, APP_SDK=sdk)
+    ref = standalone(client, "d_evict").run({"case": "v"}, wait_for_result=False)
+    wait_until(lambda: (markers / "evict-v").exists(), 30, "the durable task to start")
+    time.sleep(6.0)  # ttl 2 s, checked every second
+    client.event.push("parity-d:evict", {"case": "v", "n": 1})
+    assert ref.result(timeout=60) == {"payload": {"case": "v", "n": 1}, "invocation": 2}
+    starts = (markers / "evict-v").read_text().split("\n")[:-1]
+    assert [line.split()[1] for line in starts] == ["1", "2"], starts
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+def test_shutdown_evicts_a_waiting_durable_task_which_resumes_on_another_worker(
+        client: Hatchet, start_worker: Any, markers: Path, sdk: str) -> None:
+    """``eviction_policy=None`` keeps a waiting task on its worker, but SIGTERM evicts it: the worker
+    exits without waiting for the drain timeout, and the task resumes elsewhere once its event comes."""
+    first = start_worker(script=DURABLE, APP_SDK=sdk)
+    ref = standalone(client, "d_hold").run({"case": "h"}, wait_for_result=False)
+    wait_until(lambda: (markers / "hold-h").exists(), 30, "the durable task to start")
+    time.sleep(2.0)
+    signalled = time.monotonic()
+    first.signal(signal.SIGTERM)
+    first.wait_exit(60)
+    exited = time.monotonic() - signalled
+    start_worker(script=DURABLE, APP_SDK=sdk)
+    client.event.push("parity-d:hold", {"case": "h"})
+    assert ref.result(timeout=90) == {"payload": {"case": "h"}, "invocation": 2}
+    starts = (markers / "hold-h").read_text().split("\n")[:-1]
+    assert len(starts) == 2 and starts[0].split()[0] != starts[1].split()[0], starts
+    print(f"{sdk}: exited {exited:.1f} s after SIGTERM")

@@ -24,6 +24,7 @@ EmptyModel = sdk.EmptyModel
 SleepCondition = sdk.SleepCondition
 UserEventCondition = sdk.UserEventCondition
 or_ = sdk.or_
+EvictionPolicy = sdk.EvictionPolicy
 
 hatchet = sdk.Hatchet()
 MARKERS = Path(os.environ.get("APP_MARKERS", "/tmp"))
@@ -155,9 +156,27 @@ async def d_resume(input: Case, ctx: DurableContext) -> dict[str, Any]:
             "invocation": getattr(ctx, "invocation_count", None)}
 
 
+@hatchet.durable_task(name="d_evict", input_validator=Case, execution_timeout=timedelta(minutes=2),
+                      eviction_policy=EvictionPolicy(ttl=timedelta(seconds=2), allow_capacity_eviction=False))
+async def d_evict(input: Case, ctx: DurableContext) -> dict[str, Any]:
+    mark(f"evict-{input.case}", f"{os.getpid()} {ctx.invocation_count}")
+    payload = await ctx.aio_wait_for_event("parity-d:evict", f"input.case == '{input.case}'")
+    return {"payload": payload, "invocation": ctx.invocation_count}
+
+
+@hatchet.durable_task(name="d_hold", input_validator=Case, execution_timeout=timedelta(minutes=2),
+                      eviction_policy=None)
+async def d_hold(input: Case, ctx: DurableContext) -> dict[str, Any]:
+    """Never evicted for time: only a shutdown evicts it."""
+    mark(f"hold-{input.case}", f"{os.getpid()} {ctx.invocation_count}")
+    payload = await ctx.aio_wait_for_event("parity-d:hold", f"input.case == '{input.case}'")
+    return {"payload": payload, "invocation": ctx.invocation_count}
+
+
 def main() -> None:
     worker = hatchet.worker("parity-durable", workflows=[d_or_sleep, d_or_event, d_all, d_sleeps, d_scoped,
-                                                         d_lookback, d_bad_args, d_child, d_spawn, d_resume])
+                                                         d_lookback, d_bad_args, d_child, d_spawn, d_resume,
+                                                         d_evict, d_hold])
     worker.start()
 
 
