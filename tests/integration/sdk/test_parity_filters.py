@@ -37,7 +37,7 @@ SDKS = ["hatchet_worker",
 def test_filters_idempotency_and_clients(client: Hatchet, start_worker: Any, sdk: str) -> None:
     start_worker(script=FILTERS, APP_SDK=sdk)
     out = {name: standalone(client, name).run() for name in ("t_filters", "t_aio_filters", "t_idempotency",
-                                                              "t_clients")}
+                                                              "t_clients", "t_aio_clients")}
 
     def flt(expression: str, scope: str, payload: dict[str, Any], declarative: bool = False) -> dict[str, Any]:
         return {"model": "V1Filter", "expression": expression, "scope": scope, "payload": payload,
@@ -81,3 +81,10 @@ def test_filters_idempotency_and_clients(client: Hatchet, start_worker: Any, sdk
         "hook_output": {"type": "TaskRunError", "exc": "kaboom: twice\\", "exc_type": "ValueError",
                         "trace_starts": "over", "trace_has_raise": True, "run_id_is_explode": True},
     }
+    aio_clients = out["t_aio_clients"]
+    case_id = aio_clients["details"]["input"]["id"]
+    assert aio_clients == {
+        "limits": [[True, 3, "1 SECOND"]], "moved": True, "deleted": True,
+        "details": {"model": "WorkflowRunDetail", "status": "COMPLETED", "input": {"id": case_id},
+                    "tasks": ["parity_idem"], "output": {"result": f"hello {case_id}"}, "error": None,
+                    "task_status": "COMPLETED"}}

@@ -6,7 +6,8 @@ file differs. ``t_filters`` manages filters with ``hatchet.filters`` / ``workflo
 pushes scoped events at a workflow declared with ``default_filters``, reporting which events started
 a run. ``t_idempotency`` triggers an idempotent task twice (one by one and in bulk) and reports the
 collisions. ``t_clients`` lists rate limits, changes scheduled runs in bulk, reads a failed run with
-``hatchet.runs.get_details`` and what its on-failure task saw with ``ctx.get_task_run_error``.
+``hatchet.runs.get_details`` and what its on-failure task saw with ``ctx.get_task_run_error``;
+``t_aio_clients`` does the same with the ``aio_`` forms.
 """
 
 import asyncio
@@ -235,7 +236,30 @@ def t_clients(input: EmptyModel, ctx: Context) -> dict[str, Any]:
     }
 
 
+@hatchet.task(execution_timeout="2m")
+async def t_aio_clients(input: EmptyModel, ctx: Context) -> dict[str, Any]:
+    case = uuid.uuid4().hex
+    key = f"parity-rl-aio-{case}"
+    await hatchet.rate_limits.aio_put(key, 3)
+    limits = await hatchet.rate_limits.aio_list(search=key, limit=5)
+    later = datetime.now(tz=UTC) + timedelta(days=2)
+    made = [await hatchet.scheduled.aio_create(workflow_name="parity_filt_failing", trigger_at=later, input={},
+                                               additional_metadata={"case": case}) for _ in range(2)]
+    ids = [m.metadata.id for m in made]
+    moved = await hatchet.scheduled.aio_bulk_update([(i, later + timedelta(minutes=5)) for i in ids])
+    deleted = await hatchet.scheduled.aio_bulk_delete(workflow_id=failing.id, additional_metadata={"case": case})
+    ref = await idempotent_task.aio_run(IdemInput(id=case), wait_for_result=False)
+    await ref.aio_result()
+    details = await hatchet.runs.aio_get_details(ref.workflow_run_id)
+    task = next(iter(details.task_runs.values()))
+    return {"limits": [(r.key == key, r.limit_value, r.window) for r in limits.rows or []],
+            "moved": sorted(moved.updated_ids) == sorted(ids), "deleted": sorted(deleted.deleted_ids) == sorted(ids),
+            "details": {"model": type(details).__name__, "status": details.status.value,
+                        "input": details.input, "tasks": sorted(details.task_runs),
+                        "output": task.output, "error": task.error, "task_status": task.status.value}}
+
+
 if __name__ == "__main__":
     hatchet.worker("parity-filters-worker", slots=8,
                    workflows=[event_workflow, idempotent_task, failing, t_filters, t_aio_filters, t_idempotency,
-                              t_clients]).start()
+                              t_clients, t_aio_clients]).start()
