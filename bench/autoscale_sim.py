@@ -197,10 +197,10 @@ class Cluster:
 
     def _remove(self, pod: Pod, now: float) -> None:
         self.pods.remove(pod)
-        for _end, task in pod.running:
+        for end, task in pod.running:
             # Killed mid-run: the engine retries it (a new attempt, from the start).
             self.interrupted += 1
-            self.lost += now - (_end - task.duration)
+            self.lost += now - (end - task.duration)
             self.retries.append((now + self.setup.retry_delay, task))
         pod.running.clear()
 
