@@ -28,6 +28,7 @@ import grpc.aio
 
 from hatchet_worker import _channel
 from hatchet_worker._proto import v1_dispatcher_pb2 as pb
+from hatchet_worker.exceptions import NonDeterminismError
 
 log = logging.getLogger("hatchet_worker.durable")
 RECONNECT_SECONDS = 1.0
@@ -37,16 +38,6 @@ ACK_TIMEOUT_SECONDS = 60.0
 
 Entry = tuple[str, int, int, int]
 """(task run external id, invocation count, branch id, node id) of an event-log entry."""
-
-
-class NonDeterminismError(Exception):
-    """The engine found that a restarted durable task made different requests than it recorded."""
-
-    def __init__(self, message: str, task_external_id: str, invocation_count: int, node_id: int) -> None:
-        super().__init__(message)
-        self.task_external_id = task_external_id
-        self.invocation_count = invocation_count
-        self.node_id = node_id
 
 
 class EvictedError(Exception):
@@ -216,7 +207,7 @@ class DurableStream:
             error, ref = response.error, response.error.ref
             exc: Exception
             if error.error_type == pb.DURABLE_TASK_ERROR_TYPE_NONDETERMINISM:
-                exc = NonDeterminismError(error.error_message, ref.durable_task_external_id, ref.invocation_count,
+                exc = NonDeterminismError(ref.durable_task_external_id, ref.invocation_count, error.error_message,
                                           ref.node_id)
             else:
                 exc = RuntimeError(f"durable task error: {error.error_message}")

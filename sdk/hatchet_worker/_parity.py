@@ -88,7 +88,7 @@ MISSING_METHODS.update({"Standalone." + name.split(".", 1)[1]: reason for name, 
 _MISSING_IMPORTS: dict[str, tuple[str, ...]] = {
     "batch tasks are not provided yet": ("hatchet_sdk.runnables.types:BatchMemberId",),
     "not provided: this SDK has no equivalent error type yet": (
-        "hatchet_sdk.exceptions:DedupeViolationError", "hatchet_sdk.exceptions:NonDeterminismError"),
+        "hatchet_sdk.exceptions:DedupeViolationError",),
     "MCP tool providers are not provided": ("hatchet_sdk.runnables.workflow:MCPProvider",),
     "internal names of the official SDK, used only by its own tests": (
         "hatchet_sdk.runnables.contextvars:ctx_action_key", "hatchet_sdk.runnables.contextvars:workflow_spawn_indices",

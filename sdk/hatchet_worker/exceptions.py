@@ -89,3 +89,16 @@ class RetryAfterException(Exception):
     @property
     def after_ms(self) -> int:
         return max(int(self.after.total_seconds() * 1000), 0)
+
+
+class NonDeterminismError(Exception):
+    """A durable task that started over made a different call than its event log recorded at
+    ``node_id`` (the engine's check; the official SDK's error, same fields)."""
+
+    def __init__(self, task_external_id: str, invocation_count: int, message: str, node_id: int) -> None:
+        self.task_external_id = task_external_id
+        self.invocation_count = invocation_count
+        self.message = message
+        self.node_id = node_id
+        super().__init__(message or f"Non-determinism detected in task {task_external_id} on invocation "
+                                    f"{invocation_count} at node {node_id}")
