@@ -82,7 +82,7 @@ def test_public_names() -> None:
     assert hatchet_worker.__all__ == sorted([
         "BulkCancelReplayOpts", "RunFilter", "V1TaskStatus", "BulkPushEventOptions", "BulkPushEventWithMetadata",
         "PushEventOptions", "DefaultFilter", "BulkTriggerIdempotencyCollisionError", "IdempotencyCollisionError",
-        "StatusBasedIdempotencyConfig", "TTLBasedIdempotencyConfig", "RunStatus",
+        "StatusBasedIdempotencyConfig", "TTLBasedIdempotencyConfig", "RunStatus", "EvictionPolicy",
         "ClientConfig", "ClientTLSConfig", "ConcurrencyExpression", "ConcurrencyLimitStrategy", "ConfigError",
         "Context", "Depends", "DesiredWorkerLabel", "DurableContext", "EmptyModel", "FailedTaskRunExceptionGroup",
         "Hatchet", "HealthCheckConfig", "HealthcheckConfig", "IllegalTaskOutputError", "LifespanSetupError",
