@@ -14,8 +14,9 @@ A scale-down the decision (``autoscale.decide``) asks for goes through these ste
    timeout, then given back (unpaused, annotation removed) and another is chosen.
 3. **Remove exactly those pods**: the replica count drops by the drained pods only while the
    ReplicaSet controller is certain to pick them: one pod template (no rollout, whose proportional
-   scaling spreads a removal over ReplicaSets), every other pod Ready, and the count equal to the pods
-   that exist. The controller deletes not-ready pods first, then the lowest deletion cost, so the
+   scaling spreads a removal over ReplicaSets), every other pod Ready, no other pod marked (all marked
+   pods share the lowest cost, so the controller could take one still running a task), and the count
+   equal to the pods that exist. The controller deletes not-ready pods first, then the lowest deletion cost, so the
    drained pods (lowest cost) are the ones that go. The next poll confirms it (``confirm``).
 4. A scale-down that is no longer wanted (the queue grew back) gives every draining pod back.
 
@@ -195,6 +196,13 @@ def plan(
     if unregistered and any(p.name in busy for p in not_ready):
         notes.append("a pod that is not Ready runs a task: its removal waits")
         unregistered = 0
+    # Every marked pod has the same lowest deletion cost, so while another is marked (still
+    # draining, given back in this step or newly chosen) the controller could take it instead of a
+    # drained one, and it may run a task (it can take one in the race before its pause lands).
+    others_marked = waiting or new or release
+    if removing and others_marked:
+        notes.append("other pods are still marked for removal: removal waits until all are drained")
+        removing = []
     if removing and len(not_ready) > unregistered:
         notes.append(f"{len(not_ready)} pods not Ready: removal waits (the controller would take them first)")
         removing = []
