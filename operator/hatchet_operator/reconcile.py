@@ -389,9 +389,7 @@ class Reconciler:
             if not write_status and not urgent:
                 self._schedule_flush(key, state)
                 return result
-            patch = dict(new_status)
-            if "autoscaling" in (previous or {}) and "autoscaling" not in new_status:
-                patch["autoscaling"] = None  # a merge patch keeps what it does not name
+            patch = status.merge_patch(previous or {}, new_status)
             try:
                 await self.client.patch_status(
                     worker_path(namespace, name), patch, render.FIELD_MANAGER, "hatchetworkers/status"

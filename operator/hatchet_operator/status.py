@@ -26,7 +26,8 @@ DEGRADED = "Degraded"
 RECONCILING = "Reconciling"
 STALLED = "Stalled"
 # With spec.autoscaling, as the HPA's condition of the same name: False while the engine's numbers
-# cannot be read (the count is then held: never scaled down on missing data), with the reason why.
+# cannot be read (the count is then held: never scaled down on missing data), with the reason why,
+# and while another autoscaler writes the Deployment's replicas.
 SCALING_ACTIVE = "ScalingActive"
 
 # Characters kept of a condition message. An apiserver rejection can quote a whole object; a message
@@ -40,6 +41,17 @@ def bounded(message: str, limit: int = MESSAGE_LIMIT) -> str:
     if len(message) <= limit:
         return message
     return message[: max(0, limit - len(_CUT))] + _CUT
+
+
+def merge_patch(previous: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON merge patch (RFC 7386) that turns ``previous`` into ``new``: a merge patch keeps every
+    key it does not name, so each key gone from ``new`` (at any depth of nested objects) is sent as
+    null. Lists are replaced whole."""
+    out: dict[str, Any] = {k: None for k in previous if k not in new}
+    for k, v in new.items():
+        old = previous.get(k)
+        out[k] = merge_patch(old, v) if isinstance(v, Mapping) and isinstance(old, Mapping) else v
+    return out
 
 
 @dataclass(frozen=True)
@@ -203,7 +215,11 @@ def compute(
 
     conditions = [ready_c, progressing, degraded, reconciling, stalled]
     if autoscaling:
-        if autoscaling.get("metricsAvailable"):
+        if autoscaling.get("externalAutoscaler"):
+            conditions.append(_cond(SCALING_ACTIVE, False, "ExternalAutoscaler",
+                                    f"not scaling: {autoscaling['externalAutoscaler']} writes the Deployment's "
+                                    "replicas; remove it or spec.autoscaling"))
+        elif autoscaling.get("metricsAvailable"):
             conditions.append(_cond(SCALING_ACTIVE, True, "EngineRead", "scaling from the engine's queue and slots"))
         else:
             why = str(autoscaling.get("reason") or "the engine has not been read yet")

@@ -285,3 +285,35 @@ def test_scaling_active_says_why_the_count_is_held() -> None:
     assert _conds(down)["ScalingActive"] == ("False", "EngineUnavailable")
     [cond] = [c for c in down["conditions"] if c["type"] == "ScalingActive"]
     assert "HTTP 503" in cond["message"]
+
+
+# --- the status merge patch -----------------------------------------------------------------------
+
+def _apply_merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386, as the apiserver applies a merge patch (the reference the patch is checked against)."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(target) if isinstance(target, dict) else {}
+    for k, v in patch.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = _apply_merge_patch(out.get(k), v)
+    return out
+
+
+_leaf = st.one_of(st.integers(), st.text(max_size=3), st.booleans(), st.lists(st.integers(), max_size=2))
+_docs = st.recursive(_leaf, lambda inner: st.dictionaries(st.sampled_from("abcd"), inner, max_size=4), max_leaves=12)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.dictionaries(st.sampled_from("abcd"), _docs, max_size=4),
+       st.dictionaries(st.sampled_from("abcd"), _docs, max_size=4))
+def test_merge_patch_turns_the_previous_status_into_the_new_one(previous: dict[str, Any], new: dict[str, Any]) -> None:
+    assert _apply_merge_patch(previous, status.merge_patch(previous, new)) == new
+
+
+def test_merge_patch_removes_a_dropped_autoscaling_field() -> None:
+    previous = {"autoscaling": {"desiredReplicas": 1, "externalAutoscaler": "HorizontalPodAutoscaler/x"}}
+    new = {"autoscaling": {"desiredReplicas": 1}}
+    assert status.merge_patch(previous, new) == {"autoscaling": {"desiredReplicas": 1, "externalAutoscaler": None}}
