@@ -118,7 +118,8 @@ def status_of(
                 out[k] = previous[k]
     before = dict(previous or {})
     moved = {k: v for k, v in out.items() if k != "reason"} != {
-        k: v for k, v in before.items() if k not in ("reason", "lastMetricsTime", "lastScaleTime")
+        k: v for k, v in before.items()
+        if k not in ("reason", "lastMetricsTime", "lastScaleTime", "externalAutoscaler")
     }
     if reading.ok:
         out["lastMetricsTime"] = (
@@ -242,7 +243,11 @@ class EngineAutoscaling:
         self._tasks[id(poller)] = asyncio.get_running_loop().create_task(poller.run(), name="autoscaling-poll")
 
     async def evaluate(
-        self, key: Any, worker: v1alpha1.HatchetWorker, current_replicas: int, previous: Mapping[str, Any] | None
+        self,
+        key: Any,
+        worker: v1alpha1.HatchetWorker,
+        current_replicas: int,
+        previous: Mapping[str, Any] | None,
     ) -> Evaluation:
         """The new ``status.autoscaling`` of an autoscaled HatchetWorker (``worker``: the model), after
         the scaling step it called for."""
@@ -279,6 +284,16 @@ class EngineAutoscaling:
         if self._scaler is None:
             return Evaluation(status)
         memory = state.scaling
+        external, events = await self._external(memory, worker, current_replicas)
+        if external is not None:
+            # Two autoscalers would fight over the count: this one stands aside, and gives back any
+            # drain of its own that was under way.
+            if memory.draining or memory.removing:
+                await self._scaler.release_all(worker, poller.client)
+                memory.draining, memory.removing = False, ()
+            status = {**status, "externalAutoscaler": external,
+                      "reason": f"not scaling: {external} writes the Deployment's replicas"}
+            return Evaluation(status, events)
         if memory.acted_on == reading.at:
             # A reconcile for another reason (often a Deployment event the last step's own write
             # caused) does not act again on the same, now stale reading: it waits for the next one.
@@ -298,6 +313,38 @@ class EngineAutoscaling:
         if outcome.note and outcome.note not in status["reason"]:
             status["reason"] = f"{status['reason']}; {outcome.note}"[: api.REASON_LIMIT]
         return Evaluation(status, outcome.events)
+
+    async def _external(
+        self, memory: Memory, worker: v1alpha1.HatchetWorker, current: int
+    ) -> tuple[str | None, tuple[Event, ...]]:
+        """Another autoscaler writing the replicas (``HorizontalPodAutoscaler/<name>``), or None; and
+        the Warning to post when it is newly found.
+
+        The sign of one is a Deployment count this operator did not write (the HPA controller's
+        writes through ``/scale`` leave no owner of ``spec.replicas`` in managedFields, so that
+        cannot tell). Only then are the namespace's HPAs listed: once per such count while none is
+        found (the write was a one-off, such as ``kubectl scale``, which the next scaling step
+        overrides), and on every evaluation while one is (so its removal is noticed at the next
+        poll, though the count it left behind does not change). After an operator restart the
+        first count seen is taken as its own, so an HPA is found at its next write.
+        """
+        assert self._scaler is not None
+        if memory.wrote is None:
+            memory.wrote = current
+        if current == memory.wrote:
+            memory.external = memory.external_seen = None
+            return None, ()
+        if memory.external is None and memory.external_seen == current:
+            return None, ()
+        found = await self._scaler.external_autoscaler(worker.metadata.namespace or "default", worker.metadata.name)
+        events: tuple[Event, ...] = ()
+        if found is not None and found != memory.external:
+            events = (Event("Warning", "ExternalAutoscaler",
+                            f"{found} also scales this HatchetWorker (it set the Deployment's replicas to {current}; "
+                            f"this operator last set {memory.wrote}): spec.autoscaling does not scale while it "
+                            "does; remove one"),)
+        memory.external, memory.external_seen = found, current
+        return found, events
 
     def _observe(self, key: Any, decision: autoscale.Decision, status: Mapping[str, Any]) -> None:
         assert self._metrics is not None

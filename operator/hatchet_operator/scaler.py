@@ -45,6 +45,12 @@ class Memory:
     """Time of the engine reading the last step acted on (see ``EngineAutoscaling.evaluate``)."""
     note: str = ""
     """That step's note, repeated in the status until the next reading."""
+    wrote: int | None = None
+    """The replica count this operator last wrote (or first saw), to tell another writer's."""
+    external: str | None = None
+    """Another autoscaler found writing the Deployment's replicas (see ``external_autoscaler``)."""
+    external_seen: int | None = None
+    """The foreign count it was last looked for at (looked for again when the count changes)."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,16 @@ def engine_views(workers: Sequence[EngineWorker]) -> list[scaledown.EngineView]:
 
 def scaled_up(current: int, replicas: int, reason: str) -> Event:
     return Event("Normal", "ScaledUp", f"scaled up {current} -> {replicas}: {reason}"[:1000])
+
+
+def scales(hpa: Mapping[str, Any], name: str) -> bool:
+    """Whether ``hpa`` targets the HatchetWorker ``name`` or its Deployment (of the same name)."""
+    ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
+    group = str(ref.get("apiVersion") or "").split("/")[0]
+    return ref.get("name") == name and (
+        (ref.get("kind") == "Deployment" and group == "apps")
+        or (ref.get("kind") == api.KIND and group == api.GROUP)
+    )
 
 
 def slots_in_use(metrics_text: str) -> int:
@@ -115,7 +131,27 @@ class Scaler:
             if e.status != 404:
                 raise
 
-    async def scale_to(self, namespace: str, name: str, replicas: int) -> None:
+    async def external_autoscaler(self, namespace: str, name: str) -> str | None:
+        """``HorizontalPodAutoscaler/<name>`` of an HPA (KEDA's included) that scales the HatchetWorker
+        ``name`` or its Deployment, else None (also when the operator may not list HPAs: then a foreign
+        write of the replicas is taken for a one-off, such as ``kubectl scale``)."""
+        try:
+            body = await self.client.request(
+                "GET", f"/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers",
+                resource="horizontalpodautoscalers",
+            )
+        except ApiError as e:
+            if e.status in (403, 404):
+                log.warning("%s/%s: cannot list HorizontalPodAutoscalers: %s", namespace, name, e)
+                return None
+            raise
+        for hpa in (body or {}).get("items") or ():
+            if scales(hpa, name):
+                return f"HorizontalPodAutoscaler/{(hpa.get('metadata') or {}).get('name')}"
+        return None
+
+    async def scale_to(self, memory: Memory, namespace: str, name: str, replicas: int) -> None:
+        memory.wrote = replicas
         await self.client.request(
             "PATCH",
             f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale",
@@ -160,7 +196,7 @@ class Scaler:
         need_pods = not memory.checked or memory.draining or bool(memory.removing) or decision.desired < current
         if not need_pods:
             if decision.desired > current:
-                await self.scale_to(namespace, name, decision.desired)
+                await self.scale_to(memory, namespace, name, decision.desired)
                 events.append(scaled_up(current, decision.desired, decision.reason))
             return Outcome(events=tuple(events))
 
@@ -180,7 +216,7 @@ class Scaler:
             # goes down then; it may go up (back to the last decision made with data).
             memory.draining = any(p.draining for p in pods)
             if decision.desired > current:
-                await self.scale_to(namespace, name, decision.desired)
+                await self.scale_to(memory, namespace, name, decision.desired)
                 events.append(scaled_up(current, decision.desired, decision.reason))
             return Outcome("engine metrics unavailable: scale-down steps wait", tuple(events))
         port = (worker.spec.health_check or api.HealthCheck()).port
@@ -218,7 +254,7 @@ class Scaler:
         for worker_id in plan.pause:
             await engine.set_paused(worker_id, True)
         if plan.replicas is not None:
-            await self.scale_to(namespace, name, plan.replicas)
+            await self.scale_to(memory, namespace, name, plan.replicas)
             if plan.replicas > current:
                 events.append(scaled_up(current, plan.replicas, decision.reason))
             else:

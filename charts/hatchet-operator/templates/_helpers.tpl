@@ -66,6 +66,8 @@ hatchet_operator uses:
 - pods: list (autoscaling: the pods of a HatchetWorker being scaled down), patch (the drain and
   pod-deletion-cost annotations on the idle pods chosen for removal). Never delete: the ReplicaSet
   controller removes them when the count drops.
+- horizontalpodautoscalers: list (autoscaling: only when something other than the operator wrote an
+  autoscaled Deployment's replicas, to name the HPA or KEDA ScaledObject that also scales it).
 - events: create (Normal/Warning events about HatchetWorkers).
 - secrets: list + watch, only with secretCheck.enabled (key names, to report a missing token).
 */}}
@@ -88,6 +90,9 @@ hatchet_operator uses:
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["list", "patch"]
+- apiGroups: ["autoscaling"]
+  resources: ["horizontalpodautoscalers"]
+  verbs: ["list"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]

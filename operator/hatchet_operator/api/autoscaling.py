@@ -177,3 +177,10 @@ class AutoscalingStatus(_Model):
     reason: str | None = Field(
         default=None, max_length=REASON_LIMIT, description="Why the last decision is what it is, for humans."
     )
+    external_autoscaler: str | None = Field(
+        default=None,
+        max_length=512,
+        description="Set while another autoscaler (a HorizontalPodAutoscaler, such as the one a KEDA ScaledObject "
+        "creates) writes the Deployment's replicas: kind/name of it. The operator then does not scale; remove "
+        "one of the two.",
+    )

@@ -25,6 +25,7 @@ WORKLOAD_RULES = {
     ("apps", "deployments", ""): {"list", "watch", "create", "patch"},
     ("apps", "deployments/scale", ""): {"patch"},
     ("", "pods", ""): {"list", "patch"},
+    ("autoscaling", "horizontalpodautoscalers", ""): {"list"},
     ("", "events", ""): {"create"},
     ("", "secrets", ""): {"get"},
 }
