@@ -225,7 +225,7 @@ def run_kwok(work: Path, cleanups: list[Callable[[], object]], summary: dict[str
 
     say("installing the HatchetWorker CRD and the token Secret")
     kube.kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
-    kube.kubectl("wait", "--for=condition=Established", "crd/hatchetworkers.hatchetkube.io", "--timeout=60s")
+    kube.wait_established("hatchetworkers.hatchetkube.io")
     kube.create_namespace(NAMESPACE)
     install_token_secret(kube.kubectl, NAMESPACE, hatchet.token)
 

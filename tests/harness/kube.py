@@ -312,6 +312,17 @@ class ControlPlane:
             timeout=timeout,
         )
 
+    def wait_established(self, crd: str, timeout: float = 60) -> None:
+        """Wait until the CRD ``crd`` is Established. Polled here rather than with ``kubectl wait``:
+        that exits at once with an accessor error when it reads the CRD before it has any conditions."""
+        jsonpath = '{.status.conditions[?(@.type=="Established")].status}'
+
+        def established() -> bool:
+            out = self.kubectl("get", "crd", crd, "-o", f"jsonpath={jsonpath}", check=False)
+            return out.returncode == 0 and out.stdout.strip() == "True"
+
+        wait_for(established, timeout, f"CRD {crd} Established", interval=0.2)
+
     def api_client(self) -> Any:
         """A kubernetes.client.ApiClient for the admin user."""
         from kubernetes import client, config

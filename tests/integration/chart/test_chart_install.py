@@ -211,7 +211,7 @@ def test_cluster_wide_install_reconciles_as_its_service_account(
 ) -> None:
     release, fullname = "hk", "hk-hatchet-operator"
     install(helm, kube, release, system_ns, {"leaderElection": FAST_LEASE})
-    kube.kubectl("wait", "--for=condition=Established", f"crd/{CRD_NAME}", "--timeout=60s")
+    kube.wait_established(CRD_NAME)
     user = f"system:serviceaccount:{system_ns}:{fullname}"
     kubeconfig = sa_kubeconfig(kube, system_ns, fullname, work / "sa.kubeconfig")
     whoami = kube.kubectl("auth", "whoami", f"--kubeconfig={kubeconfig}", "-o", "json", check=True).stdout
@@ -270,7 +270,7 @@ def test_namespaced_mode_needs_no_cluster_role(
     try:
         # The CRD comes from elsewhere (a cluster-wide release, or kubectl apply of crds/).
         kube.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CHART / "files" / crdgen.CRD_FILE))
-        kube.kubectl("wait", "--for=condition=Established", f"crd/{CRD_NAME}", "--timeout=60s")
+        kube.wait_established(CRD_NAME)
         install(helm, kube, release, system_ns,
                 {"leaderElection": FAST_LEASE, "crds": {"install": False}, "watchNamespaces": [watched]})
         selector = f"app.kubernetes.io/instance={release}"
@@ -315,7 +315,7 @@ def test_upgrade_updates_the_crd_and_settings_then_uninstall_keeps_the_crd(
 ) -> None:
     release, fullname = "hkup", "hkup-hatchet-operator"
     install(helm, kube, release, system_ns, {"leaderElection": FAST_LEASE}, chart=old_chart(work))
-    kube.kubectl("wait", "--for=condition=Established", f"crd/{CRD_NAME}", "--timeout=60s")
+    kube.wait_established(CRD_NAME)
 
     def durable_slots_kept() -> bool:
         cp = kube.kubectl("apply", "-n", namespace, "-f", "-", input=worker("probe", durableSlots=7), check=False)

@@ -117,7 +117,7 @@ def crd(kube: ControlPlane) -> str:
 def install_crd(kube: ControlPlane) -> str:
     """Apply the committed CRD and wait until discovery serves it; returns its name."""
     kube.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD))
-    kube.kubectl("wait", "--for=condition=Established", "crd/hatchetworkers.hatchetkube.io", "--timeout=60s")
+    kube.wait_established("hatchetworkers.hatchetkube.io")
     # Discovery must list the new resource before kubectl or the operator can use it.
     wait_for(
         lambda: "hatchetworkers" in kube.kubectl("api-resources", "--api-group=hatchetkube.io").stdout,
