@@ -60,7 +60,8 @@ class Ledger:
         for table in ("executions", "finishes"):
             wait_until(lambda t=table: self.sql(
                 f"CREATE TABLE IF NOT EXISTS {t} (run_id text NOT NULL, attempt int NOT NULL, pod text NOT NULL, "
-                "worker_id text NOT NULL, batch int NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())")
+                "worker_id text NOT NULL, batch int NOT NULL, nonce text UNIQUE, "
+                "at timestamptz NOT NULL DEFAULT clock_timestamp())")
                 or True, 60, f"the ledger table {table}")
         return self
 
