@@ -32,6 +32,8 @@ from chartlib import (
 
 from harness.helm import Helm
 from hatchet_operator import crdgen
+from hatchet_operator import render as operator_render
+from hatchet_operator.api import v1alpha1
 
 NS = "hk-system"
 FULLNAME = "hk-hatchet-operator"
@@ -363,3 +365,30 @@ def test_aggregated_roles_extend_the_builtin_view_edit_admin_with_hatchetworkers
     off = render(helm, {"rbac": {"aggregateToBuiltinRoles": False}})
     assert [o["metadata"]["name"] for o in of_kind(off, "ClusterRole")] == [FULLNAME]
     assert of_kind(render(helm, {"watchNamespaces": ["a"]}), "ClusterRole") == []
+
+
+POD_MONITOR_API = ("--api-versions", "monitoring.coreos.com/v1/PodMonitor")
+
+
+def test_worker_pod_monitor_selects_the_pods_and_port_the_operator_renders(helm: Helm) -> None:
+    values = {"workerPodMonitor": {"enabled": True, "labels": {"release": "prom"}, "interval": "15s"}}
+    pm = one(render(helm, values, *POD_MONITOR_API), "PodMonitor")
+    assert pm["metadata"]["labels"]["release"] == "prom" and pm["metadata"]["namespace"] == NS
+    assert pm["spec"]["namespaceSelector"] == {"any": True}
+    # What the operator actually puts on a worker pod: the selector matches its labels, the
+    # endpoint names its health port (where the SDK serves /metrics).
+    worker = v1alpha1.HatchetWorker.model_validate(
+        {"apiVersion": v1alpha1.API_VERSION, "kind": v1alpha1.KIND, "metadata": {"name": "w", "namespace": "team-a"},
+         "spec": {"image": "example/worker:1"}})
+    pod_template = operator_render.render_deployment(worker)["spec"]["template"]
+    pod_labels = pod_template["metadata"]["labels"]
+    assert all(pod_labels.get(k) == v for k, v in pm["spec"]["selector"]["matchLabels"].items()), pod_labels
+    [port] = pod_template["spec"]["containers"][0]["ports"]
+    assert pm["spec"]["podMetricsEndpoints"] == [
+        {"port": port["name"], "path": "/metrics", "interval": "15s", "scrapeTimeout": "10s"}]
+    # Scoped to the watched namespaces when the operator is.
+    scoped = one(render(helm, {**values, "watchNamespaces": ["team-a", "team-b"]}, *POD_MONITOR_API), "PodMonitor")
+    assert scoped["spec"]["namespaceSelector"] == {"matchNames": ["team-a", "team-b"]}
+    assert not of_kind(render(helm, {}, *POD_MONITOR_API), "PodMonitor")
+    cp = template(helm, values, check=False)
+    assert cp.returncode != 0 and "monitoring.coreos.com/v1 PodMonitor API" in cp.stderr
