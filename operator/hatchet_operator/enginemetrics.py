@@ -11,6 +11,10 @@ Two requests per tenant and interval, whatever the number of HatchetWorkers on i
   ``queued.queues`` map gives the queued count per action (``workflow:task``), so tasks of the same
   name in different workflows are told apart.
 
+Plus, only when an action is first seen or a new worker registers it, the workflow definitions
+(``enginedefs.Definitions``): what one task of each action costs in slots, per pool, and which
+worker labels it requires. Those reads are per tenant too, and per workflow version, not per poll.
+
 Polling (``TenantPoller``): a bounded interval with jitter (so many operators or tenants do not
 poll in step), exponential back-off on errors up to a ceiling, and the last good reading kept but
 marked stale while the engine cannot be read: consumers must not scale down on it (see
@@ -34,6 +38,7 @@ from typing import Any
 import aiohttp
 
 from hatchet_operator import autoscale
+from hatchet_operator.enginedefs import ActionDef, Definitions, shape
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +232,8 @@ class Reading:
     """Queued tasks per action of ``actions``."""
     running_by_task: Mapping[str, int]
     """task-stats running totals per task name (all workers of the tenant, for cross-checks)."""
+    definitions: Mapping[str, ActionDef] = field(default_factory=dict)
+    """Slot requests and required labels per action of ``actions`` (absent: one default slot)."""
 
 
 @dataclass
@@ -254,6 +261,8 @@ class TenantPoller:
     _at: float | None = None
     _error: str | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    definitions: Definitions = field(default_factory=Definitions)
+    _seen_workers: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if not MIN_INTERVAL <= self.interval <= MAX_INTERVAL:
@@ -291,7 +300,8 @@ class TenantPoller:
         try:
             workers = tuple(await self.client.workers())
             self._workers = workers
-            names = {task_name(a) for i in self._interest.values() for a in self._actions_of(i)}
+            needed = {a for i in self._interest.values() for a in self._actions_of(i)}
+            names = {task_name(a) for a in needed}
             stats = await self.client.task_stats(names) if names else {}
         except EngineError as e:
             self.errors += 1
@@ -300,11 +310,24 @@ class TenantPoller:
                 "engine %s tenant %s: %s (attempt %d)", self.client.rest_url, self.client.tenant, e, self.errors
             )
             return False
+        await self._read_definitions(needed)
         self._stats = stats
         self._at = self.clock()
         self._error = None
         self.errors = 0
         return True
+
+    async def _read_definitions(self, needed: set[str]) -> None:
+        """Definitions of actions first seen, and of those a new worker registered (it may come
+        with a new workflow version). A failure leaves them as they were (unknown: one default
+        slot, nothing required) and is tried again next poll; it does not make the reading stale."""
+        renewed = {a for w in self._workers if w.id not in self._seen_workers for a in w.actions}
+        try:
+            await self.definitions.refresh(self.client._get, self.client.tenant, needed, renewed)
+        except (EngineError, ValueError, TypeError, AttributeError) as e:
+            log.warning("engine %s tenant %s: workflow definitions: %s", self.client.rest_url, self.client.tenant, e)
+            return
+        self._seen_workers = {w.id for w in self._workers}
 
     def reading(self, key: Any) -> Reading | None:
         """The latest view for one registered HatchetWorker; None before any successful poll."""
@@ -324,7 +347,8 @@ class TenantPoller:
             # Per action from the queues map; an absent action has nothing queued.
             queued[action] = int(stat.queues.get(action, 0))
             running[task_name(action)] = stat.running
-        return Reading(self._at, self._error is None, self._error, mine, actions, queued, running)
+        defs = {a: self.definitions.get(a) for a in sorted(actions)}
+        return Reading(self._at, self._error is None, self._error, mine, actions, queued, running, defs)
 
     async def run(self) -> None:
         """Poll until cancelled."""
@@ -368,20 +392,23 @@ def to_inputs(
     labels: Mapping[str, str],
     idle_since: Mapping[str, float | None],
 ) -> autoscale.Inputs:
-    """The decision's inputs from one reading (slots per worker: the largest the engine reports for
-    this HatchetWorker's workers, else ``spec.slots``)."""
-    limits = [w.slot_limit for w in reading.workers if w.slot_limit]
-    slots = max(limits) if limits else spec_slots
-    work = [autoscale.Work(action, n) for action, n in sorted(reading.queued.items())]
+    """The decision's inputs from one reading, in the slot pool that limits the fleet
+    (``enginedefs.shape``): slots per worker are the largest that pool's size the engine reports
+    for this HatchetWorker's workers (the default pool's else ``spec.slots``), each queued task
+    costs its units in that pool, and work whose required labels ``labels`` do not meet is not
+    counted. A worker is busy with a slot in use in any pool."""
+    cut = shape(reading.queued, reading.definitions, [(w.id, w.slots) for w in reading.workers], spec_slots, labels)
     workers = [
-        autoscale.Worker(id=w.id, used_slots=w.used_slots, running=w.used_slots, idle_since=idle_since.get(w.id))
+        autoscale.Worker(
+            id=w.id, used_slots=cut.used.get(w.id, 0), running=w.used_slots, idle_since=idle_since.get(w.id)
+        )
         for w in reading.workers
     ]
     return autoscale.Inputs(
         now=now,
         current_replicas=current_replicas,
-        slots_per_worker=slots,
-        work=work,
+        slots_per_worker=cut.slots_per_worker,
+        work=list(cut.work),
         workers=workers,
         labels=labels,
         metrics_available=reading.ok,
