@@ -249,6 +249,8 @@ def shape(
 
     work = []
     for action, n in sorted(queued.items()):
+        if n <= 0:
+            continue
         d = defs.get(action, UNKNOWN)
         cost = sum(units for kind, units in d.slots.items() if counted(kind))
         if action in servable and cost == 0:
