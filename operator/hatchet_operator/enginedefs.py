@@ -126,6 +126,10 @@ def workflow_of(action: str) -> str:
     return action.split(":", 1)[0].lower()
 
 
+MAX_READS_PER_POLL = 50
+"""Workflow versions read in one poll at most (a tenant's first poll must not burst hundreds of
+requests); the rest are read at the next polls and count as one default slot until then."""
+
 Getter = Callable[[str, list[tuple[str, str]]], Awaitable[Any]]
 
 
@@ -141,6 +145,11 @@ class Definitions:
     by_version: dict[str, dict[str, ActionDef]] = field(default_factory=dict)
     reads: int = 0
     """Workflow versions read (a test bounds it)."""
+    requests: int = 0
+    """Requests sent for definitions (workflow list pages and versions)."""
+    max_reads: int = MAX_READS_PER_POLL
+    pending: set[str] = field(default_factory=set)
+    """Workflows to read again (a new worker registered them) that the last poll's budget left."""
 
     def get(self, action: str) -> ActionDef:
         return self.defs.get(action, UNKNOWN)
@@ -150,22 +159,42 @@ class Definitions:
         (actions a new worker registered). A failed read leaves them unknown until the next poll."""
         want = set(needed)
         stale = {workflow_of(a) for a in want if a not in self.defs} | {workflow_of(a) for a in set(renewed) & want}
+        stale |= self.pending & {workflow_of(a) for a in want}
+        self.pending = set()
         if not stale:
             return
         if stale - set(self.workflow_ids):
-            self.workflow_ids = await _workflow_ids(get, tenant)
-        for name in sorted(stale):
-            for wf_id in self.workflow_ids.get(name, ()):
-                body = await get(f"/api/v1/workflows/{wf_id}/versions", [])
-                version, defs = parse_version(body)
-                self.reads += 1
-                self.versions[wf_id] = version
-                self.by_version.setdefault(version, defs)
-                self.defs.update(self.by_version[version])
+            self.workflow_ids = await _workflow_ids(self._counted(get), tenant)
+        done: set[str] = set()
+        budget = self.max_reads
+        try:
+            for name in sorted(stale):
+                ids = self.workflow_ids.get(name, [])
+                if done and len(ids) > budget:
+                    break  # the rest at the next poll
+                for wf_id in ids:
+                    body = await self._counted(get)(f"/api/v1/workflows/{wf_id}/versions", [])
+                    version, defs = parse_version(body)
+                    self.reads += 1
+                    budget -= 1
+                    self.versions[wf_id] = version
+                    self.by_version.setdefault(version, defs)
+                    self.defs.update(self.by_version[version])
+                done.add(name)
+        finally:
+            self.pending = stale - done
         for action in want:
             # An action no stored workflow declares (deleted, or not ours): one slot, nothing required,
             # and not asked for again until a new worker registers it.
-            self.defs.setdefault(action, UNKNOWN)
+            if workflow_of(action) in done:
+                self.defs.setdefault(action, UNKNOWN)
+
+    def _counted(self, get: Getter) -> Getter:
+        async def counted(path: str, params: list[tuple[str, str]]) -> Any:
+            self.requests += 1
+            return await get(path, params)
+
+        return counted
 
 
 async def _workflow_ids(get: Getter, tenant: str) -> dict[str, list[str]]:

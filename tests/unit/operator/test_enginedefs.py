@@ -140,3 +140,28 @@ def test_definitions_are_read_once_per_workflow_and_again_for_a_new_worker() -> 
     asyncio.run(defs.refresh(get, "t", {"gone:task"}))
     assert len(calls) == 4  # not asked for again every poll
     assert defs.reads == 2
+
+
+def test_a_tenants_first_poll_reads_a_bounded_number_of_workflows() -> None:
+    calls: list[str] = []
+    rows = [{"metadata": {"id": f"wf-{i}"}, "name": f"w{i}"} for i in range(5)]
+
+    async def get(path: str, params: list[tuple[str, str]]) -> Any:
+        calls.append(path)
+        if path.endswith("/workflows"):
+            return {"rows": rows}
+        i = path.split("/")[-2].split("-")[1]
+        return {"metadata": {"id": f"v-{i}"}, "workflowConfig": {"Tasks": [{"Action": f"w{i}:t"}]}}
+
+    defs = ed.Definitions(max_reads=2)
+    actions = {f"w{i}:t" for i in range(5)}
+    asyncio.run(defs.refresh(get, "t", actions))
+    assert defs.reads == 2 and set(defs.defs) == {"w0:t", "w1:t"}  # the others stay unknown for now
+    asyncio.run(defs.refresh(get, "t", actions))
+    asyncio.run(defs.refresh(get, "t", actions))
+    assert defs.reads == 5 and set(defs.defs) == actions and defs.requests == 6  # one list, 5 versions
+    asyncio.run(defs.refresh(get, "t", actions, renewed=actions))  # a new worker registers all 5
+    asyncio.run(defs.refresh(get, "t", actions))
+    asyncio.run(defs.refresh(get, "t", actions))
+    asyncio.run(defs.refresh(get, "t", actions))
+    assert defs.reads == 10 and defs.pending == set()  # each re-read once, over three polls
