@@ -13,7 +13,10 @@ fool. The test watches the pods and, after the fleet returned to zero, checks:
   ScaleDownMismatch);
 - every run COMPLETED at the engine, with no retry, executed exactly once;
 - the engine lists each worker with its pod's name as the ``hatchetworker-pod`` label (the kubelet
-  expanded it), while a user label holding the same ``$(...)`` text stays literal.
+  expanded it), while a user label holding the same ``$(...)`` text stays literal;
+- an engine outage that begins when a fleet has just become idle, and lasts past its scale-down
+  window, removes no pod and changes no count while it lasts (ScalingActive False says why); once
+  the engine is back the fleet drains to zero as usual.
 """
 
 from __future__ import annotations
@@ -31,9 +34,9 @@ import pytest
 from harness import binaries
 from harness.helm import Helm
 
-from .conftest import PROVIDER, WHY, wait_until
+from .conftest import PROVIDER, WHY, EngineForward, wait_until
 from .e2e_clusters import ClusterProvider
-from .faults import EngineRecords, Fleet, Ledger, ledger_namespace, worker_manifest
+from .faults import EngineRecords, Fleet, Ledger, engine_outage, ledger_namespace, worker_manifest
 from .test_e2e_faults import check_engine_records, client, trigger
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(PROVIDER is None, reason=WHY), pytest.mark.timeout(900)]
@@ -228,3 +231,58 @@ def test_a_burst_of_500_tasks_scales_0_to_10_and_back_without_interrupting_one(
     print(f"\nburst: 500 tasks of 2 s, 5 slots per pod, 0 -> 10: first task running {first:.1f} s after the "
           f"trigger, 10 pods at {full_at:.1f} s, all executed by {done:.1f} s, back to 0 at {back:.1f} s; pod "
           f"counts {watch.counts}; {len(watch.deleting)} pods removed, none during a task; events {dict(reasons)}")
+
+
+def scaling_active(fleet: Fleet, name: str) -> dict[str, Any]:
+    status = json.loads(fleet.kubectl("get", "hatchetworker", name, "-o", "json").stdout).get("status") or {}
+    return next((c for c in status.get("conditions") or () if c["type"] == "ScalingActive"), {})
+
+
+def test_an_engine_outage_holds_the_count_and_scaling_resumes_after_it(
+        cluster: ClusterProvider, images: dict[str, str], engine: dict[str, str], engine_forward: EngineForward,
+        ledger: Ledger) -> None:
+    """6 tasks of 10 s scale the fleet to 3; the engine goes down as the last one ends, for 60 s, past the
+    30 s scale-down window: no pod goes and the count stays while the engine cannot be read."""
+    name, hns, batch = "outage", "outageproof", 3
+    fleet = Fleet(cluster, NS, name)
+    manifest = autoscaled_fleet(images, ledger, name, hns, slots=2, max_replicas=3)
+    manifest["spec"]["autoscaling"]["scaleDownStabilizationSeconds"] = 30
+    hatchet = client(engine, hns)
+    with PodWatch(fleet) as watch:
+        fleet.apply(manifest)
+        wait_until(lambda: any(w.get("status") == "ACTIVE" and {"key": "hatchetworker", "value": name}
+                               in [{"key": lab.get("key"), "value": lab.get("value")} for lab in w.get("labels") or ()]
+                               for w in engine_workers(engine)), 180, "the first worker registered")
+        wait_until(lambda: replicas(fleet) == 0 and not fleet.live_pods(), 120, "scaled to zero")
+        run_ids = trigger(hatchet, [{"seconds": 10.0, "batch": batch} for _ in range(6)])
+        wait_until(lambda: replicas(fleet) == 3, 120, "scaled up to 3")
+        wait_until(lambda: len(ledger.executions((batch,), table="finishes")) == 6, 240, "all 6 tasks finished")
+        assert replicas(fleet) == 3 and len(fleet.live_pods()) == 3
+        away: list[float] = []
+        outage = threading.Thread(target=lambda: away.append(engine_outage(cluster, engine_forward, 60)))
+        start = time.time()
+        outage.start()
+        counts, conditions = [], []
+        deadline = time.monotonic() + 400
+        while outage.is_alive() and time.monotonic() < deadline:
+            counts.append(replicas(fleet))
+            conditions.append(scaling_active(fleet, name))
+            time.sleep(2)
+        outage.join(timeout=60)
+        end = time.time()
+        assert away and away[0] >= 60, away
+        gone = sorted(pod for pod, at in watch.deleting.items() if start <= at <= end)
+        assert not gone, f"pods removed while the engine was away: {gone}"
+        assert set(counts) == {3}, counts
+        held = [c for c in conditions if c.get("status") == "False"]
+        assert held and all(c["reason"] == "EngineUnavailable" for c in held), conditions
+        # Back: the condition turns True and the idle fleet drains to zero, every run done once.
+        wait_until(lambda: scaling_active(fleet, name).get("status") == "True", 180, "ScalingActive True again")
+        wait_until(lambda: replicas(fleet) == 0 and not fleet.live_pods(), 300, "scaled to zero after the outage")
+    details = EngineRecords(engine).wait_terminal(run_ids, 120)
+    assert check_engine_records(details) == []
+    execs = ledger.executions((batch,))
+    assert Counter(e.run_id for e in execs) == dict.fromkeys(run_ids, 1)
+    print(f"\noutage: engine away {away[0]:.0f} s with 3 idle pods past their 30 s scale-down window: counts "
+          f"{sorted(set(counts))}, none removed, ScalingActive False in {len(held)} of {len(conditions)} reads "
+          f"({held[0]['message'][:120]!r}); back to 0 after it; pod counts {watch.counts}")
