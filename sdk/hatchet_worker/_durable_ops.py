@@ -20,8 +20,12 @@ from pydantic import BaseModel, TypeAdapter
 
 from hatchet_worker._duration import Duration, duration_expr
 from hatchet_worker._proto import v1_condition_pb2
+from hatchet_worker._run_refs import WorkflowRunRef
+from hatchet_worker._task_scope import DurableScope
+from hatchet_worker._task_scope import durable_parent as durable_parent
 from hatchet_worker.conditions import Condition, OrGroup, SleepCondition, UserEventCondition, flatten_conditions
 from hatchet_worker.exceptions import TaskRunError
+from hatchet_worker.runs import build_trigger
 
 if TYPE_CHECKING:
     from hatchet_worker._durable import DurableStream
@@ -80,7 +84,7 @@ def _warn_str(duration: Any) -> None:
                       "v2.0.0. Use `timedelta` instead.", DeprecationWarning, stacklevel=3)
 
 
-class DurableOps:
+class DurableOps(DurableScope):
     """Mixed into ``DurableContext`` (which supplies ``_runtime``, ``_task`` and ``task_run_id``)."""
 
     _runtime: Any
@@ -110,6 +114,11 @@ class DurableOps:
 
     def _run_id(self) -> str:
         return str(self._action.task_run_external_id)
+
+    async def _run_children(self, workflow: Any, items: Sequence[tuple[Any, Any]], wait_for_result: bool,
+                            return_exceptions: bool = False) -> list[Any]:
+        # The declarations reach this through _task_scope.DurableScope, without importing the runtime.
+        return await run_children(workflow, self, items, wait_for_result, return_exceptions)
 
     async def aio_wait_for(self, signal_key: str, *conditions: SleepCondition | UserEventCondition | OrGroup,
                            label: str | None = None) -> dict[str, Any]:
@@ -191,22 +200,12 @@ def _expr_timedelta(expr: str) -> timedelta:
     return timedelta(seconds=int(expr[:-1]) * units[expr[-1]])
 
 
-def durable_parent() -> DurableOps | None:
-    """The durable task calling, when runs are triggered from inside one (they become recorded children)."""
-    from hatchet_worker.context import current_context
-
-    ctx = current_context.get()
-    return ctx if isinstance(ctx, DurableOps) else None
-
-
 async def run_children(workflow: Any, ctx: DurableOps, items: Sequence[tuple[Any, Any]], wait_for_result: bool,
                        return_exceptions: bool = False) -> list[Any]:
     """``workflow.aio_run``/``aio_run_many`` inside a durable task, as the official SDK does it there:
     the children are spawned through the task's event log, so a task that starts over finds them
     instead of spawning them again, and their results come from the log."""
     import asyncio
-
-    from hatchet_worker.runs import WorkflowRunRef, build_trigger
 
     requests = [build_trigger(workflow.name, input, options, workflow.default_additional_metadata)
                 for input, options in items]

@@ -12,25 +12,12 @@ from pydantic import TypeAdapter
 
 from hatchet_worker import _hooks
 from hatchet_worker._condition_wire import conditions_proto
-from hatchet_worker._proto import dispatcher_pb2, v1_trigger_pb2, v1_workflows_pb2
-from hatchet_worker.labels import DesiredWorkerLabel
+from hatchet_worker._label_wire import desired_label_proto as desired_label_proto
+from hatchet_worker._proto import dispatcher_pb2, v1_workflows_pb2
 from hatchet_worker.rate_limit import RateLimit
 from hatchet_worker.workflow import ConcurrencyExpression, EmptyModel, Task, Workflow
 
 SDK_VERSION = "0.1.0"
-
-
-def desired_label_proto(label: DesiredWorkerLabel) -> v1_trigger_pb2.DesiredWorkerLabels:
-    msg = v1_trigger_pb2.DesiredWorkerLabels(required=label.required)
-    if isinstance(label.value, int) and not isinstance(label.value, bool):
-        msg.int_value = label.value
-    else:
-        msg.str_value = str(label.value)
-    if label.weight is not None:
-        msg.weight = label.weight
-    if label.comparator is not None:
-        msg.comparator = int(label.comparator)
-    return msg
 
 
 def task_proto(workflow: Workflow[Any], task: Task[Any, Any],

@@ -9,7 +9,6 @@ engine answered (from a sync task; from async code it is sent in the background)
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import json
 import logging
 import sys
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from hatchet_worker._durable_ops import DurableOps
 from hatchet_worker._durable_ops import SleepResult as SleepResult  # the official path hatchet_sdk.context.context
 from hatchet_worker._streaming import StreamingContext
+from hatchet_worker._task_scope import current_context as current_context  # set by the runner
 from hatchet_worker._worker_labels import LabelsContext
 from hatchet_worker.workflow import Duration, Task, duration_expr
 
@@ -30,11 +30,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hatchet_worker.task")
 T = TypeVar("T")
-
-current_context: contextvars.ContextVar[Context | None] = contextvars.ContextVar(
-    "hatchet_worker_current_context", default=None)
-"""The context of the task running in this asyncio task or thread (runs it triggers become children)."""
-
 
 class TaskRuntime(Protocol):
     """The engine calls a context can make (implemented by the runner)."""

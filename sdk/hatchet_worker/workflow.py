@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 
-from hatchet_worker import _durable_ops, _hooks, _signature, _task_defaults
+from hatchet_worker import _hooks, _signature, _task_defaults, _task_scope
 from hatchet_worker._concurrency import ConcurrencyExpression as ConcurrencyExpression
 from hatchet_worker._concurrency import ConcurrencyLimitStrategy as ConcurrencyLimitStrategy
 from hatchet_worker._duration import Duration as Duration
 from hatchet_worker._duration import duration_expr as duration_expr
 from hatchet_worker._eviction import DEFAULT_DURABLE_TASK_EVICTION_POLICY, EvictionPolicy
 from hatchet_worker._filters import WorkflowFilterMethods
+from hatchet_worker._run_refs import TaskRunRef, merge_options
 from hatchet_worker._task_defaults import TaskDefaults as TaskDefaults
 from hatchet_worker.conditions import Action, Condition, OrGroup, ParentCondition, task_conditions
 from hatchet_worker.labels import DesiredLabels as DesiredLabels
@@ -32,10 +33,10 @@ from hatchet_worker.rate_limit import RateLimit as RateLimit
 
 if TYPE_CHECKING:
     from hatchet_worker._proto.workflows_pb2 import WorkflowVersion
+    from hatchet_worker._run_refs import TriggerWorkflowOptions, WorkflowRunRef
     from hatchet_worker.client import Hatchet
     from hatchet_worker.clients.rest.models.cron_workflows import CronWorkflows
     from hatchet_worker.context import Context
-    from hatchet_worker.runs import TriggerWorkflowOptions, WorkflowRunRef
 
 
 class EmptyModel(BaseModel):
@@ -374,10 +375,10 @@ class Workflow(WorkflowFilterMethods, Generic[TWorkflowInput]):
                       additional_metadata: Mapping[str, Any] | None = None, priority: int | None = None,
                       sticky: bool = False, desired_worker_id: str | None = None,
                       desired_worker_labels: DesiredLabels = None) -> Any:
-        if (durable := _durable_ops.durable_parent()) is not None:  # a recorded child of a durable task
+        if (durable := _task_scope.durable_parent()) is not None:  # a recorded child of a durable task
             opts = _options(options, child_key, additional_metadata, priority, sticky, desired_worker_id,
                             desired_worker_labels)
-            return (await _durable_ops.run_children(self, durable, [(input, opts)], wait_for_result))[0]
+            return (await durable._run_children(self, [(input, opts)], wait_for_result))[0]
         ref = await self.aio_run_no_wait(input, options, child_key, additional_metadata, priority, sticky,
                                          desired_worker_id, desired_worker_labels)
         return self._ref(ref) if not wait_for_result else self._shape(await ref.aio_result())
@@ -417,9 +418,9 @@ class Workflow(WorkflowFilterMethods, Generic[TWorkflowInput]):
 
     async def aio_run_many(self, workflows: Sequence[WorkflowRunTriggerConfig], return_exceptions: bool = False,
                            wait_for_result: bool = True) -> list[Any]:
-        if (durable := _durable_ops.durable_parent()) is not None:  # recorded children of a durable task
-            return await _durable_ops.run_children(self, durable, [(w.input, w.options) for w in workflows],
-                                                   wait_for_result, return_exceptions)
+        if (durable := _task_scope.durable_parent()) is not None:  # recorded children of a durable task
+            return await durable._run_children(self, [(w.input, w.options) for w in workflows],
+                                               wait_for_result, return_exceptions)
         refs = await self._client.runs.aio_bulk_trigger(self, workflows)
         if not wait_for_result:
             return refs
@@ -459,8 +460,6 @@ class Standalone(Workflow[TWorkflowInput], Generic[TWorkflowInput, R]):
         return self.task_.validate_output(result.get(self.task_.name))
 
     def _ref(self, ref: WorkflowRunRef) -> Any:
-        from hatchet_worker.runs import TaskRunRef
-
         return TaskRunRef(ref, self._shape)
 
     def __call__(self, input: TWorkflowInput, ctx: Context) -> R:
@@ -474,8 +473,6 @@ class Standalone(Workflow[TWorkflowInput], Generic[TWorkflowInput, R]):
 def _options(options: TriggerWorkflowOptions | None, child_key: str | None,
              additional_metadata: Mapping[str, Any] | None, priority: int | None, sticky: bool,
              desired_worker_id: str | None, desired_worker_labels: DesiredLabels) -> TriggerWorkflowOptions:
-    from hatchet_worker.runs import merge_options
-
     return merge_options(options, child_key=child_key, additional_metadata=dict(additional_metadata or {}),
                          priority=int(priority) if priority is not None else None, sticky=sticky,
                          desired_worker_id=desired_worker_id,
