@@ -23,42 +23,36 @@ import asyncio
 import base64
 import contextlib
 import logging
-import os
-import signal
-import socket
 import sys
 import threading
 import time
 from collections.abc import AsyncGenerator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from hatchet_worker import _ipc, _lifespan, _shutdown
+from hatchet_worker import _lifespan, _shutdown
 from hatchet_worker._lifespan import LifespanFn
 from hatchet_worker._shutdown import ShutdownPlan, left
 from hatchet_worker._slots import resolve_slots
 from hatchet_worker._stats import Stats
+from hatchet_worker._worker_drain import WorkerDrain
+from hatchet_worker._worker_health import HEARTBEAT_STALE_SECONDS as HEARTBEAT_STALE_SECONDS
+from hatchet_worker._worker_health import PUMP_STALE_SECONDS as PUMP_STALE_SECONDS
+from hatchet_worker._worker_health import STARTING_GRACE_SECONDS as STARTING_GRACE_SECONDS
+from hatchet_worker._worker_health import WorkerHealth
+from hatchet_worker._worker_listener import EXIT_GAVE_UP as EXIT_GAVE_UP
+from hatchet_worker._worker_listener import EXIT_LISTENER_DIED, ListenerSupervisor
+from hatchet_worker._worker_listener import LISTENER_RESTART_DELAYS as LISTENER_RESTART_DELAYS
+from hatchet_worker._worker_listener import LISTENER_RESTARTS as LISTENER_RESTARTS
+from hatchet_worker._worker_signals import WorkerSignals
 from hatchet_worker.exceptions import LifespanSetupError, LoopAlreadyRunningError
 from hatchet_worker.workflow import Workflow
 
 if TYPE_CHECKING:
-    from hatchet_worker._health import HealthServer
     from hatchet_worker._runner import Runner
     from hatchet_worker.client import Hatchet
 
 log = logging.getLogger("hatchet_worker")
 
-STARTING_GRACE_SECONDS = 10.0
-HEARTBEAT_STALE_SECONDS = 12.0
-PUMP_STALE_SECONDS = 15.0
-"""Age of the last frame read from the listener beyond which ``/livez`` fails: the listener sends a
-tick every ``_ipc.TICK_INTERVAL`` (2 s) whatever the engine does, so this is ~7 missed ticks, never
-an idle worker or an engine outage."""
-EXIT_LISTENER_DIED = 1
-EXIT_GAVE_UP = 3
-"""The listener's exit status after ``worker_listener_give_up_seconds`` without reaching the engine."""
-LISTENER_RESTARTS = 3
-"""Restarts in a row whose listener never reached the engine before the worker gives up."""
-LISTENER_RESTART_DELAYS = (0.2, 1.0, 3.0)
 _NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")
 
 
@@ -73,7 +67,7 @@ def _default_logging() -> None:
         log.setLevel(logging.INFO)
 
 
-class Worker:
+class Worker(WorkerHealth, ListenerSupervisor, WorkerSignals, WorkerDrain):
     """A worker process; create with ``hatchet.worker(name, ...)`` and call :meth:`start`."""
 
     def __init__(self, client: Hatchet, name: str, *, slots: int | None = None,
@@ -132,73 +126,6 @@ class Worker:
         from hatchet_worker._register import all_tasks
 
         return {wf.action_id(t): t for wf, t in all_tasks(self.workflows)}
-
-    # -- health -------------------------------------------------------------------------------------
-    def health_status(self) -> str:
-        """STARTING, HEALTHY or UNHEALTHY, with the official SDK's meaning."""
-        if self._listener_died or self._draining or self._listener_state.get("state") == "given_up":
-            return "UNHEALTHY"
-        if self._pump_problem() is not None:
-            return "UNHEALTHY"
-        if self._loop_lag > self.config.healthcheck.event_loop_block_threshold_seconds:
-            return "UNHEALTHY"
-        if not self._registered or self.stats.last_heartbeat is None:
-            if time.monotonic() - self._started_mono > STARTING_GRACE_SECONDS:
-                return "UNHEALTHY"
-            return "STARTING"
-        if self._listener_state.get("state") != "listening":
-            return "UNHEALTHY"
-        return "HEALTHY"
-
-    def _pump_problem(self) -> str | None:
-        """Why frames from the listener no longer reach the runner, or None.
-
-        The listener keeps heartbeating the engine on its own, so a pump that died or stopped
-        reading leaves a worker the engine still assigns tasks to and that never runs them.
-        """
-        task = self._pump_task
-        if task is None or self._stopping_listener or self._listener_died:
-            return None  # not started yet, stopping on purpose, or reported as a dead listener
-        if task.done():
-            return "the pump delivering the action listener's frames has stopped"
-        age = None if self._pump_at is None else time.monotonic() - self._pump_at
-        if age is not None and age > PUMP_STALE_SECONDS:
-            return f"no frame from the action listener for {age:.0f} s (its pump is stuck)"
-        return None
-
-    def _probe_health(self) -> tuple[bool, dict[str, Any]]:
-        status = self.health_status()
-        return status == "HEALTHY", {"status": status, "name": self.name, "worker_id": self.worker_id}
-
-    def _probe_live(self) -> tuple[bool, dict[str, Any]]:
-        if self._listener_died:
-            return False, {"status": "dead", "reason": "the action listener subprocess exited"}
-        if self._listener_state.get("state") == "given_up":
-            return False, {"status": "dead", "reason": "the action listener gave up reconnecting"}
-        pump = self._pump_problem()
-        if pump is not None:
-            return False, {"status": "dead", "reason": pump}
-        age = self.stats.heartbeat_age()
-        if age is not None and age > self.config.worker_listener_give_up_seconds + 30:
-            # The listener should have given up by now: it is wedged, not reconnecting.
-            return False, {"status": "dead", "reason": f"no heartbeat for {age:.0f} s"}
-        return True, {"status": "alive", "listener": self._listener_state.get("state", "starting")}
-
-    def _probe_ready(self) -> tuple[bool, dict[str, Any]]:
-        age = self.stats.heartbeat_age()
-        reasons = []
-        if self._draining:
-            reasons.append("draining")
-        if not self._registered:
-            reasons.append("not registered")
-        if self._listener_state.get("state") != "listening":
-            reasons.append(f"listener {self._listener_state.get('state', 'starting')}")
-        if age is None or age > HEARTBEAT_STALE_SECONDS:
-            reasons.append("no recent heartbeat")
-        pump = self._pump_problem()
-        if pump is not None:
-            reasons.append(pump)
-        return not reasons, {"status": "ready" if not reasons else "not ready", "reasons": reasons}
 
     # -- running ------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -331,28 +258,6 @@ class Worker:
         log.info("worker %s stopped (exit code %d)", name, exit_code)
         return exit_code
 
-    async def _start_health(self) -> HealthServer | None:
-        hc = self.config.healthcheck
-        if not hc.enabled:
-            return None
-        from hatchet_worker._health import HealthServer
-
-        metrics: Any = None
-
-        def render_metrics() -> bytes:
-            nonlocal metrics
-            if metrics is None:
-                from hatchet_worker._metrics import Metrics
-
-                metrics = Metrics(self.stats, lambda: self.health_status() == "HEALTHY")
-            return bytes(metrics.render())
-
-        server = HealthServer(health=self._probe_health, live=self._probe_live, ready=self._probe_ready,
-                              metrics=render_metrics)
-        await server.start(hc.bind_address, hc.port)
-        self.health_port = server.port
-        return server
-
     async def _setup(self, channel: Any, md: Any) -> tuple[Any, AsyncGenerator[Any, None] | None]:
         """Run the lifespan setup and declare every workflow, concurrently."""
         from hatchet_worker import _channel
@@ -380,198 +285,3 @@ class Worker:
                     await _lifespan.leave(gen)
             raise
         return await lifespan_task
-
-    async def _spawn_listener(self) -> asyncio.StreamReader:
-        parent_sock, child_sock = socket.socketpair()
-        try:
-            self._proc = await asyncio.create_subprocess_exec(
-                # -P: never import modules from the current directory in the listener.
-                sys.executable, "-P", "-m", "hatchet_worker._listener", str(child_sock.fileno()),
-                pass_fds=(child_sock.fileno(),), stdin=asyncio.subprocess.DEVNULL)
-        finally:
-            child_sock.close()
-        reader, self._writer = await asyncio.open_unix_connection(sock=parent_sock, limit=1 << 22)
-        return reader
-
-    def _send_start(self) -> None:
-        """Tell a freshly spawned listener to connect; a restarted one resumes the same worker id."""
-        assert self._writer is not None and self._start is not None
-        self._writer.write(_ipc.encode_json(_ipc.START, {**self._start, "worker_id": self.worker_id}))
-
-    async def _supervise(self, reader: asyncio.StreamReader, runner: Runner) -> None:
-        """Pump frames from the listener; restart it when it dies, give up when it cannot come back.
-
-        The listener holds no state but the worker id, which it is given again: the engine keeps
-        seeing heartbeats for the same worker (it reassigns tasks only after 30 s without one), so
-        in-flight tasks keep running here and their results go out over the worker's own channel.
-        """
-        failed_restarts = 0
-        while True:
-            listened = await self._pump(reader, runner)
-            code = await self._proc.wait() if self._proc is not None else None
-            if self._stopping_listener:
-                return
-            failed_restarts = 0 if listened else failed_restarts + 1
-            if code == EXIT_GAVE_UP or failed_restarts >= LISTENER_RESTARTS:
-                why = ("it gave up reaching the engine" if code == EXIT_GAVE_UP else
-                       f"{failed_restarts} restart(s) in a row never reached the engine")
-                self._listener_died = True
-                log.error("the action listener subprocess exited unexpectedly (exit code %s) and %s; the worker "
-                          "is UNHEALTHY and shuts down", code, why)
-                self._shutdown_event.set()
-                return
-            delay = LISTENER_RESTART_DELAYS[min(failed_restarts, len(LISTENER_RESTART_DELAYS) - 1)]
-            log.error("the action listener subprocess exited unexpectedly (exit code %s); restarting it in "
-                      "%.1f s (%d task(s) in flight keep running)", code, delay, runner.in_flight)
-            self._listener_state = {**self._listener_state, "state": "restarting"}
-            self.stats.listener_restarts += 1
-            self._reconnect_base = self.stats.listener_reconnects  # the new listener counts from 0
-            await asyncio.sleep(delay)
-            if self._stopping_listener:
-                return
-            try:
-                reader = await self._spawn_listener()
-                self._send_start()
-            except OSError as exc:
-                log.error("could not restart the action listener: %s", exc)
-                self._listener_died = True
-                self._shutdown_event.set()
-                return
-
-    def _pump_ended(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("the pump delivering the action listener's frames crashed; /livez fails so the "
-                      "pod is restarted", exc_info=task.exception())
-
-    async def _pump(self, reader: asyncio.StreamReader, runner: Runner) -> bool:
-        """Feed frames from the listener to the runner until it exits; True if it reached the engine."""
-        handle = runner.handle
-        listened = False
-        self._pump_at = time.monotonic()  # a new listener: its first tick is on the way
-        while True:
-            try:
-                frame = await _ipc.read_frame(reader)
-            except ValueError as exc:  # a corrupt frame: this listener cannot be trusted any more
-                log.error("bad frame from the action listener (%s); stopping it", exc)
-                if self._proc is not None and self._proc.returncode is None:
-                    with contextlib.suppress(ProcessLookupError):
-                        self._proc.kill()
-                return listened
-            if frame is None:
-                return listened
-            self._pump_at = time.monotonic()
-            kind, body = frame
-            if kind == _ipc.ACTION:
-                try:
-                    handle(body)
-                except Exception:
-                    log.exception("could not start an assigned task")
-            elif kind == _ipc.STATUS:
-                self._on_status(body)
-                listened = listened or self._listener_state.get("state") == "listening"
-            elif kind == _ipc.REGISTERED:
-                self._on_registered(body)
-
-    def _on_status(self, body: bytes) -> None:
-        import json
-
-        status = json.loads(body)
-        self._listener_state = status
-        self.stats.listener_reconnects = self._reconnect_base + int(status.get("reconnects") or 0)
-        if status.get("last_heartbeat"):
-            self.stats.last_heartbeat = status["last_heartbeat"]
-
-    def _on_registered(self, body: bytes) -> None:
-        import json
-
-        info = json.loads(body)
-        self.worker_id = info["worker_id"]
-        self._registered = True
-        if self._runner is not None:
-            self._runner.worker_id = info["worker_id"]
-        if self._draining:  # re-registered while draining: the new worker id must not get work either
-            asyncio.get_running_loop().create_task(self._pause())
-
-    async def _watch_loop_lag(self) -> None:
-        while True:
-            before = time.monotonic()
-            await asyncio.sleep(1.0)
-            self._loop_lag = max(0.0, time.monotonic() - before - 1.0)
-
-    # -- shutdown ---------------------------------------------------------------------------------
-    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, self._on_signal, sig)
-
-    def _remove_signals(self, loop: asyncio.AbstractEventLoop) -> None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.remove_signal_handler(sig)
-
-    def _on_signal(self, sig: signal.Signals) -> None:
-        self._signals += 1
-        if self._signals > 1:
-            log.error("second %s: exiting immediately without waiting for tasks", sig.name)
-            if self._proc is not None and self._proc.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    self._proc.kill()
-            os._exit(1)
-        log.info("%s received: draining (signal again to force exit)", sig.name)
-        self._shutdown_event.set()
-
-    def stop(self) -> None:
-        """Ask a running worker to drain and stop (same as SIGTERM); callable from any thread."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        loop.call_soon_threadsafe(self._shutdown_event.set)
-
-    async def _pause(self, timeout: float = _shutdown.PAUSE_SECONDS) -> None:
-        if not self.worker_id or not self.config.server_url:
-            return
-        from hatchet_worker._rest import pause_worker
-
-        try:
-            await asyncio.wait_for(asyncio.to_thread(
-                pause_worker, self.config.server_url, self.config.token, self.worker_id,
-                root_ca_file=self.config.tls_config.root_ca_file, timeout=max(0.1, timeout)), timeout + 0.5)
-            log.info("paused worker %s at the engine: no new tasks will be assigned", self.worker_id)
-        except (OSError, TimeoutError) as exc:
-            log.warning("could not pause worker %s at the engine (%s); draining anyway", self.worker_id,
-                        type(exc).__name__)
-
-    async def _drain(self, runner: Runner, events: Any, plan: ShutdownPlan) -> None:
-        """Steps of the shutdown budget (see ``_shutdown``), each ending at its own deadline."""
-        self._draining = True
-        timeout = plan.drain_timeout
-        await self._pause(left(plan.pause, time.monotonic()))
-        if evicted := await runner.evict_waiting():  # waiting durable tasks resume elsewhere (_eviction)
-            log.info("evicted %d waiting durable task(s)", evicted)
-        if runner.in_flight:
-            log.info("waiting up to %.0f s for %d in-flight task(s)", timeout, runner.in_flight)
-        if not await runner.wait_idle(left(plan.drain, time.monotonic())):
-            log.error("drain timeout (%.0f s) reached with %d task(s) running; abandoning them (the engine "
-                      "reassigns them)", timeout, runner.in_flight)
-            await runner.cancel_all(left(plan.cancel, time.monotonic()))
-        if not await events.flush(left(plan.flush, time.monotonic(), 0.5)):
-            log.error("some task results could not be reported before shutdown")
-        await self._stop_listener(force=False, timeout=left(plan.listener, time.monotonic(), 0.5))
-
-    async def _stop_listener(self, force: bool, timeout: float = 5.0) -> None:
-        self._stopping_listener = True
-        proc = self._proc
-        if proc is None or proc.returncode is not None:
-            return
-        if not force and self._writer is not None:
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                self._writer.write(_ipc.encode(_ipc.STOP, b""))
-                await asyncio.wait_for(self._writer.drain(), 0.5)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(proc.wait(), max(0.1, timeout - 0.5))
-                return
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(proc.wait(), 0.5)
-
