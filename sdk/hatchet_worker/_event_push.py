@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hatchet_worker import _serde
 from hatchet_worker._proto import events_pb2
-from hatchet_worker.context import current_context
+from hatchet_worker._task_scope import current_context
 
 if TYPE_CHECKING:
     from hatchet_worker.config import ClientConfig

@@ -13,45 +13,17 @@ engine keeps them as declarative filters. The client is the engine's REST API
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
-
 from hatchet_worker import _rest
-from hatchet_worker._idempotency import IdempotencyConfig, StatusBasedIdempotencyConfig, TTLBasedIdempotencyConfig
-from hatchet_worker._proto import v1_workflows_pb2
+from hatchet_worker._filter_decls import DefaultFilter as DefaultFilter
+from hatchet_worker._filter_decls import WorkflowFilterMethods as WorkflowFilterMethods
+from hatchet_worker._filter_decls import declared as declared
 from hatchet_worker.clients.rest.models.feature_parts import V1Filter, V1FilterList, V1UpdateFilterRequest
 
 if TYPE_CHECKING:
     from hatchet_worker.client import Hatchet
-
-
-class DefaultFilter(BaseModel):
-    """A filter declared with the workflow (``hatchet.workflow(default_filters=[...])``)."""
-
-    expression: str
-    scope: str
-    payload: dict[str, Any] = Field(default_factory=dict)
-
-    def to_proto(self) -> v1_workflows_pb2.DefaultFilter:
-        # The official SDK always sends the payload, as JSON (an empty object when none was given).
-        return v1_workflows_pb2.DefaultFilter(expression=self.expression, scope=self.scope,
-                                              payload=json.dumps(self.payload, default=str).encode())
-
-
-def declared(workflow: WorkflowFilterMethods, default_filters: Sequence[Any] | None, idempotency: Any) -> None:
-    """Record a declaration's ``default_filters`` and ``idempotency`` on its workflow (checked here, so a
-    wrong value fails at the declaration rather than at registration)."""
-    workflow.default_filters = tuple(f if isinstance(f, DefaultFilter) else
-                                     DefaultFilter.model_validate(f, from_attributes=True)
-                                     for f in default_filters or ())
-    if idempotency is not None and not isinstance(idempotency, TTLBasedIdempotencyConfig |
-                                                  StatusBasedIdempotencyConfig):
-        raise TypeError("idempotency must be a TTLBasedIdempotencyConfig or a StatusBasedIdempotencyConfig, "
-                        f"not {type(idempotency).__name__}")
-    workflow.idempotency = idempotency
 
 
 def rest(client: Hatchet, method: str, path: str, body: object | None = None, *, stable: bool = False) -> Any:
@@ -83,6 +55,10 @@ class FiltersClient:
 
     def _call(self, method: str, path: str, body: object | None = None) -> Any:
         return rest(self._client, method, path, body, stable=True)
+
+    def _workflow_id(self, name: str) -> str:
+        """``workflow.id`` (the declarations reach the REST API through the client they are given)."""
+        return workflow_id(self._client, name)
 
     def list(self, limit: int | None = None, offset: int | None = None, workflow_ids: Sequence[str] | None = None,
              scopes: Sequence[str] | None = None) -> V1FilterList:
@@ -124,31 +100,3 @@ class FiltersClient:
 
     async def aio_update(self, filter_id: str, updates: V1UpdateFilterRequest) -> V1Filter:
         return await asyncio.to_thread(self.update, filter_id, updates)
-
-
-class WorkflowFilterMethods:
-    """``workflow.id``, ``workflow.create_filter`` and the declared ``default_filters`` and ``idempotency``
-    (mixed into ``Workflow``; ``hatchet.workflow``/``task``/``durable_task`` set the two declarations,
-    ``_register`` sends them)."""
-
-    _client: Hatchet
-    default_filters: tuple[DefaultFilter, ...] = ()
-    idempotency: IdempotencyConfig | None = None
-
-    if TYPE_CHECKING:
-        @property
-        def name(self) -> str: ...  # the registered (namespaced) name, provided by Workflow
-
-    @property
-    def id(self) -> str:
-        """The engine's id of this workflow (looked up by name; it must be registered)."""
-        return workflow_id(self._client, self.name)
-
-    def create_filter(self, expression: str, scope: str, payload: Mapping[str, Any] | None = None) -> V1Filter:
-        """Create a filter of this workflow (``hatchet.filters.create`` with this workflow's id)."""
-        return self._client.filters.create(workflow_id=self.id, expression=expression, scope=scope,
-                                           payload=payload)
-
-    async def aio_create_filter(self, expression: str, scope: str,
-                                payload: Mapping[str, Any] | None = None) -> V1Filter:
-        return await asyncio.to_thread(self.create_filter, expression, scope, payload)

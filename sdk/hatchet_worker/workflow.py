@@ -23,7 +23,7 @@ from hatchet_worker._concurrency import ConcurrencyLimitStrategy as ConcurrencyL
 from hatchet_worker._duration import Duration as Duration
 from hatchet_worker._duration import duration_expr as duration_expr
 from hatchet_worker._eviction import DEFAULT_DURABLE_TASK_EVICTION_POLICY, EvictionPolicy
-from hatchet_worker._filters import WorkflowFilterMethods
+from hatchet_worker._filter_decls import WorkflowFilterMethods
 from hatchet_worker._run_refs import TaskRunRef, merge_options
 from hatchet_worker._task_defaults import TaskDefaults as TaskDefaults
 from hatchet_worker.conditions import Action, Condition, OrGroup, ParentCondition, task_conditions

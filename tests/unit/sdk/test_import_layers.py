@@ -153,9 +153,11 @@ def test_no_import_cycle_inside_the_package() -> None:
     assert not cycles, "import cycles inside hatchet_worker:\n" + "\n".join(report)
 
 
-DECLARATIONS = ("workflow", "conditions", "labels", "rate_limit", "_run_refs", "_task_scope", "_register")
+DECLARATIONS = ("workflow", "conditions", "labels", "rate_limit", "_run_refs", "_task_scope", "_filter_decls",
+                "_register")
 """Pure modules: declarations and their translation to the wire."""
-ABOVE_DECLARATIONS = ("runs", "context", "_durable_ops", "_runner", "_channel", "_events", "_listener",
+ABOVE_DECLARATIONS = ("runs", "_filters", "_rest", "context",
+                      "_durable_ops", "_runner", "_channel", "_events", "_listener",
                       "worker", "client", "hatchet")
 """Transport, worker runtime and facade: what a declaration is handed, never imports."""
 
