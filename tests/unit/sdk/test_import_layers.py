@@ -153,13 +153,19 @@ def test_no_import_cycle_inside_the_package() -> None:
     assert not cycles, "import cycles inside hatchet_worker:\n" + "\n".join(report)
 
 
-DECLARATIONS = ("workflow", "conditions", "labels", "rate_limit", "_run_refs", "_task_scope", "_filter_decls",
-                "_register")
-"""Pure modules: declarations and their translation to the wire."""
-ABOVE_DECLARATIONS = ("runs", "_filters", "_rest", "context",
-                      "_durable_ops", "_runner", "_channel", "_events", "_listener",
-                      "worker", "client", "hatchet")
-"""Transport, worker runtime and facade: what a declaration is handed, never imports."""
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("declarations and protocol translation (pure)",
+     ("workflow", "conditions", "labels", "rate_limit", "_run_refs", "_task_scope", "_filter_decls", "_register",
+      "_condition_wire", "_label_wire", "_serde")),
+    ("transport (the engine's gRPC and REST clients)",
+     ("runs", "_runs_rest", "_event_push", "_filters", "_schedules", "_trigger_clients", "_workers_client",
+      "_rate_limits", "_channel", "_rest", "_run_listener")),
+    ("worker runtime",
+     ("context", "_durable_ops", "_runner", "_events", "_durable", "_listener", "_ipc", "worker", "_worker_health",
+      "_worker_listener", "_worker_signals", "_worker_drain", "_health", "_metrics")),
+    ("the Hatchet facade", ("client", "hatchet")),
+)
+"""The main modules of each layer, bottom first (docs/sdk.md, *Layout*): none reaches a higher layer."""
 
 
 def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
@@ -172,13 +178,16 @@ def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
     return seen
 
 
-def test_declarations_do_not_reach_the_transport_or_runtime() -> None:
+def test_no_layer_reaches_a_higher_one() -> None:
     graph = _graph()
-    leaks = {
-        decl: sorted(_reachable(graph, f"{PACKAGE}.{decl}") & {f"{PACKAGE}.{m}" for m in ABOVE_DECLARATIONS})
-        for decl in DECLARATIONS
-    }
-    assert not {k: v for k, v in leaks.items() if v}, f"declarations importing upwards: {leaks}"
+    leaks = []
+    for level, (layer, modules) in enumerate(LAYERS):
+        above = {f"{PACKAGE}.{m}" for _, higher in LAYERS[level + 1:] for m in higher}
+        for module in modules:
+            assert f"{PACKAGE}.{module}" in graph, f"{module} (listed in LAYERS) does not exist"
+            if reached := sorted(_reachable(graph, f"{PACKAGE}.{module}") & above):
+                leaks.append(f"{module} ({layer}) imports, directly or not: {', '.join(reached)}")
+    assert not leaks, "imports pointing up a layer:\n" + "\n".join(leaks)
 
 
 def test_no_module_over_the_size_limit() -> None:
