@@ -265,4 +265,9 @@ class Scaler:
         memory.draining = bool(plan.drain) or any(
             p.draining for p in pods if not p.terminating and p.name not in {n for n, _ in plan.release}
         )
+        # Each scale-down step in the log too (Events expire, and a test's failure shows the log's tail).
+        for event in events:
+            log.info("%s/%s: %s: %s", namespace, name, event.reason, event.message)
+        if plan.note:
+            log.info("%s/%s: scale-down step: %s", namespace, name, plan.note)
         return Outcome(plan.note, tuple(events))

@@ -151,8 +151,15 @@ def test_unfinished_drains_are_given_back_and_a_scale_down_drains_first(
                  .get("workers") == 1, 60, "the operator sees one worker", procs=(operator.proc,))
         c.k("patch", "hatchetworker", NAME, "--type", "merge", "-p", json.dumps(
             {"spec": {"autoscaling": {"scaleDownStabilizationSeconds": 2}}}))
-        wait_for(lambda: (c.get("deployment", NAME) or {})["spec"]["replicas"] == 0, 90, "scaled to zero",
-                 procs=(operator.proc,))
+        try:
+            wait_for(lambda: (c.get("deployment", NAME) or {})["spec"]["replicas"] == 0, 90, "scaled to zero",
+                     procs=(operator.proc,))
+        except AssertionError as e:  # the plan's own account of why it waits is in the status
+            st = ((c.get("hatchetworker", NAME) or {}).get("status") or {}).get("autoscaling")
+            pods = [(p["metadata"]["name"], (p.get("status") or {}).get("podIP"), p["metadata"].get("annotations"))
+                    for p in c.list("pods", f"app.kubernetes.io/instance={NAME}")]
+            raise AssertionError(f"{e}\nstatus.autoscaling: {st}\npods: {pods}\nworker: {my_worker(hatchet, pod)}"
+                                 f"\nevents: {[(x['reason'], x['message']) for x in c.events(NAME)]}") from None
         reasons = [(e["reason"], e["message"]) for e in c.events(NAME)]
         assert any(r == "Draining" and wid in m and pod in m for r, m in reasons), reasons
         assert any(r == "ScaledDown" and pod in m for r, m in reasons), reasons
