@@ -137,10 +137,18 @@ def test_unfinished_drains_are_given_back_and_a_scale_down_drains_first(
         c.k("patch", "hatchetworker", NAME, "--type", "merge", "-p", json.dumps(
             {"spec": {"autoscaling": {"minReplicas": 0, "maxReplicas": 3, "scaleDownStabilizationSeconds": 600}}}))
 
+        def autoscaled_template(p: dict[str, Any]) -> bool:
+            # Removing autoscaling above rolled the pod once already: the pod wanted is the one of the
+            # template that names its pod in the worker labels, not one left from that first roll.
+            env = {e["name"]: e.get("value", "") for e in p["spec"]["containers"][0].get("env") or ()}
+            return "hatchetworker-pod" in env.get("HATCHET_CLIENT_WORKER_PRESET_LABELS", "")
+
         def one_new_pod() -> str | None:
-            live = [p["metadata"]["name"] for p in c.list("pods", f"app.kubernetes.io/instance={NAME}")
+            live = [p for p in c.list("pods", f"app.kubernetes.io/instance={NAME}")
                     if not p["metadata"].get("deletionTimestamp")]
-            return live[0] if len(live) == 1 and live[0] != pod else None
+            if len(live) == 1 and live[0]["metadata"]["name"] != pod and autoscaled_template(live[0]):
+                return str(live[0]["metadata"]["name"])
+            return None
 
         pod = wait_for(one_new_pod, 60, "the rolled pod")
         proc.terminate()
