@@ -16,8 +16,9 @@ A scale-down the decision (``autoscale.decide``) asks for goes through these ste
    ReplicaSet controller is certain to pick them: one pod template (no rollout, whose proportional
    scaling spreads a removal over ReplicaSets), every other pod Ready, no other pod marked (all marked
    pods share the lowest cost, so the controller could take one still running a task), and the count
-   equal to the pods that exist. The controller deletes not-ready pods first, then the lowest deletion cost, so the
-   drained pods (lowest cost) are the ones that go. The next poll confirms it (``confirm``).
+   equal to the pods that exist. The controller deletes not-ready pods first, then the lowest
+   deletion cost, so the drained pods (lowest cost) are the ones that go. The next poll confirms it
+   (``confirm``).
 4. A scale-down that is no longer wanted (the queue grew back) gives every draining pod back.
 
 Pods with no registered worker (starting or crashed; ``Decision.remove_unregistered``) need no
