@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, TypeAdapter
 
+from hatchet_worker._condition_wire import add_sleep_or_event
 from hatchet_worker._duration import Duration, duration_expr
 from hatchet_worker._proto import v1_condition_pb2
 from hatchet_worker._run_refs import WorkflowRunRef
@@ -57,15 +58,7 @@ def conditions_proto(items: Sequence[Condition | OrGroup], apply_namespace: Call
         base = v1_condition_pb2.BaseMatchCondition(readable_data_key=condition.readable_data_key,
                                                    or_group_id=condition.or_group_id,
                                                    expression=condition.expression or "")
-        if isinstance(condition, SleepCondition):
-            msg.sleep_conditions.add(base=base, sleep_for=condition.sleep_for)
-        elif isinstance(condition, UserEventCondition):
-            event = msg.user_event_conditions.add(base=base, user_event_key=apply_namespace(condition.event_key))
-            if condition.scope is not None:
-                event.event_scope = condition.scope
-            if condition.consider_events_since is not None:
-                event.consider_events_since.FromDatetime(condition.consider_events_since)
-        else:
+        if not add_sleep_or_event(msg, base, condition, apply_namespace):
             raise TypeError(f"a durable wait takes SleepCondition, UserEventCondition or or_(...), "
                             f"not {type(condition).__name__}")
     return msg
