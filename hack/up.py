@@ -317,6 +317,13 @@ def worker_pods(cluster: Any) -> list[dict[str, Any]]:
                     "phase": st.get("phase"), "ready": conds.get("Ready") == "True",
                     "started": bool(cs.get("started")), "restarts": cs.get("restartCount", 0),
                     "worker_id": health(f"{ip}:{HEALTH_PORT}").get("worker_id") if ip else None})
+        if cs.get("restartCount"):  # why the kubelet restarted it: the exit, the events, the last words
+            prev = cluster.kubectl("logs", "-n", NAMESPACE, p["metadata"]["name"], "--previous", "--tail=40",
+                                   check=False).stdout
+            events = cluster.kubectl("get", "events", "-n", NAMESPACE, "--field-selector",
+                                     f"involvedObject.name={p['metadata']['name']}", "-o",
+                                     "custom-columns=T:.lastTimestamp,R:.reason,M:.message", check=False).stdout
+            out[-1].update(last_state=cs.get("lastState"), events=events, previous_log=prev)
     return out
 
 

@@ -260,16 +260,16 @@ class Worker(WorkerHealth, ListenerSupervisor, WorkerSignals, WorkerDrain):
 
     async def _setup(self, channel: Any, md: Any) -> tuple[Any, AsyncGenerator[Any, None] | None]:
         """Run the lifespan setup and declare every workflow, concurrently."""
-        from hatchet_worker import _channel
+        from hatchet_worker import _channel, _declare
         from hatchet_worker._proto import v1_workflows_pb2
         from hatchet_worker._register import workflow_proto
 
         put = _channel.unary(channel, v1_workflows_pb2, "AdminService", "PutWorkflow")
         namespace = self.config.namespace
-        declare = [put(workflow_proto(wf, namespace), timeout=30.0, metadata=md, wait_for_ready=True)
+        declare = [_declare.declare(put, workflow_proto(wf, namespace), name=wf.name, metadata=md)
                    for wf in self.workflows]
         lifespan_task = asyncio.create_task(_lifespan.enter(self.lifespan))
-        declare_task = asyncio.ensure_future(asyncio.gather(*declare))
+        declare_task: asyncio.Future[Any] = asyncio.ensure_future(asyncio.gather(*declare))
         await asyncio.wait({lifespan_task, declare_task}, return_when=asyncio.FIRST_EXCEPTION)
         if lifespan_task.done() and lifespan_task.exception() is not None:
             declare_task.cancel()  # no need to wait for the engine: the worker will not start

@@ -195,3 +195,15 @@ def wait_until(check: Any, timeout: float, what: str, interval: float = 0.5) -> 
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
         time.sleep(interval)
+
+
+def restart_report(cluster: ClusterProvider, namespace: str, pod: str) -> str:
+    """Why a pod's container restarted, for a failure message: its last state (exit code, reason,
+    times), the pod's events and the last lines the previous container wrote."""
+    out = cluster.kubectl("get", "pod", "-n", namespace, pod, "-o", "json", check=False).stdout
+    statuses = json.loads(out).get("status", {}).get("containerStatuses", []) if out else []
+    events = cluster.kubectl("get", "events", "-n", namespace, "--field-selector", f"involvedObject.name={pod}",
+                             "-o", "custom-columns=T:.lastTimestamp,R:.reason,M:.message", check=False).stdout
+    previous = cluster.kubectl("logs", "-n", namespace, pod, "--previous", "--tail=40", check=False).stdout
+    last = [{"restarts": s.get("restartCount"), "last": s.get("lastState")} for s in statuses]
+    return f"{pod}: {json.dumps(last)}\nevents:\n{events}\nprevious container's log:\n{previous}"

@@ -25,7 +25,7 @@ from harness.proc import wait_for
 from hatchet_worker import ClientConfig, ClientTLSConfig, Hatchet
 
 try:  # the package layout of tests/e2e (shared cluster, engine and operator fixtures in conftest.py)
-    from .conftest import ENGINE_HOST, OPERATOR_NS, PROVIDER, WHY, token_secret
+    from .conftest import ENGINE_HOST, OPERATOR_NS, PROVIDER, WHY, restart_report, token_secret
     from .e2e_clusters import REPO, ClusterProvider
 except ImportError:  # a checkout without it: nothing to run these tests on
     pytest.skip("needs the tests/e2e package (its conftest.py fixtures)", allow_module_level=True)
@@ -191,5 +191,6 @@ def test_a_worker_whose_pump_is_broken_is_restarted_by_the_kubelet(
     assert zombie not in {o["process"] for o in outs}, outs
     for ref in refs:  # each completed once, as the engine saw it
         assert [s for s, _ in _tasks(engine, ref.workflow_run_id)] == ["COMPLETED"]
-    assert restarts(healthy) == 0 and restarts(victim) == 1
+    assert restarts(healthy) == 0, restart_report(cluster, PUMP_NS, healthy)
+    assert restarts(victim) == 1, restart_report(cluster, PUMP_NS, victim)
     cluster.kubectl("delete", "hatchetworker", PUMP_NAME, "-n", PUMP_NS, "--wait=true", "--timeout=120s")

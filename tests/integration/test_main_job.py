@@ -66,7 +66,8 @@ def test_up_once_runs_the_workflow_in_real_pods(tmp_path: Path) -> None:
     assert len(pods) == 2  # examples/hatchetworker.yaml replicas
     for p in pods:
         # Started (startup probe), Ready (readiness probe), never restarted (liveness probe), on the node.
-        assert p["started"] and p["ready"] and p["restarts"] == 0 and p["node"] == node.NODE_NAME, p
+        ok = p["started"] and p["ready"] and p["restarts"] == 0 and p["node"] == node.NODE_NAME
+        assert ok, json.dumps(p, indent=1)
         assert p["worker_id"]
     pod_ids = {p["worker_id"]: p["name"] for p in pods}
     tasks = summary["run"]["tasks"]

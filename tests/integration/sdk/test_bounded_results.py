@@ -25,8 +25,15 @@ OUTPUT_OVERHEAD = len('{"pad":""}')
 
 
 def engine_tasks(hatchet: HatchetEngine, run_id: str) -> list[dict[str, Any]]:
-    """The engine's record of a run's tasks (status, retryCount, output), over REST."""
-    return list(hatchet.rest("GET", f"/api/v1/stable/workflow-runs/{run_id}")["tasks"])
+    """The engine's record of a run's tasks (status, retryCount, output), over REST.
+
+    The engine writes its REST view (the OLAP tables) after it schedules a run, so a run that is
+    already running can still be a 404 for a moment (seen under a loaded full suite): wait for it.
+    """
+    tasks: list[dict[str, Any]] = wait_until(
+        lambda: hatchet.rest("GET", f"/api/v1/stable/workflow-runs/{run_id}")["tasks"], 30,
+        f"the engine's REST record of run {run_id}", 0.5)
+    return list(tasks)
 
 
 def executions(markers: Path, key: str) -> Counter[str]:

@@ -152,3 +152,16 @@ def test_worker_forgotten_by_the_engine_registers_again(client: Hatchet, start_w
     assert new_id != old_id
     wait_until(lambda: worker.health()[0] == 200, 30, "HEALTHY again")
     assert standalone(client, "echo").run({"value": 5})["worker_id"] == new_id
+
+
+def test_replicas_declaring_the_same_workflows_at_once_all_start(start_worker: Any, client: Hatchet) -> None:
+    """Replicas of a new Deployment start together: every one declares the same new workflows at the
+    same moment, and the engine answers some of those concurrent declarations INTERNAL (seen on real
+    pods: the worker exited and the kubelet restarted it). Each retries; all start, none exits."""
+    workers: list[WorkerProc] = [start_worker(healthy=False) for _ in range(8)]
+    for worker in workers:
+        worker.wait_healthy(90)
+    for worker in workers:
+        assert worker.popen.poll() is None, worker.output()
+    out = standalone(client, "echo").run({"value": 1})
+    assert out["value"] == 1 and out["pid"] in {w.popen.pid for w in workers}, out

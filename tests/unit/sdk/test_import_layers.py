@@ -162,7 +162,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
       "_rate_limits", "_channel", "_rest", "_run_listener")),
     ("worker runtime",
      ("context", "_durable_ops", "_runner", "_events", "_durable", "_listener", "_ipc", "worker", "_worker_health",
-      "_worker_listener", "_worker_signals", "_worker_drain", "_health", "_metrics")),
+      "_declare", "_worker_listener", "_worker_signals", "_worker_drain", "_health", "_metrics")),
     ("the Hatchet facade", ("client", "hatchet")),
 )
 """The main modules of each layer, bottom first (docs/sdk.md, *Layout*): none reaches a higher layer."""
