@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, TypeAdapter
 
+from hatchet_worker import _tracing
 from hatchet_worker._condition_wire import add_sleep_or_event
 from hatchet_worker._duration import Duration, duration_expr
 from hatchet_worker._proto import v1_condition_pb2
@@ -202,7 +203,8 @@ async def run_children(workflow: Any, ctx: DurableOps, items: Sequence[tuple[Any
 
     requests = [build_trigger(workflow.name, input, options, workflow.default_additional_metadata)
                 for input, options in items]
-    entries = await ctx._spawn(requests)
+    with _tracing.current().spawn(requests, [options for _, options in items]):
+        entries = await ctx._spawn(requests)
     if not wait_for_result:
         return [workflow._ref(WorkflowRunRef(workflow._client, e.workflow_run_external_id)) for e in entries]
     results = await asyncio.gather(*(ctx._child_result(e, workflow.name) for e in entries),

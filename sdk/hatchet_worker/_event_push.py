@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from google.protobuf import timestamp_pb2
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hatchet_worker import _serde
+from hatchet_worker import _serde, _tracing
 from hatchet_worker._proto import events_pb2
 from hatchet_worker._task_scope import current_context
 
@@ -160,13 +160,16 @@ class EventClient:
              scope: str | None = None) -> Event:
         """Push an event; workflows whose ``on_events`` match its key are triggered."""
         req = self._request(event_key, payload, options, additional_metadata, priority, scope)
-        return Event.from_proto(self._runs._calls()["push"](req, timeout=30.0, metadata=self._runs._md()))
+        with _tracing.current().push(req):
+            return Event.from_proto(self._runs._calls()["push"](req, timeout=30.0, metadata=self._runs._md()))
 
     async def aio_push(self, event_key: str, payload: Mapping[str, Any], options: PushEventOptions | None = None,
                        additional_metadata: Mapping[str, Any] | None = None, priority: int | None = None,
                        scope: str | None = None) -> Event:
         req = self._request(event_key, payload, options, additional_metadata, priority, scope)
-        return Event.from_proto(await self._runs._aio_calls()["push"](req, timeout=30.0, metadata=self._runs._md()))
+        with _tracing.current().push(req):
+            answer = await self._runs._aio_calls()["push"](req, timeout=30.0, metadata=self._runs._md())
+        return Event.from_proto(answer)
 
     def bulk_push(self, events: list[BulkPushEventWithMetadata],
                   options: BulkPushEventOptions | None = None) -> list[Event]:
@@ -174,7 +177,8 @@ class EventClient:
         if options:
             warnings.warn(_DEPRECATED_OPTIONS, DeprecationWarning, stacklevel=2)
         req = bulk_request(self._runs._client.config, events, options)
-        answer = self._runs._calls()["bulk_push"](req, timeout=60.0, metadata=self._runs._md())
+        with _tracing.current().bulk_push(req):
+            answer = self._runs._calls()["bulk_push"](req, timeout=60.0, metadata=self._runs._md())
         return [Event.from_proto(e) for e in answer.events]
 
     async def aio_bulk_push(self, events: list[BulkPushEventWithMetadata],
@@ -182,5 +186,6 @@ class EventClient:
         if options:
             warnings.warn(_DEPRECATED_OPTIONS, DeprecationWarning, stacklevel=2)
         req = bulk_request(self._runs._client.config, events, options)
-        answer = await self._runs._aio_calls()["bulk_push"](req, timeout=60.0, metadata=self._runs._md())
+        with _tracing.current().bulk_push(req):
+            answer = await self._runs._aio_calls()["bulk_push"](req, timeout=60.0, metadata=self._runs._md())
         return [Event.from_proto(e) for e in answer.events]

@@ -33,7 +33,6 @@ NO_EFFECT: dict[str, dict[str, str]] = {
     "ClientConfig": {
         "logger": "this SDK logs to the 'hatchet_worker' logging hierarchy; configure that logger",
         "debug": "use Hatchet(debug=True) or configure the 'hatchet_worker' logger",
-        "otel": "OpenTelemetry is not implemented yet",
         "listener_v2_timeout": "this SDK's listener has its own reconnect policy",
         "enable_force_kill_sync_threads": "sync tasks run on SDK threads; a cancelled one keeps its slot "
                                           "until it returns",

@@ -24,7 +24,7 @@ from typing import Any
 
 import grpc.aio
 
-from hatchet_worker import _channel, _di, _events, _eviction, _serde, _streaming, _worker_labels
+from hatchet_worker import _channel, _di, _events, _eviction, _serde, _streaming, _tracing, _worker_labels
 from hatchet_worker._proto import dispatcher_pb2 as pb
 from hatchet_worker._proto import v1_workflows_pb2
 from hatchet_worker._stats import Stats
@@ -122,6 +122,10 @@ class Runner:
             run = next((r for (k, _), r in self._running.items() if k == rid), None)
         if run is None or run.cancelled:
             return
+        with _tracing.current().task_cancel(action):
+            self._cancel_run(run)
+
+    def _cancel_run(self, run: _Run) -> None:
         run.cancelled = True
         if run.ctx is not None:
             run.ctx._mark_cancelled()
@@ -131,6 +135,12 @@ class Runner:
 
     # -- execution ------------------------------------------------------------------------------------
     async def _execute(self, run: _Run, key: tuple[str, int]) -> None:
+        # The run's span (when instrumented) is current for the task's code: its triggers, pushes and
+        # own spans are children of it.
+        with _tracing.current().task_run(run.action, self.worker_id) as record_error:
+            await self._attempt(run, key, record_error)
+
+    async def _attempt(self, run: _Run, key: tuple[str, int], record_error: _tracing.ErrorRecorder) -> None:
         action, task = run.action, run.task
         outcome = "failed"
         try:
@@ -168,6 +178,7 @@ class Runner:
             if run.cancelled:
                 outcome = "cancelled"
             else:
+                record_error(exc)
                 log.error("task %s (run %s, attempt %d) failed: %r", action.action_id,
                           action.task_run_external_id, action.retry_count + 1, exc)
                 if isinstance(exc, RetryAfterException):

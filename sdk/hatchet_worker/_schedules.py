@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from hatchet_worker import _rest
+from hatchet_worker import _rest, _tracing
 from hatchet_worker._proto import workflows_pb2
 from hatchet_worker.clients.rest.models.cron_workflows import CronWorkflows
 from hatchet_worker.exceptions import UnsupportedFeatureError
@@ -103,7 +103,9 @@ class SchedulesClient:
                  additional_metadata: Mapping[str, Any] | None, priority: int | None) -> workflows_pb2.WorkflowVersion:
         req = self._request(workflow, run_at, input, options, child_key, additional_metadata, priority)
         runs = self._client.runs
-        version: workflows_pb2.WorkflowVersion = runs._calls()["schedule"](req, timeout=30.0, metadata=runs._md())
+        with _tracing.current().schedule(req, options):
+            version: workflows_pb2.WorkflowVersion = runs._calls()["schedule"](req, timeout=30.0,
+                                                                               metadata=runs._md())
         return version
 
     async def aio_schedule(self, workflow: Workflow[Any], run_at: datetime, input: Any,
@@ -112,8 +114,9 @@ class SchedulesClient:
                            priority: int | None) -> workflows_pb2.WorkflowVersion:
         req = self._request(workflow, run_at, input, options, child_key, additional_metadata, priority)
         runs = self._client.runs
-        version: workflows_pb2.WorkflowVersion = await runs._aio_calls()["schedule"](req, timeout=30.0,
-                                                                                     metadata=runs._md())
+        with _tracing.current().schedule(req, options):
+            version: workflows_pb2.WorkflowVersion = await runs._aio_calls()["schedule"](req, timeout=30.0,
+                                                                                         metadata=runs._md())
         return version
 
     def create_cron(self, workflow: Workflow[Any], cron_name: str, expression: str, input: Any,

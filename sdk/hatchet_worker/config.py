@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from hatchet_worker import _parity
+from hatchet_worker._otel_attributes import OpenTelemetryConfig
 
 ENV_PREFIX = "HATCHET_CLIENT_"
 _warned: set[str] = set()
@@ -155,6 +156,9 @@ _ENV_FIELDS: dict[str, str] = {
 }
 _TLS_ENV = {"strategy": "STRATEGY", "cert_file": "CERT_FILE", "key_file": "KEY_FILE",
             "root_ca_file": "ROOT_CA_FILE", "server_name": "SERVER_NAME"}
+_OTEL_ENV = {"excluded_attributes": "EXCLUDED_ATTRIBUTES",
+             "include_task_name_in_start_step_run_span_name": "INCLUDE_TASK_NAME_IN_START_STEP_RUN_SPAN_NAME",
+             "individual_run_spans_for_bulk_run": "INDIVIDUAL_RUN_SPANS_FOR_BULK_RUN"}
 _HEALTH_ENV = {"enabled": "ENABLED", "port": "PORT", "bind_address": "BIND_ADDRESS",
                "event_loop_block_threshold_seconds": "EVENT_LOOP_BLOCK_THRESHOLD_SECONDS"}
 
@@ -166,8 +170,16 @@ def _parse_env_value(field: str, name: str, raw: str) -> Any:
     if field in {"worker_drain_timeout_seconds", "worker_listener_give_up_seconds",
                  "event_loop_block_threshold_seconds"}:
         return _env_number(name, raw)
-    if field == "enabled":
+    if field in {"enabled", "include_task_name_in_start_step_run_span_name", "individual_run_spans_for_bulk_run"}:
         return _env_bool(name, raw)
+    if field == "excluded_attributes":
+        try:
+            excluded = json.loads(raw) if raw.strip() else []
+        except ValueError:
+            raise ConfigError(f'{name} must be a JSON array such as ["payload"]') from None
+        if not isinstance(excluded, list):
+            raise ConfigError(f'{name} must be a JSON array such as ["payload"]')
+        return excluded
     if field == "worker_preset_labels":
         try:
             labels = json.loads(raw) if raw.strip() else {}
@@ -223,6 +235,8 @@ class ClientConfig(BaseModel):
     """Prefix for workflow, worker and event names; normalised to lower case ending in ``_``."""
     tls_config: ClientTLSConfig = ClientTLSConfig()
     healthcheck: HealthCheckConfig = HealthCheckConfig()
+    otel: OpenTelemetryConfig = OpenTelemetryConfig()
+    """What ``HatchetInstrumentor`` puts on spans (``HATCHET_CLIENT_OPENTELEMETRY_*``)."""
     grpc_max_recv_message_length: int = 4 * 1024 * 1024
     grpc_max_send_message_length: int = 4 * 1024 * 1024
     worker_preset_labels: dict[str, str | int] = Field(default_factory=dict)
@@ -264,6 +278,7 @@ class ClientConfig(BaseModel):
         for key, names, prefix in (
             ("tls_config", _TLS_ENV, ENV_PREFIX + "TLS_"),
             ("healthcheck", _HEALTH_ENV, ENV_PREFIX + "WORKER_HEALTHCHECK_"),
+            ("otel", _OTEL_ENV, ENV_PREFIX + "OPENTELEMETRY_"),
         ):
             if key not in values:
                 values[key] = _section_from_env(env, prefix, names)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from pydantic import BaseModel
 
-from hatchet_worker import _channel, _idempotency, _run_details, _serde
+from hatchet_worker import _channel, _idempotency, _run_details, _serde, _tracing
 from hatchet_worker._label_wire import desired_label_proto
 from hatchet_worker._proto import events_pb2, v1_trigger_pb2, v1_workflows_pb2, workflows_pb2
 from hatchet_worker._run_details import WorkflowRunDetail
@@ -147,7 +147,8 @@ class RunsClient(RunsRestMixin, StreamSubscriber):
                 options: TriggerWorkflowOptions | None) -> WorkflowRunRef:
         req = build_trigger(workflow.name, input, options, workflow.default_additional_metadata)
         try:
-            resp = self._calls()["trigger"](req, timeout=30.0, metadata=self._md())
+            with _tracing.current().trigger(req, options):
+                resp = self._calls()["trigger"](req, timeout=30.0, metadata=self._md())
         except Exception as exc:
             _raise_collision(exc)
         return WorkflowRunRef(self._client, resp.workflow_run_id)
@@ -156,7 +157,8 @@ class RunsClient(RunsRestMixin, StreamSubscriber):
                           options: TriggerWorkflowOptions | None) -> WorkflowRunRef:
         req = build_trigger(workflow.name, input, options, workflow.default_additional_metadata)
         try:
-            resp = await self._aio_calls()["trigger"](req, timeout=30.0, metadata=self._md())
+            with _tracing.current().trigger(req, options):
+                resp = await self._aio_calls()["trigger"](req, timeout=30.0, metadata=self._md())
         except Exception as exc:
             _raise_collision(exc)
         return WorkflowRunRef(self._client, resp.workflow_run_id)
@@ -168,6 +170,10 @@ class RunsClient(RunsRestMixin, StreamSubscriber):
     def bulk_trigger(self, workflow: Workflow[Any], items: Sequence[Any]) -> list[WorkflowRunRef]:
         """Trigger many runs with ``WorkflowService/BulkTriggerWorkflow`` (chunks of 500)."""
         reqs = self._bulk_requests(workflow, items)
+        with _tracing.current().trigger_many(reqs, [item.options for item in items]):
+            return self._bulk_send(reqs)
+
+    def _bulk_send(self, reqs: list[Any]) -> list[WorkflowRunRef]:
         refs: list[WorkflowRunRef] = []
         for i in range(0, len(reqs), 500):
             try:
@@ -180,6 +186,10 @@ class RunsClient(RunsRestMixin, StreamSubscriber):
 
     async def aio_bulk_trigger(self, workflow: Workflow[Any], items: Sequence[Any]) -> list[WorkflowRunRef]:
         reqs = self._bulk_requests(workflow, items)
+        with _tracing.current().trigger_many(reqs, [item.options for item in items]):
+            return await self._aio_bulk_send(reqs)
+
+    async def _aio_bulk_send(self, reqs: list[Any]) -> list[WorkflowRunRef]:
         refs: list[WorkflowRunRef] = []
         for i in range(0, len(reqs), 500):
             req = workflows_pb2.BulkTriggerWorkflowRequest(workflows=reqs[i:i + 500])

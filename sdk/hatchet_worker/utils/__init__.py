@@ -1,0 +1,1 @@
+"""``hatchet_sdk.utils`` names this SDK provides."""
