@@ -29,6 +29,7 @@ from harness.helm import Helm
 from harness.proc import Proc, free_port, wait_for
 
 from .e2e_clusters import REPO, ClusterProvider, selected
+from .foreign_host import ForeignHost, can_plant
 
 PROVIDER, WHY = selected()
 
@@ -83,13 +84,22 @@ class EngineForward:
 
 @pytest.fixture(scope="package")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterProvider]:
+    """The tier's cluster; around it, foreign host state that must come through untouched (on a
+    developer's machine the tier runs next to their own Kubernetes and containers)."""
     assert PROVIDER is not None, WHY
-    c = PROVIDER(tmp_path_factory.mktemp(f"e2e-{PROVIDER.name}"))
-    c.create()
+    foreign = ForeignHost().plant() if can_plant() else None
     try:
-        yield c
+        c = PROVIDER(tmp_path_factory.mktemp(f"e2e-{PROVIDER.name}"))
+        c.create()
+        try:
+            yield c
+        finally:
+            c.delete()
+        problems = foreign.problems() if foreign is not None else []
+        assert not problems, "the e2e tier changed what it did not create:\n" + "\n".join(problems)
     finally:
-        c.delete()
+        if foreign is not None:
+            foreign.remove()
 
 
 @pytest.fixture(scope="package")

@@ -35,14 +35,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import binaries, pki
+from . import binaries, hostnet, pki
 from .kube import ControlPlane, write_kubeconfig
 from .proc import Proc, free_port, run, wait_for
 
 ROOT = binaries.ROOT
 CNI_BIN = Path("/usr/lib/cni")
 CGROUP_V1 = Path("/sys/fs/cgroup")
-NETNS_DIR = Path("/var/run/netns")
 HOST_LOCK = Path("/tmp/hatchet-kube-real-node.lock")
 HOST_STATE = Path("/tmp/hatchet-kube-real-node.json")  # what to clean up if a run is killed
 SERVICE_CIDR = "10.0.0.0/24"  # harness.kube's --service-cluster-ip-range
@@ -77,6 +76,9 @@ def missing() -> str | None:
         problems.append("catatonit (the pod sandbox process) is missing (Debian package catatonit)")
     if not (Path("/sys/fs/cgroup/cgroup.controllers").exists() or (CGROUP_V1 / "memory" / "cgroup.procs").exists()):
         problems.append("no usable cgroup hierarchy is mounted under /sys/fs/cgroup")
+    # A killed run of ours leaves kube-proxy's chains behind; the next start removes them (its state file).
+    if os.geteuid() == 0 and not HOST_STATE.exists() and (proxy := hostnet.host_proxy()):
+        problems.append(f"this host already runs a kube-proxy, whose chains the real node's would rewrite: {proxy}")
     return "; ".join(problems) or None
 
 
@@ -107,10 +109,9 @@ class RealNode:
         self.cgroup_root = f"/hatchet-e2e-{self.id}"
         self.socket = workdir / "containerd" / "containerd.sock"
         self._lock_fd: int | None = None
-        self._netns_before: set[str] = set()
+        self._iptables_before: hostnet.Snapshot | None = None
         self._sysctls: dict[str, str] = {}
         self._bridge_created = False
-        self._proxy_started = False
         self.subnet: ipaddress.IPv4Network | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------------
@@ -150,12 +151,10 @@ class RealNode:
     def _clean_host(self) -> None:
         """Everything on the host outside the processes: what a killed run leaves for the next one."""
         self._kill_shims()
-        if self._proxy_started:
-            run([str(self.bin_dir / "kube-proxy"), "--cleanup", "--proxy-mode=iptables"], check=False, timeout=60)
-            self._proxy_started = False
-        self._remove_netns()
-        self._unmount_under(self.workdir)
-        self._remove_iptables_leftovers()
+        self._unmount_under(self.workdir)  # the pods' network namespaces are mounted under it too
+        if self._iptables_before is not None:
+            hostnet.restore(self._iptables_before, self.bridge, self.subnet)
+            self._iptables_before = None
         if self._bridge_created:
             run(["ip", "link", "delete", self.bridge], check=False)
             self._bridge_created = False
@@ -171,7 +170,7 @@ class RealNode:
         HOST_STATE.write_text(json.dumps({
             "workdir": str(self.workdir), "bin_dir": str(self.bin_dir), "bridge": self.bridge,
             "subnet": str(self.subnet), "cgroup_root": self.cgroup_root, "socket": str(self.socket),
-            "netns_before": sorted(self._netns_before), "sysctls": self._sysctls,
+            "iptables_before": hostnet.to_json(self._iptables_before or {}), "sysctls": self._sysctls,
         }))
 
     @classmethod
@@ -185,8 +184,9 @@ class RealNode:
         n.workdir, n.bin_dir = Path(state["workdir"]), Path(state["bin_dir"])
         n.bridge, n.subnet = state["bridge"], ipaddress.IPv4Network(state["subnet"])
         n.cgroup_root, n.socket = state["cgroup_root"], Path(state["socket"])
-        n._netns_before, n._sysctls = set(state["netns_before"]), dict(state["sysctls"])
-        n._proxy_started = n._bridge_created = True
+        n._iptables_before = hostnet.from_json(state.get("iptables_before", {}))
+        n._sysctls = dict(state["sysctls"])
+        n._bridge_created = True
         n._clean_host()
 
     # ---- images ----------------------------------------------------------------------------------
@@ -233,7 +233,7 @@ class RealNode:
         # The kubelet sets a few kernel defaults of its own (overcommit, panic): put them all back afterwards.
         self._sysctls = {k: (SYSCTL / k).read_text() for k in SAVED_SYSCTLS if (SYSCTL / k).exists()}
         (SYSCTL / "net/ipv4/ip_forward").write_text("1")
-        self._netns_before = set(os.listdir(NETNS_DIR)) if NETNS_DIR.exists() else set()
+        self._iptables_before = hostnet.snapshot()  # before the kubelet and kube-proxy add theirs
         self._save_state()
 
     def _containerd(self) -> None:
@@ -273,6 +273,9 @@ class RealNode:
             f'  sandbox_image = "{self.pause_ref}"\n'
             '  stream_server_address = "127.0.0.1"\n  stream_server_port = "0"\n'
             "  enable_selinux = false\n"
+            # Pod network namespaces under our state directory, not the host's /var/run/netns: the
+            # teardown then finds its own there and can never take another runtime's.
+            "  netns_mounts_under_state_dir = true\n"
             # No CAP_SYS_RESOURCE here (as in many sandboxes): never ask for a lower OOM score than ours.
             f"  restrict_oom_score_adj = {str(self._no_sys_resource()).lower()}\n"
             f"[{cri}.containerd]\n"
@@ -397,7 +400,6 @@ class RealNode:
         }
         cfg = d / "config.json"
         cfg.write_text(json.dumps(config, indent=2))
-        self._proxy_started = True
         self._proc("kube-proxy", [str(self.bin_dir / "kube-proxy"), f"--config={cfg}", "--v=2"])
 
     def _ready(self) -> bool:
@@ -489,17 +491,10 @@ class RealNode:
                     os.kill(int(pid), 9)
 
     def _sandbox_netns(self) -> list[str]:
-        """The pod network namespaces this node created that still exist."""
-        if not NETNS_DIR.exists():
-            return []
-        return [n for n in set(os.listdir(NETNS_DIR)) - self._netns_before if n.startswith("cni-")]
-
-    def _remove_netns(self) -> None:
-        for name in self._sandbox_netns():
-            path = NETNS_DIR / name
-            run(["umount", "-l", str(path)], check=False)
-            with contextlib.suppress(OSError):
-                path.unlink()
+        """The pod network namespaces of this node that still exist (containerd mounts them under its
+        state directory: ``netns_mounts_under_state_dir``)."""
+        netns = self.workdir / "containerd" / "state" / "io.containerd.grpc.v1.cri" / "netns"
+        return sorted(os.listdir(netns)) if netns.is_dir() else []
 
     @staticmethod
     def _unmount_under(top: Path) -> None:
@@ -511,25 +506,6 @@ class RealNode:
                 points.append(mp)
         for mp in sorted(set(points), key=len, reverse=True):
             run(["umount", "-l", mp], check=False)
-
-    def _remove_iptables_leftovers(self) -> None:
-        """What kube-proxy's cleanup leaves: the kubelet's own chains (KUBE-FIREWALL, KUBE-KUBELET-CANARY,
-        KUBE-IPTABLES-HINT, IPv4 and IPv6) and rules CNI plugins left for our bridge or subnet."""
-        marks = tuple(m for m in (self.bridge, str(self.subnet) if self.subnet else None) if m)
-        for cmd in ("iptables", "ip6tables"):
-            if shutil.which(cmd) is None:
-                continue
-            for table in ("filter", "nat", "mangle"):
-                out = run([f"{cmd}-save", "-t", table], check=False).stdout
-                chains = [line[1:].split()[0] for line in out.splitlines() if line.startswith(":KUBE-")]
-                for line in out.splitlines():
-                    if line.startswith("-A ") and (any(m in line for m in marks) or
-                                                   (line.split()[1] not in chains and " -j KUBE-" in line)):
-                        run(["sh", "-c", f"{cmd} -w 5 -t {table} -D {line[3:]}"], check=False)
-                for chain in chains:
-                    run([cmd, "-w", "5", "-t", table, "-F", chain], check=False)
-                for chain in chains:
-                    run([cmd, "-w", "5", "-t", table, "-X", chain], check=False)
 
 
 def _load_ca(directory: Path) -> pki.CA:
