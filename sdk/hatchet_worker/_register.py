@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from hatchet_worker import _hooks
+from hatchet_worker._batch import config_proto as batch_config_proto
 from hatchet_worker._condition_wire import conditions_proto
 from hatchet_worker._label_wire import desired_label_proto as desired_label_proto
 from hatchet_worker._proto import dispatcher_pb2, v1_workflows_pb2
@@ -46,6 +47,8 @@ def task_proto(workflow: Workflow[Any], task: Task[Any, Any],
         msg.conditions.CopyFrom(conditions_proto(task.conditions, workflow._client.config.apply_namespace))
     else:  # the official SDK always sends the message, empty when there is no condition
         msg.conditions.SetInParent()
+    if task.batch is not None:
+        msg.batch.CopyFrom(batch_config_proto(task.batch))
     return msg
 
 

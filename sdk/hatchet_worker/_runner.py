@@ -6,6 +6,8 @@ task; a thread whose cancelled task still runs is not reused, and that task's sl
 busy until its function returns). The action bytes are parsed once here. Results and errors are queued
 on the event sender, which batches them. A CANCEL_STEP_RUN marks the context cancelled and, after a
 short grace period, cancels the asyncio task; nothing is reported for an engine-initiated cancel.
+A START_BATCH (a batch task's members, handed over together) is one run too, keyed by its batch id,
+that takes the task's slot once, as the engine counts it (``_batch_run`` maps the result to events).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 
 import grpc.aio
 
-from hatchet_worker import _channel, _di, _events, _eviction, _serde, _streaming, _tracing, _worker_labels
+from hatchet_worker import _batch_run, _channel, _di, _events, _eviction, _serde, _streaming, _tracing, _worker_labels
 from hatchet_worker._proto import dispatcher_pb2 as pb
 from hatchet_worker._proto import v1_workflows_pb2
 from hatchet_worker._stats import Stats
@@ -92,6 +94,8 @@ class Runner:
             self._start(action)
         elif kind == pb.CANCEL_STEP_RUN:
             self._cancel(action)
+        elif kind == pb.START_BATCH:
+            self._start_batch(action)
         else:
             log.warning("ignoring unsupported action type %s for %s", kind, action.action_id)
 
@@ -105,15 +109,40 @@ class Runner:
                                            action.action_id,
                                            f"worker has no task registered for action {action.action_id}"))
             return
+        run = self._admit(action, task, key)
+        self._events.put(_events.Event(_events.STARTED, action.task_run_external_id, action.retry_count,
+                                       action.action_id))
+        run.future = self.loop.create_task(self._execute(run, key))
+
+    def _admit(self, action: pb.AssignedAction, task: Task[Any, Any], key: tuple[str, int]) -> _Run:
         run = _Run(action=action, task=task, started=time.perf_counter())
         self._running[key] = run
         self._idle.clear()
         stats = self._stats
         stats.slots_in_use[task.slot_type] = stats.slots_in_use.get(task.slot_type, 0) + task.slot_cost
         Stats.bump(stats.started, action.action_id)
-        self._events.put(_events.Event(_events.STARTED, action.task_run_external_id, action.retry_count,
-                                       action.action_id))
-        run.future = self.loop.create_task(self._execute(run, key))
+        return run
+
+    def _start_batch(self, action: pb.AssignedAction) -> None:
+        key = ("batch:" + action.batchId, action.retry_count)
+        if key in self._running:
+            return  # a duplicate delivery after a reconnect
+        try:
+            inputs = _batch_run.member_inputs(action.action_payload)
+        except ValueError as exc:  # nothing to report to: the members are unknown
+            log.error("batch %s of %s has an unreadable payload: %s", action.batchId, action.action_id, exc)
+            return
+        task = self._tasks.get(action.action_id)
+        if task is None or task.batch is None:
+            why = ValueError(f"worker has no batch task registered for action {action.action_id}")
+            for event in _batch_run.failure_events(action.action_id, action.retry_count, list(inputs), why):
+                self._events.put(event)
+            return
+        if not inputs:
+            log.error("batch %s of %s arrived without members", action.batchId, action.action_id)
+            return
+        run = self._admit(action, task, key)
+        run.future = self.loop.create_task(self._execute_batch(run, key, inputs))
 
     def _cancel(self, action: pb.AssignedAction) -> None:
         run = self._running.get((action.task_run_external_id, action.retry_count))
@@ -197,6 +226,24 @@ class Runner:
                 outcome = "succeeded"
                 self._events.put(_events.Event(_events.COMPLETED, action.task_run_external_id,
                                                action.retry_count, action.action_id, body, size=size))
+        finally:
+            self._finish(run, key, outcome)
+
+    async def _execute_batch(self, run: _Run, key: tuple[str, int], inputs: dict[str, Any]) -> None:
+        action, task = run.action, run.task
+        outcome = "failed"
+        try:
+            # The batch's context has no run of its own (the engine sends no run ids with a batch).
+            ctx = run.ctx = Context(action, {}, self, task)
+            broadcast = bool(task.batch and task.batch.broadcast_output)
+            outcome = await _batch_run.execute(
+                action.action_id, action.batchId, action.retry_count, inputs, task.workflow.parse_input,
+                lambda members: self._call(run, task.fn, members, ctx), broadcast, self._events.put,
+                lambda: run.cancelled)
+        except asyncio.CancelledError:
+            if not run.cancelled:
+                raise
+            outcome = "cancelled"
         finally:
             self._finish(run, key, outcome)
 

@@ -156,6 +156,34 @@ class Hatchet:
                 "backoff_factor": backoff_factor, "backoff_max_seconds": backoff_max_seconds,
                 "eviction_policy": eviction_policy})
 
+    def batch_task(self, *, name: str | None = None, description: str | None = None,
+                   input_validator: type[Any] | None = None, version: str | None = None,
+                   sticky: StickyStrategy | None = None, default_priority: int = 1,
+                   schedule_timeout: Duration = timedelta(minutes=5),
+                   execution_timeout: Duration = timedelta(seconds=60),
+                   rate_limits: Sequence[RateLimit] | None = None, desired_worker_labels: DesiredLabels = None,
+                   backoff_factor: float | None = None, backoff_max_seconds: int | None = None,
+                   default_filters: Sequence[Any] | None = None, batch_max_size: int = 1,
+                   batch_max_interval: timedelta | None = None, batch_group_key: str | None = None,
+                   batch_group_max_runs: int | None = None, broadcast_output: bool = False,
+                   ) -> Callable[[Callable[..., Any]], Standalone[Any, Any]]:
+        """Declare a standalone batch task (``Workflow.batch_task``; ``run`` returns one member's output)."""
+        def decorator(fn: Callable[..., Any]) -> Standalone[Any, Any]:
+            wf: Standalone[Any, Any] = Standalone(
+                self, name=name or fn.__name__, description=description, input_validator=input_validator,
+                version=version, sticky=sticky, default_priority=default_priority)
+            _filters.declared(wf, default_filters, None)
+            task = wf.batch_task(
+                name=name or fn.__name__, schedule_timeout=schedule_timeout, execution_timeout=execution_timeout,
+                rate_limits=rate_limits, desired_worker_labels=desired_worker_labels or None,
+                backoff_factor=backoff_factor, backoff_max_seconds=backoff_max_seconds,
+                batch_max_size=batch_max_size, batch_max_interval=batch_max_interval,
+                batch_group_key=batch_group_key, batch_group_max_runs=batch_group_max_runs,
+                broadcast_output=broadcast_output)(fn)
+            return wf._bind(task)
+
+        return decorator
+
     def worker(self, name: str, slots: int | None = None, durable_slots: int | None = None,
                labels: dict[str, str | int] | None = None,
                workflows: Sequence[Workflow[Any]] | None = None,

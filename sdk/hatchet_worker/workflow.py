@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 from pydantic import BaseModel, ConfigDict
 
 from hatchet_worker import _hooks, _signature, _task_defaults, _task_scope
+from hatchet_worker._batch import BatchTaskConfig, WorkflowBatchMethods
 from hatchet_worker._concurrency import ConcurrencyExpression as ConcurrencyExpression
 from hatchet_worker._concurrency import ConcurrencyLimitStrategy as ConcurrencyLimitStrategy
 from hatchet_worker._duration import Duration as Duration
@@ -105,6 +106,8 @@ class Task(Generic[TWorkflowInput, R]):
         """When the worker may evict this durable task while it waits (``durable_task(eviction_policy=)``)."""
         self.conditions = list(conditions)
         """``(condition, action)`` pairs from ``wait_for``/``skip_if``/``cancel_if``."""
+        self.batch: BatchTaskConfig | None = None
+        """Set for a batch task (``_batch``): the engine hands its runs over in batches."""
         self.is_async = inspect.iscoroutinefunction(fn)
         self.output_type = _signature.return_type(fn)
         """The declared return type (None when unannotated, ``None`` or ``Any``): parents' outputs
@@ -144,7 +147,7 @@ def _parse_task_name(name: str | None, fn: Callable[..., Any]) -> str:
     return (name or fn.__name__).lower()
 
 
-class Workflow(WorkflowFilterMethods, Generic[TWorkflowInput]):
+class Workflow(WorkflowFilterMethods, WorkflowBatchMethods, Generic[TWorkflowInput]):
     """A named DAG of tasks with one input model; create with ``hatchet.workflow(name=...)``."""
 
     def __init__(self, client: Hatchet, *, name: str, description: str | None = None,

@@ -50,7 +50,7 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("hatchet_sdk") is None,
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "sdk.md"
 BEGIN, END = "<!-- parity-table:begin -->", "<!-- parity-table:end -->"
-METHODS = ["task", "durable_task", "on_failure_task", "on_success_task", "run", "aio_run", "run_no_wait",
+METHODS = ["task", "durable_task", "batch_task", "on_failure_task", "on_success_task", "run", "aio_run", "run_no_wait",
            "aio_run_no_wait", "run_many", "aio_run_many", "run_many_no_wait", "aio_run_many_no_wait",
            "create_bulk_run_item", "schedule", "aio_schedule", "create_cron", "aio_create_cron", "create_filter",
            "aio_create_filter"]
@@ -63,11 +63,11 @@ from hatchet_sdk.runnables.workflow import Standalone, Workflow
 out = {{}}
 def params(f):
     return [p.name for p in inspect.signature(f).parameters.values() if p.name != "self"]
-for n in ["task", "durable_task", "workflow", "worker"]:
+for n in ["task", "durable_task", "batch_task", "workflow", "worker"]:
     out["Hatchet." + n] = params(getattr(hatchet_sdk.Hatchet, n))
 for cls in (Workflow, Standalone):
     for n in {METHODS!r}:
-        if cls is Standalone and n in ("task", "durable_task", "on_failure_task", "on_success_task"):
+        if cls is Standalone and n in ("task", "durable_task", "batch_task", "on_failure_task", "on_success_task"):
             continue
         if hasattr(cls, n):
             out[cls.__name__ + "." + n] = params(getattr(cls, n))
