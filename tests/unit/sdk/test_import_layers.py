@@ -156,7 +156,7 @@ def test_no_import_cycle_inside_the_package() -> None:
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("declarations and protocol translation (pure)",
      ("workflow", "conditions", "labels", "rate_limit", "_run_refs", "_task_scope", "_filter_decls", "_register",
-      "_condition_wire", "_label_wire", "_serde", "_batch")),
+      "_condition_wire", "_label_wire", "_serde", "_batch", "_otel_attributes", "_tracing")),
     ("transport (the engine's gRPC and REST clients)",
      ("runs", "_runs_rest", "_event_push", "_filters", "_schedules", "_trigger_clients", "_workers_client",
       "_rate_limits", "_channel", "_rest", "_run_listener")),
@@ -164,6 +164,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
      ("context", "_durable_ops", "_runner", "_events", "_durable", "_listener", "_ipc", "worker", "_worker_health",
       "_declare", "_worker_listener", "_worker_signals", "_worker_drain", "_health", "_metrics", "_batch_run")),
     ("the Hatchet facade", ("client", "hatchet")),
+    ("optional integrations (need their extra's packages)", ("opentelemetry.instrumentor", "opentelemetry._spans")),
 )
 """The main modules of each layer, bottom first (docs/sdk.md, *Layout*): none reaches a higher layer."""
 

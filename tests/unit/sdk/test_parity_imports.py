@@ -47,13 +47,14 @@ OFFICIAL_IMPORTS: dict[str, list[str]] = {
     "hatchet_sdk.clients.rest.models.v1_task_status": ["V1TaskStatus"],
     "hatchet_sdk.clients.rest.models.v1_task_summary": ["V1TaskSummary"],
     "hatchet_sdk.clients.rest.models.v1_workflow_run_details": ["V1WorkflowRunDetails"],
-    "hatchet_sdk.config": ["ClientConfig", "ClientTLSConfig", "HealthcheckConfig"],
+    "hatchet_sdk.config": ["ClientConfig", "ClientTLSConfig", "HealthcheckConfig", "OpenTelemetryConfig"],
     "hatchet_sdk.context.context": ["Context", "DurableContext"],
     "hatchet_sdk.exceptions": ["DedupeViolationError", "FailedTaskRunExceptionGroup", "IllegalTaskOutputError",
                                "InvalidDependencyError", "LoopAlreadyRunningError", "NonDeterminismError",
                                "NonRetryableException", "RetryAfterException", "TaskRunError"],
     "hatchet_sdk.hatchet": ["Hatchet"],
     "hatchet_sdk.labels": ["DesiredWorkerLabel", "WorkerLabel"],
+    "hatchet_sdk.opentelemetry.instrumentor": ["HatchetInstrumentor"],
     "hatchet_sdk.rate_limit": ["RateLimit", "RateLimitDuration"],
     "hatchet_sdk.runnables.contextvars": ["ctx_action_key", "workflow_spawn_indices"],
     "hatchet_sdk.runnables.eviction": ["EvictionPolicy"],
@@ -62,6 +63,7 @@ OFFICIAL_IMPORTS: dict[str, list[str]] = {
                                     "TaskDefaults"],
     "hatchet_sdk.runnables.workflow": ["BaseWorkflow", "MCPProvider", "Standalone", "TaskRunRef", "Workflow"],
     "hatchet_sdk.serde": ["is_in_hatchet_serialization_context"],
+    "hatchet_sdk.utils.opentelemetry": ["OTelAttribute"],
     "hatchet_sdk.workflow_run": ["WorkflowRunRef"],
 }
 
