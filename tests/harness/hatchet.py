@@ -164,6 +164,8 @@ class HatchetEngine:
                 "SERVER_AUTH_SET_EMAIL_VERIFIED": "t",
                 "SERVER_SECURITY_CHECK_ENABLED": "f",  # no call home
                 "SERVER_ANALYTICS_POSTHOG_ENABLED": "f",
+                # The OTLP trace service SDK workers export spans to (off by default in the engine).
+                "SERVER_OBSERVABILITY_ENABLED": "t",
                 "SERVER_LOGGER_LEVEL": "warn",
                 "SERVER_LOGGER_FORMAT": "console",
                 "DATABASE_LOGGER_LEVEL": "warn",

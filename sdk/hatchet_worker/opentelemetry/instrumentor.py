@@ -7,15 +7,17 @@ this module without it raises ``ModuleNotFoundError`` naming the extra, and the 
 imports it.
 
 By default (``enable_hatchet_otel_collector=True``) spans also go to the engine's OTLP trace service on
-its gRPC address, with the client's token and TLS settings; an engine without that service answers
-UNIMPLEMENTED and the export then pauses for five minutes instead of failing every batch.
+its gRPC address, with the client's token and TLS settings. An engine without that service (v0.104.7
+has it only with ``SERVER_OBSERVABILITY_ENABLED``) answers UNIMPLEMENTED: the OTLP exporter would log
+an error for every batch, so the service is first probed with an empty export, and while it is
+missing the spans are dropped quietly and it is probed again every five minutes.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -58,25 +60,49 @@ except PackageNotFoundError:  # running from a source tree
     _VERSION = "0"
 
 
-class _EngineSpanExporter(SpanExporter):
-    """Sends to the engine's OTLP service; pauses while the engine says it has none (UNIMPLEMENTED),
-    so an engine without the collector costs nothing and one that gains it is used within minutes."""
+_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
-    def __init__(self, inner: SpanExporter) -> None:
+
+class _EngineSpanExporter(SpanExporter):
+    """Sends to the engine's OTLP service while the engine has one: an engine without it costs nothing
+    and one that gains it is used within minutes, without a worker restart.
+
+    ``probe`` answers whether the service exists; it runs before the first export, after a failed one
+    and when a pause ends.
+    """
+
+    def __init__(self, inner: SpanExporter, probe: Callable[[], bool]) -> None:
         self._inner = inner
+        self._probe = probe
+        self._known = False
         self._paused_until: datetime | None = None
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if self._paused_until is not None and datetime.now(UTC) < self._paused_until:
             return SpanExportResult.SUCCESS
+        if not self._known:
+            try:
+                present = self._probe()
+            except Exception as exc:  # the engine unreachable: let the exporter try (and report)
+                log.debug("probing the engine's trace service failed: %r", exc)
+                present = True
+            if not present:
+                if self._paused_until is None:
+                    log.warning("the Hatchet engine has no OpenTelemetry trace service (engine setting "
+                                "SERVER_OBSERVABILITY_ENABLED): spans are not sent to it; checking again every "
+                                "%d minutes", _PAUSE_AFTER_UNIMPLEMENTED.seconds // 60)
+                self._paused_until = datetime.now(UTC) + _PAUSE_AFTER_UNIMPLEMENTED
+                return SpanExportResult.SUCCESS
+            self._known, self._paused_until = True, None
         try:
             result = self._inner.export(spans)
         except Exception as exc:
             if not _unimplemented(exc):
                 raise
-            self._paused_until = datetime.now(UTC) + _PAUSE_AFTER_UNIMPLEMENTED
+            self._known = False
             return SpanExportResult.SUCCESS
-        self._paused_until = None
+        if result != SpanExportResult.SUCCESS:
+            self._known = False  # check the service again before the next batch
         return result
 
     def shutdown(self) -> None:
@@ -84,6 +110,28 @@ class _EngineSpanExporter(SpanExporter):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self._inner.force_flush(timeout_millis)
+
+
+def _trace_service_probe(config: ClientConfig) -> Callable[[], bool]:
+    """An empty ``TraceService/Export`` on a channel of the client's settings: False when the engine
+    answers UNIMPLEMENTED (an empty export stores nothing)."""
+    import grpc
+
+    channel: list[grpc.Channel] = []
+
+    def probe() -> bool:
+        if not channel:
+            channel.append(_channel.sync_channel(config.listener_settings()))
+        call = channel[0].unary_unary(_EXPORT)
+        try:
+            call(b"", timeout=10.0, metadata=_channel.auth_metadata(config.token))
+        except grpc.RpcError as exc:
+            if _unimplemented(exc):
+                return False
+            raise
+        return True
+
+    return probe
 
 
 def _unimplemented(exc: Exception) -> bool:
@@ -189,8 +237,8 @@ class HatchetInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                                     headers=(("authorization", f"Bearer {config.token}"),), **extra)
         delay, batch, queue = self._batch_settings  # None: OpenTelemetry's default (or its environment variable)
         self.tracer_provider.add_span_processor(_TaskAttributesProcessor(
-            _EngineSpanExporter(exporter), schedule_delay_millis=delay, max_export_batch_size=batch,
-            max_queue_size=queue))
+            _EngineSpanExporter(exporter, _trace_service_probe(config)), schedule_delay_millis=delay,
+            max_export_batch_size=batch, max_queue_size=queue))
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return ()

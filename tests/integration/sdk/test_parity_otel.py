@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from harness.hatchet import HatchetEngine
 from hatchet_worker import Hatchet
 from hatchet_worker.exceptions import FailedTaskRunExceptionGroup
 from hatchet_worker.opentelemetry.instrumentor import HatchetInstrumentor
@@ -186,3 +187,25 @@ def test_our_worker_joins_the_official_trigger_trace(start_worker: Any, worker_e
     assert trigger["kind"] == "PRODUCER" and trigger["attributes"]["hatchet.workflow_name"] == "otel_ok"
     run = task_span(worker_file, run_id)
     assert (run["trace_id"], run["parent_id"], run["kind"]) == (trigger["trace_id"], trigger["span_id"], "CONSUMER")
+
+
+@pytest.mark.parametrize("sdk", ["hatchet_worker", pytest.param("hatchet_sdk", marks=needs_official)])
+def test_spans_reach_the_engine_trace_service(client: Hatchet, hatchet: HatchetEngine, start_worker: Any,
+                                              tmp_path: Path, sdk: str) -> None:
+    """``enable_hatchet_otel_collector``: the worker's spans, its task's own span included, are stored by the
+    engine under the run (the engine finds them by the ``hatchet.*`` attributes of each span)."""
+    start_worker(script=OTEL_APP, APP_SDK=sdk, APP_SPANS=str(tmp_path / "spans.jsonl"), APP_ENGINE_COLLECTOR="1")
+    ref = standalone(client, "otel_ok").run({"x": 1}, wait_for_result=False)
+    assert ref.result(timeout=60) == {"ok": True}
+    path = f"/api/v1/stable/tenants/{client.config.tenant_id}/traces?run_external_id={ref.workflow_run_id}"
+
+    def stored() -> dict[str, Any] | None:
+        spans = {s["spanName"]: s for s in hatchet.rest("GET", path).get("rows") or []}
+        return spans if {"hatchet.start_step_run", "user.work"} <= set(spans) else None
+
+    spans = wait_until(stored, 30, "the worker's spans in the engine")
+    run, user = spans["hatchet.start_step_run"], spans["user.work"]
+    assert run["spanKind"] == "CONSUMER" and user["parentSpanId"] == run["spanId"]
+    assert run["spanAttributes"]["hatchet.workflow_run_id"] == ref.workflow_run_id
+    # The task's attributes were put on its own span too.
+    assert user["spanAttributes"]["hatchet.step_run_id"] == run["spanAttributes"]["hatchet.step_run_id"]

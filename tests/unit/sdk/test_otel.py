@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent import futures
 from datetime import UTC, datetime
 
+import grpc
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
@@ -21,7 +23,7 @@ from hatchet_worker import _tracing
 from hatchet_worker._otel_attributes import OpenTelemetryConfig, OTelAttribute
 from hatchet_worker._proto import dispatcher_pb2, events_pb2, v1_trigger_pb2, workflows_pb2
 from hatchet_worker.config import ClientConfig, ConfigError
-from hatchet_worker.opentelemetry.instrumentor import HatchetInstrumentor
+from hatchet_worker.opentelemetry.instrumentor import HatchetInstrumentor, _EngineSpanExporter, _trace_service_probe
 from hatchet_worker.runs import TriggerWorkflowOptions
 
 from .test_config import TOKEN
@@ -195,3 +197,41 @@ except ModuleNotFoundError as exc:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "`otel` extra" in out.stdout and "hatchet-kube[otel]" in out.stdout
+
+
+class _CountingExporter(SpanExporter):
+    def __init__(self) -> None:
+        self.batches = 0
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.batches += 1
+        return SpanExportResult.SUCCESS
+
+
+@pytest.mark.parametrize("has_service", [False, True])
+def test_spans_go_to_the_engine_only_when_it_has_a_trace_service(has_service: bool) -> None:
+    """An engine without the service (v0.104.7 by default) answers UNIMPLEMENTED to the probe: nothing is
+    sent (the OTLP exporter would log an error per batch); one with it gets every batch."""
+    probes: list[bytes] = []
+
+    def export(request: bytes, context: grpc.ServicerContext) -> bytes:
+        probes.append(request)
+        return b""
+
+    server = grpc.server(futures.ThreadPoolExecutor(2))
+    if has_service:
+        server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
+            "opentelemetry.proto.collector.trace.v1.TraceService",
+            {"Export": grpc.unary_unary_rpc_method_handler(export)})])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        config = ClientConfig(token=TOKEN, host_port=f"127.0.0.1:{port}", tls_config={"strategy": "none"})
+        inner = _CountingExporter()
+        exporter = _EngineSpanExporter(inner, _trace_service_probe(config))
+        for _ in range(3):
+            assert exporter.export([]) == SpanExportResult.SUCCESS
+        assert inner.batches == (3 if has_service else 0)
+        assert probes == ([b""] if has_service else [])  # probed once, with an empty (storing nothing) export
+    finally:
+        server.stop(None)

@@ -52,8 +52,11 @@ class JsonLinesExporter(SpanExporter):
 
 provider = TracerProvider()
 provider.add_span_processor(SimpleSpanProcessor(JsonLinesExporter(os.environ["APP_SPANS"])))
-# The engine's own collector is left out: the spans are checked here, not in the engine.
-instrumentor.HatchetInstrumentor(tracer_provider=provider, enable_hatchet_otel_collector=False).instrument()
+# With APP_ENGINE_COLLECTOR=1 the spans also go to the engine's trace service (the official default), every
+# 200 ms; otherwise they are only checked from the file.
+instrumentor.HatchetInstrumentor(tracer_provider=provider,
+                                 enable_hatchet_otel_collector=os.environ.get("APP_ENGINE_COLLECTOR") == "1",
+                                 schedule_delay_millis=200).instrument()
 tracer = trace.get_tracer("parity-otel-app", tracer_provider=provider)
 
 hatchet = sdk.Hatchet()
