@@ -4,7 +4,8 @@ Run from the repository root:
 
     .venv/bin/python bench/sdk_vs_official.py [--tasks 2000] [--slots 100] [--rounds 3] [--json out.json]
 
-Each round starts a fresh worker process per SDK (``bench/sdk/worker.py``, the same code for both)
+Each round starts a fresh worker process per SDK (``bench/sdk/worker.py``, the same code for both;
+with ``--go``, also ``bench/sdk/go``, the same worker on Hatchet's Go SDK: the engine's ceiling)
 and measures: time from process start to ``/health`` 200 and to ACTIVE at the engine; resident
 memory of the worker's process tree when idle and at its peak under load; and, for a batch of
 no-op async tasks and one of 10 ms sync tasks, the wall time from the first trigger to the last
@@ -25,6 +26,7 @@ import platform
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -47,6 +49,8 @@ from harness.proc import Proc, free_port  # noqa: E402
 from hatchet_worker import ClientConfig, ClientTLSConfig, Hatchet  # noqa: E402
 
 SDKS = ("ours", "official")
+GO = "go"
+"""The anchor: the same worker on Hatchet's Go SDK (bench/sdk/go, built by hack/build-go-bench-worker.sh)."""
 VARIANTS = ("noop", "sleep")
 START_TIMEOUT = 60.0
 IDLE_SETTLE = 3.0  # after ACTIVE: lets start-up garbage and the first heartbeats settle
@@ -202,8 +206,10 @@ class Sample:
 
 
 class Bench:
-    def __init__(self, engine: HatchetEngine, workdir: Path, slots: int, timeout: float, quiet: bool) -> None:
+    def __init__(self, engine: HatchetEngine, workdir: Path, slots: int, timeout: float, quiet: bool,
+                 go_worker: Path | None = None) -> None:
         self.engine = engine
+        self.go_worker = go_worker
         self.workdir = workdir
         self.slots = slots
         self.timeout = timeout
@@ -225,8 +231,8 @@ class Bench:
             "BENCH_SLOTS": str(self.slots),
             "BENCH_QUIET": "1" if self.quiet else "0",
         })
-        proc = Proc(f"worker-{suffix}", [sys.executable, str(WORKER), sdk], self.workdir / "logs" / f"{suffix}.log",
-                    env=env, cwd=ROOT)
+        argv = [str(self.go_worker)] if sdk == GO else [sys.executable, str(WORKER), sdk]
+        proc = Proc(f"worker-{suffix}", argv, self.workdir / "logs" / f"{suffix}.log", env=env, cwd=ROOT)
         s = Sample(sdk, round_)
         t0 = time.monotonic()
         proc.start()
@@ -316,8 +322,9 @@ METRICS = [
 
 def summarise(samples: list[Sample]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
+    sdks = [sdk for sdk in (*SDKS, GO) if any(s.sdk == sdk for s in samples)]
     for m in METRICS:
-        med = {sdk: statistics.median(s.metrics()[m.key] for s in samples if s.sdk == sdk) for sdk in SDKS}
+        med = {sdk: statistics.median(s.metrics()[m.key] for s in samples if s.sdk == sdk) for sdk in sdks}
         ratio = med["ours"] / med["official"] if med["official"] else float("nan")
         verdict = None
         if m.target is not None:
@@ -327,27 +334,34 @@ def summarise(samples: list[Sample]) -> dict[str, dict[str, Any]]:
         out[m.key] = {"label": m.label, "ours": med["ours"], "official": med["official"], "ours_over_official": ratio,
                       "advantage": advantage, "target": m.target, "higher_is_better": m.higher_is_better,
                       "verdict": verdict}
+        if GO in med:
+            out[m.key].update(go=med[GO], ours_over_go=med["ours"] / med[GO] if med[GO] else float("nan"))
     return out
 
 
 def table(summary: dict[str, dict[str, Any]]) -> str:
-    head = f"{'metric (median)':<38} {'ours':>9} {'official':>9} {'ours/off':>9} {'advantage':>9}  target"
+    go = all("go" in row for row in summary.values())
+    head = (f"{'metric (median)':<38} {'ours':>9} {'official':>9} {'ours/off':>9} {'advantage':>9}"
+            + (f" {'go':>9} {'ours/go':>9}" if go else "") + "  target")
     lines = [head, "-" * len(head)]
     for row in summary.values():
         target = ""
         if row["target"] is not None:
             target = f"{'>=' if row['higher_is_better'] else '<='} {row['target']:.2f} {row['verdict']}"
+        anchor = f" {row['go']:>9.2f} {row['ours_over_go']:>9.2f}" if go else ""
         lines.append(f"{row['label']:<38} {row['ours']:>9.2f} {row['official']:>9.2f} "
-                     f"{row['ours_over_official']:>9.2f} {row['advantage']:>8.2f}x  {target}")
+                     f"{row['ours_over_official']:>9.2f} {row['advantage']:>8.2f}x{anchor}  {target}")
     return "\n".join(lines)
 
 
 # -- main ---------------------------------------------------------------------------------------------
 
 
-def order(round_: int) -> tuple[str, ...]:
-    """ours, official / official, ours / ...: a slow drift of the engine (its tables grow) cancels out."""
-    return SDKS if round_ % 2 == 0 else SDKS[::-1]
+def order(round_: int, sdks: tuple[str, ...] = SDKS) -> tuple[str, ...]:
+    """Each round starts with the next worker (ours, official / official, ours / ...): a slow drift of the
+    engine (its tables grow) cancels out."""
+    k = round_ % len(sdks)
+    return sdks[k:] + sdks[:k] if len(sdks) > 2 else (sdks if k == 0 else sdks[::-1])
 
 
 @contextlib.contextmanager
@@ -370,6 +384,8 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per batch (default 600)")
     ap.add_argument("--quiet", action="store_true",
                     help="both workers drop INFO logs (the official SDK logs three lines per task by default)")
+    ap.add_argument("--go", action="store_true",
+                    help="also run the same worker on Hatchet's Go SDK (hack/build-go-bench-worker.sh builds it)")
     ap.add_argument("--json", type=Path, help="write samples and summary to this file")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs) after a successful run")
     args = ap.parse_args()
@@ -378,19 +394,28 @@ def main() -> int:
 
     # SIGTERM unwinds like Ctrl-C, so every worker and the engine are stopped on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    go_worker = None
+    if args.go:
+        built = subprocess.run(["bash", str(ROOT / "hack" / "build-go-bench-worker.sh")], capture_output=True,
+                               text=True, check=False)
+        if built.returncode != 0:
+            print(built.stderr[-4000:], file=sys.stderr)
+            return 1
+        go_worker = Path(built.stdout.strip().splitlines()[-1])
+    sdks = (*SDKS, GO) if go_worker else SDKS
     workdir = Path(tempfile.mkdtemp(prefix="bench-sdk-"))
     ok = False
     try:
         with engine_running(workdir) as engine:
             print(f"engine {engine.version} up in {engine.start_seconds:.1f} s; work dir {workdir}", flush=True)
-            bench = Bench(engine, workdir, args.slots, args.timeout, args.quiet)
+            bench = Bench(engine, workdir, args.slots, args.timeout, args.quiet, go_worker)
             if args.warmup_tasks:
-                for sdk in SDKS:
+                for sdk in sdks:
                     bench.sample(sdk, -1, args.warmup_tasks)
                 print("warm-up done", flush=True)
             samples: list[Sample] = []
             for r in range(args.rounds):
-                for sdk in order(r):
+                for sdk in order(r, sdks):
                     s = bench.sample(sdk, r, args.tasks)
                     samples.append(s)
                     m = s.metrics()
