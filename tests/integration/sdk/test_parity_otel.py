@@ -209,3 +209,41 @@ def test_spans_reach_the_engine_trace_service(client: Hatchet, hatchet: HatchetE
     assert run["spanAttributes"]["hatchet.workflow_run_id"] == ref.workflow_run_id
     # The task's attributes were put on its own span too.
     assert user["spanAttributes"]["hatchet.step_run_id"] == run["spanAttributes"]["hatchet.step_run_id"]
+
+
+def test_bulk_runs_durable_spawns_and_cancels_have_their_spans(client: Hatchet, start_worker: Any, tmp_path: Path,
+                                                               client_spans: InMemorySpanExporter) -> None:
+    worker_file = tmp_path / "worker-spans.jsonl"
+    start_worker(script=OTEL_APP, APP_SPANS=str(worker_file))
+    # run_many: one hatchet.run_workflows span, the parent of each run's span.
+    ok = standalone(client, "otel_ok")
+    refs = ok.run_many([ok.create_bulk_run_item(input={"i": i}) for i in range(3)], wait_for_result=False)
+    bulk = only(client_spans.get_finished_spans(), "hatchet.run_workflows")
+    assert dict(bulk.attributes or {}) == {"instrumentor": "hatchet", "hatchet.num_workflows": 3,
+                                           "hatchet.unique_workflow_names": json.dumps(str({"otel_ok"}))}
+    trace_id, bulk_id = ids(bulk)
+    for ref in refs:
+        ref.result(timeout=60)
+        run = task_span(worker_file, ref.workflow_run_id)
+        assert (run["trace_id"], run["parent_id"]) == (trace_id, bulk_id)
+
+    # A child spawned by a durable task: its trigger span is a child of the durable task's span.
+    durable = standalone(client, "otel_durable_parent").run({}, wait_for_result=False)
+    assert durable.result(timeout=60) == {"from_child": {"child": True}}
+    parent = task_span(worker_file, durable.workflow_run_id)
+    spawn = wait_span(worker_file, "the durable spawn", lambda s: s["name"] == "hatchet.run_workflow"
+                      and s["parent_id"] == parent["span_id"])
+    assert spawn["attributes"]["hatchet.workflow_name"] == "otel_child"
+    wait_span(worker_file, "the spawned child's run", lambda s: s["name"] == "hatchet.start_step_run"
+              and s["parent_id"] == spawn["span_id"] and s["trace_id"] == parent["trace_id"])
+
+    # An engine cancel: hatchet.cancel_step_run, naming the task run.
+    slow = standalone(client, "otel_slow").run({}, wait_for_result=False)
+    started = wait_until(lambda: client.runs.get_details(slow.workflow_run_id).task_runs["otel_slow"].status.value
+                         == "RUNNING", 30, "otel_slow to run")
+    assert started
+    client.runs.cancel(slow.workflow_run_id)
+    cancel = wait_span(worker_file, "the cancel span", lambda s: s["name"] == "hatchet.cancel_step_run")
+    slow_run = task_span(worker_file, slow.workflow_run_id)  # ended by the cancel, well before its 60 s
+    assert cancel["kind"] == "CONSUMER"
+    assert cancel["attributes"]["hatchet.step_run_id"] == slow_run["attributes"]["hatchet.step_run_id"]

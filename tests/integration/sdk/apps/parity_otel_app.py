@@ -91,6 +91,18 @@ async def otel_parent(input: EmptyModel, ctx: Context) -> dict[str, Any]:
     return {"from_child": await otel_child.aio_run(EmptyModel())}
 
 
+@hatchet.durable_task(name="otel_durable_parent")
+async def otel_durable_parent(input: EmptyModel, ctx: sdk.DurableContext) -> dict[str, Any]:
+    # Inside a durable task a child is spawned through the task's event log.
+    return {"from_child": await otel_child.aio_run(EmptyModel())}
+
+
+@hatchet.task(name="otel_slow")
+async def otel_slow(input: EmptyModel, ctx: Context) -> dict[str, Any]:
+    await asyncio.sleep(60)
+    return {"slow": True}
+
+
 @hatchet.task(name="otel_on_event", on_events=["otel:event"])
 async def otel_on_event(input: EmptyModel, ctx: Context) -> dict[str, Any]:
     return {"event": True}
@@ -104,4 +116,5 @@ if __name__ == "__main__":
         print(json.dumps({"run_id": ref.workflow_run_id}))
     else:
         hatchet.worker("parity-otel-worker", slots=10,
-                       workflows=[otel_ok, otel_sync, otel_fail, otel_child, otel_parent, otel_on_event]).start()
+                       workflows=[otel_ok, otel_sync, otel_fail, otel_child, otel_parent, otel_durable_parent,
+                                  otel_slow, otel_on_event]).start()
