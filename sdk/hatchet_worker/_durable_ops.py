@@ -121,9 +121,10 @@ class DurableOps(DurableScope):
         ``{"CREATE": {"<readable data key>": [<match>]}}``. ``signal_key`` names the wait."""
         proto = conditions_proto(conditions, self._task.workflow._client.config.apply_namespace)
         stream = self._stream()
-        ack = await stream.wait_for(self._run_id(), self.invocation_count, proto, label)
-        async with self._runtime.durable_waiting(self, f"wait_for({signal_key})"):
-            done = await stream.result(self._run_id(), self.invocation_count, ack.branch_id, ack.node_id)
+        with _tracing.current().durable_wait(signal_key, len(conditions), self._run_id()):
+            ack = await stream.wait_for(self._run_id(), self.invocation_count, proto, label)
+            async with self._runtime.durable_waiting(self, f"wait_for({signal_key})"):
+                done = await stream.result(self._run_id(), self.invocation_count, ack.branch_id, ack.node_id)
         payload = json.loads(done.payload) if done.payload and not done.is_failure else None
         return payload if isinstance(payload, dict) else {}
 

@@ -46,6 +46,11 @@ class Tracing(Protocol):
         """Around one ``ScheduleWorkflow`` call; may add the trace context to the request."""
         ...
 
+    def durable_wait(self, signal_key: str, conditions: int,
+                     task_run_id: str) -> contextlib.AbstractContextManager[None]:
+        """Around a durable task's wait (``aio_wait_for`` and the sleeps and event waits built on it)."""
+        ...
+
     def push(self, request: Any) -> contextlib.AbstractContextManager[None]:
         """Around one event push; may add the trace context to the request."""
         ...
@@ -79,6 +84,10 @@ class NoTracing:
         return contextlib.nullcontext()
 
     def schedule(self, request: Any, options: Any) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    def durable_wait(self, signal_key: str, conditions: int,
+                     task_run_id: str) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
 
     def push(self, request: Any) -> contextlib.AbstractContextManager[None]:

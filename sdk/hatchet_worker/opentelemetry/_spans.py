@@ -4,7 +4,8 @@ Worker side: one CONSUMER span per task run, ``hatchet.start_step_run``, whose p
 context in the run's ``traceparent`` metadata (a root span without one), current while the task's
 code runs; ``hatchet.cancel_step_run`` for an engine cancel. Client side: a PRODUCER span per
 trigger (``hatchet.run_workflow``, ``hatchet.run_workflows``, ``hatchet.schedule_workflow``) and push
-(``hatchet.push_event``, ``hatchet.bulk_push_event``), whose context is written into the request's
+(``hatchet.push_event``, ``hatchet.bulk_push_event``), and an INTERNAL span for a durable wait
+(``hatchet.durable.wait_for``), whose context is written into the request's
 ``traceparent`` metadata just before it is sent. A worker of either SDK reads it from there, so
 traces cross between the two SDKs.
 """
@@ -146,6 +147,13 @@ class SpanHooks:
         with self._tracer.start_as_current_span("hatchet.schedule_workflow", kind=SpanKind.PRODUCER,
                                                 attributes=attrs.schedule(self._otel, self._ns, request, options)):
             _inject(request)
+            yield
+
+    @contextlib.contextmanager
+    def durable_wait(self, signal_key: str, conditions: int, task_run_id: str) -> Iterator[None]:
+        with self._tracer.start_as_current_span(
+                "hatchet.durable.wait_for", kind=SpanKind.INTERNAL,
+                attributes=attrs.durable_wait(self._otel, signal_key, conditions, task_run_id)):
             yield
 
     @contextlib.contextmanager

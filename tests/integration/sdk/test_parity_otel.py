@@ -227,10 +227,15 @@ def test_bulk_runs_durable_spawns_and_cancels_have_their_spans(client: Hatchet, 
         run = task_span(worker_file, ref.workflow_run_id)
         assert (run["trace_id"], run["parent_id"]) == (trace_id, bulk_id)
 
-    # A child spawned by a durable task: its trigger span is a child of the durable task's span.
+    # A durable task's wait and the child it spawns: their spans are children of the task's span.
     durable = standalone(client, "otel_durable_parent").run({}, wait_for_result=False)
     assert durable.result(timeout=60) == {"from_child": {"child": True}}
     parent = task_span(worker_file, durable.workflow_run_id)
+    wait = wait_span(worker_file, "the durable wait", lambda s: s["name"] == "hatchet.durable.wait_for")
+    assert (wait["parent_id"], wait["kind"]) == (parent["span_id"], "INTERNAL")
+    assert wait["attributes"]["hatchet.signal_key"].startswith("sleep:1s")
+    assert wait["attributes"]["hatchet.num_conditions"] == 1
+    assert wait["attributes"]["hatchet.step_run_id"] == parent["attributes"]["hatchet.step_run_id"]
     spawn = wait_span(worker_file, "the durable spawn", lambda s: s["name"] == "hatchet.run_workflow"
                       and s["parent_id"] == parent["span_id"])
     assert spawn["attributes"]["hatchet.workflow_name"] == "otel_child"

@@ -157,7 +157,12 @@ def test_hooks_make_the_official_spans_and_carry_their_context(
     bulk_push = events_pb2.BulkPushEventRequest(events=[events_pb2.PushEventRequest(key="ns_ev", payload="{}")])
     with hooks.bulk_push(bulk_push):
         pass
-    scheduled, pushed, bulk_pushed = exporter.get_finished_spans()
+    with hooks.durable_wait("sleep:1s-0", 1, "task-run"):
+        pass
+    scheduled, pushed, bulk_pushed, waited = exporter.get_finished_spans()
+    assert waited.name == "hatchet.durable.wait_for" and dict(waited.attributes or {}) == {
+        "instrumentor": "hatchet", "hatchet.signal_key": "sleep:1s-0", "hatchet.num_conditions": 1,
+        "hatchet.step_run_id": "task-run"}
     assert scheduled.name == "hatchet.schedule_workflow"
     assert (scheduled.attributes or {})["hatchet.run_at_timestamps"] == '["2030-01-01T00:00:00+00:00"]'
     assert pushed.name == "hatchet.push_event" and dict(pushed.attributes or {}) == {

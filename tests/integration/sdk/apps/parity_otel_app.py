@@ -14,6 +14,7 @@ import os
 import sys
 import threading
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from opentelemetry import trace
@@ -93,7 +94,8 @@ async def otel_parent(input: EmptyModel, ctx: Context) -> dict[str, Any]:
 
 @hatchet.durable_task(name="otel_durable_parent")
 async def otel_durable_parent(input: EmptyModel, ctx: sdk.DurableContext) -> dict[str, Any]:
-    # Inside a durable task a child is spawned through the task's event log.
+    # Inside a durable task a wait and a child's spawn go through the task's event log.
+    await ctx.aio_sleep_for(timedelta(seconds=1))
     return {"from_child": await otel_child.aio_run(EmptyModel())}
 
 
