@@ -203,8 +203,9 @@ def schedule(config: OpenTelemetryConfig, namespace: str, request: Any, options:
 
 def durable_wait(config: OpenTelemetryConfig, signal_key: str, conditions: int, task_run_id: str) -> Attributes:
     """The ``hatchet.durable.wait_for`` attributes (only None is left out here, as in the official SDK)."""
-    values: dict[OTelAttribute, str | int] = {OTelAttribute.SIGNAL_KEY: signal_key, OTelAttribute.NUM_CONDITIONS: conditions,
-              OTelAttribute.STEP_RUN_ID: task_run_id}
+    values: dict[OTelAttribute, str | int] = {OTelAttribute.SIGNAL_KEY: signal_key,
+                                              OTelAttribute.NUM_CONDITIONS: conditions,
+                                              OTelAttribute.STEP_RUN_ID: task_run_id}
     out: Attributes = {"instrumentor": "hatchet"}
     out.update({f"hatchet.{k.value}": v for k, v in values.items() if k not in config.excluded_attributes})
     return out
