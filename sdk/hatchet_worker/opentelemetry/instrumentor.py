@@ -212,7 +212,9 @@ class HatchetInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         if enable_hatchet_otel_collector:
             self._export_to_engine()
         self.meter_provider = meter_provider or NoOpMeterProvider()
-        self._hooks: _spans.SpanHooks | None = None
+        # The class is a singleton (BaseInstrumentor): constructing it again must not forget the hooks
+        # installed by an earlier instrument(), or uninstrument() could no longer remove them.
+        self._hooks: _spans.SpanHooks | None = getattr(self, "_hooks", None)
         super().__init__()
 
     def _export_to_engine(self) -> None:

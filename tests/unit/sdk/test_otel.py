@@ -182,6 +182,13 @@ def test_uninstrument_removes_the_hooks(spans: tuple[InMemorySpanExporter, Hatch
     with _tracing.current().trigger(req, None):
         pass
     assert req.additional_metadata == '{"k": "v"}' and exporter.get_finished_spans() == ()
+    instrumentor.instrument()
+    # The class is a singleton: constructing it again keeps what uninstrument() has to remove.
+    again = HatchetInstrumentor(tracer_provider=TracerProvider(), config=instrumentor.config,
+                                enable_hatchet_otel_collector=False)
+    assert again is instrumentor
+    again.uninstrument()
+    assert isinstance(_tracing.current(), _tracing.NoTracing)
     instrumentor.instrument()  # the fixture's uninstrument is then the last word again
 
 
