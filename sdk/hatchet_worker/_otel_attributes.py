@@ -136,6 +136,26 @@ def traceparent_of(text: str | None) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+_PAYLOAD_MAPS = ("input", "parents", "overrides", "user_data", "step_run_errors")
+
+
+def task_payload_text(raw: str) -> str:
+    """An assignment's payload as the official worker shows it: its fields in the official order, an
+    absent or null map as ``{}``, ``filter_payload`` taken from ``triggers``, any other key last."""
+    try:
+        payload = json.loads(raw) if raw else {}
+    except ValueError:
+        return raw
+    if not isinstance(payload, dict):
+        return raw
+    out: dict[str, Any] = {key: payload.get(key) or {} for key in _PAYLOAD_MAPS}
+    out["triggered_by"] = payload.get("triggered_by")
+    triggers = out["triggers"] = payload.get("triggers") or {}
+    out["filter_payload"] = (triggers.get("filter_payload") if isinstance(triggers, dict) else None) or {}
+    out.update((k, v) for k, v in payload.items() if k not in out)
+    return json.dumps(out, default=str)
+
+
 def task_run(config: OpenTelemetryConfig, action: Any, worker_id: str) -> Attributes:
     """The ``hatchet.start_step_run`` attributes of an ``AssignedAction`` run by ``worker_id``."""
     return select(config, {
@@ -148,7 +168,7 @@ def task_run(config: OpenTelemetryConfig, action: Any, worker_id: str) -> Attrib
         OTelAttribute.PARENT_WORKFLOW_RUN_ID: _opt(action, "parent_workflow_run_id"),
         OTelAttribute.CHILD_WORKFLOW_INDEX: _opt(action, "child_workflow_index"),
         OTelAttribute.CHILD_WORKFLOW_KEY: _opt(action, "child_workflow_key"),
-        OTelAttribute.ACTION_PAYLOAD: action.action_payload,
+        OTelAttribute.ACTION_PAYLOAD: task_payload_text(action.action_payload),
         OTelAttribute.WORKFLOW_NAME: action.job_name,
         OTelAttribute.ACTION_NAME: action.action_id,
         OTelAttribute.STEP_NAME: action.task_name,

@@ -31,6 +31,9 @@ from .conftest import APP, standalone, wait_until
 
 OTEL_APP = APP.parent / "parity_otel_app.py"
 needs_official = pytest.mark.skipif(importlib.util.find_spec("hatchet_sdk") is None, reason="needs the official SDK")
+# The payload attribute of a task run's span, as the official worker shows the engine's action payload.
+PAYLOAD = ('{"input": {"x": 1}, "parents": {}, "overrides": {}, "user_data": {}, "step_run_errors": {}, '
+           '"triggered_by": "manual", "triggers": {"filter_payload": null}, "filter_payload": {}}')
 # The keys of a task run's span: those the official worker sets, for the same run of the same engine.
 TASK_KEYS = {"instrumentor", "hatchet.tenant_id", "hatchet.worker_id", "hatchet.workflow_run_id", "hatchet.step_id",
              "hatchet.step_run_id", "hatchet.payload", "hatchet.workflow_name", "hatchet.action_name",
@@ -105,6 +108,7 @@ def test_task_run_spans_continue_the_trigger_trace(client: Hatchet, start_worker
     assert attributes["hatchet.workflow_name"] == "otel_ok"  # the job name the engine sends
     assert attributes["hatchet.tenant_id"] == client.config.tenant_id
     assert "hatchet.retry_count" not in attributes  # 0 is left out, as in the official SDK
+    assert attributes["hatchet.payload"] == PAYLOAD
     # The task's own span is a child of the run's span, for an async task and for a sync one (on a thread).
     user = wait_span(worker_file, "user.work", lambda s: s["name"] == "user.work")
     assert (user["trace_id"], user["parent_id"]) == (trace_id, run["span_id"])
@@ -169,8 +173,9 @@ def test_official_worker_joins_our_trigger_trace(client: Hatchet, start_worker: 
     trace_id, trigger_id = ids(only(client_spans.get_finished_spans(), "hatchet.run_workflow"))
     run = task_span(worker_file, ref.workflow_run_id)
     assert (run["trace_id"], run["parent_id"], run["kind"]) == (trace_id, trigger_id, "CONSUMER")
-    # The official worker's span carries the keys ours does (checked above on the same task).
+    # The official worker's span carries the keys and the payload ours does (checked above on the same task).
     assert set(run["attributes"]) >= TASK_KEYS, sorted(run["attributes"])
+    assert run["attributes"]["hatchet.payload"] == PAYLOAD
 
 
 @needs_official

@@ -29,6 +29,8 @@ from hatchet_worker.runs import TriggerWorkflowOptions
 from .test_config import TOKEN
 
 TP = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+OFFICIAL_EMPTY_PAYLOAD = ('{"input": {}, "parents": {}, "overrides": {}, "user_data": {}, "step_run_errors": {}, '
+                          '"triggered_by": null, "triggers": {}, "filter_payload": {}}')
 
 
 def test_empty_and_excluded_values_are_left_out() -> None:
@@ -58,7 +60,7 @@ def test_task_run_attributes_come_from_the_assignment() -> None:
     assert attrs.task_run(OpenTelemetryConfig(), action, "worker") == {
         "instrumentor": "hatchet", "hatchet.tenant_id": "t", "hatchet.worker_id": "worker",
         "hatchet.workflow_run_id": "run", "hatchet.step_id": "step", "hatchet.step_run_id": "task-run",
-        "hatchet.retry_count": 2, "hatchet.parent_workflow_run_id": "p", "hatchet.payload": '{"input": {}}',
+        "hatchet.retry_count": 2, "hatchet.parent_workflow_run_id": "p", "hatchet.payload": OFFICIAL_EMPTY_PAYLOAD,
         "hatchet.workflow_name": "wf", "hatchet.action_name": "wf:task", "hatchet.step_name": "task",
         "hatchet.workflow_id": "w", "hatchet.triggering_event_key": "ev"}
 
