@@ -14,7 +14,7 @@ worker which runs the task, of either SDK, joins the trigger's trace.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 ErrorRecorder = Callable[[BaseException], None]
@@ -64,12 +64,14 @@ def _ignore(_: BaseException) -> None:
     return None
 
 
+_NO_SPAN = contextlib.nullcontext(_ignore)
+
+
 class NoTracing:
     """The hooks when nothing is instrumented: no span, the requests unchanged."""
 
-    @contextlib.contextmanager
-    def task_run(self, action: Any, worker_id: str) -> Iterator[ErrorRecorder]:
-        yield _ignore
+    def task_run(self, action: Any, worker_id: str) -> contextlib.AbstractContextManager[ErrorRecorder]:
+        return _NO_SPAN  # on every task's path: nothing is built per call
 
     def task_cancel(self, action: Any) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
