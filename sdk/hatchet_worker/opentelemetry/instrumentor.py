@@ -245,6 +245,14 @@ class HatchetInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def instrumentation_dependencies(self) -> Collection[str]:
         return ()
 
+    def extract_bound_args(self, wrapped_func: Callable[..., Any], args: tuple[Any, ...],
+                           kwargs: dict[str, Any]) -> list[Any]:
+        """The values of every parameter of ``wrapped_func`` for this call, defaults included, in order
+        (public in the official instrumentor, which uses it on the methods it wraps; kept for its API)."""
+        bound = inspect.signature(wrapped_func).bind(*args, **kwargs)
+        bound.apply_defaults()
+        return list(bound.arguments.values())
+
     def _instrument(self, **kwargs: InstrumentKwargs) -> None:
         provider = kwargs.get("tracer_provider")
         if isinstance(provider, TracerProvider):

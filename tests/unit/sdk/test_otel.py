@@ -249,3 +249,27 @@ def test_spans_go_to_the_engine_only_when_it_has_a_trace_service(has_service: bo
         assert probes == ([b""] if has_service else [])  # probed once, with an empty (storing nothing) export
     finally:
         server.stop(None)
+
+
+def test_the_instrumentor_api_is_the_official_one() -> None:
+    """Constructor parameters (names, order, defaults), public methods and the module's public helpers."""
+    code = """
+import inspect, json, importlib
+mod = importlib.import_module(f"{PKG}.opentelemetry.instrumentor")
+cls = mod.HatchetInstrumentor
+sig = inspect.signature(cls.__init__)
+print(json.dumps({
+    "init": [(p.name, repr(p.default)) for p in sig.parameters.values()],
+    "methods": sorted(n for n in dir(cls) if not n.startswith("_") and callable(getattr(cls, n))),
+    "helpers": sorted(n for n in ("create_traceparent", "parse_carrier_from_metadata",
+                                  "inject_traceparent_into_metadata", "OTEL_TRACEPARENT_KEY") if hasattr(mod, n)),
+    "key": mod.OTEL_TRACEPARENT_KEY}))
+"""
+    found = {}
+    for pkg in ("hatchet_sdk", "hatchet_worker"):
+        out = subprocess.run([sys.executable, "-c", code.replace("{PKG}", pkg)], capture_output=True, text=True,
+                             timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        found[pkg] = json.loads(out.stdout.strip().splitlines()[-1])
+    assert found["hatchet_worker"] == found["hatchet_sdk"]
+    assert HatchetInstrumentor.extract_bound_args(None, lambda a, b=2, *, c=3: None, (1,), {}) == [1, 2, 3]  # type: ignore[arg-type]
