@@ -73,12 +73,7 @@ DIFFERENCES: dict[str, str] = {
     "Workflow.batch_task": "a member whose input fails validation fails every member of its batch at once; "
                            "the official worker reports nothing and leaves them to time out",
 }
-NO_PAGINATED = "the paginated and chunked forms are not provided yet; use list/bulk_cancel/bulk_replay"
 NO_BRANCH = "engine v0.104.7 has no durable task branching"
-MISSING_METHODS.update({f"RunsClient.{m}": NO_PAGINATED for m in (
-    "list_with_pagination", "aio_list_with_pagination", "bulk_cancel_by_filters_with_pagination",
-    "aio_bulk_cancel_by_filters_with_pagination", "bulk_replay_by_filters_with_pagination",
-    "aio_bulk_replay_by_filters_with_pagination")})
 MISSING_METHODS.update({"RunsClient.reset_durable_task": NO_BRANCH, "RunsClient.aio_reset_durable_task": NO_BRANCH})
 MISSING_METHODS.update({"Standalone." + name.split(".", 1)[1]: reason for name, reason in list(MISSING_METHODS.items())
                         if name.startswith("Workflow.") and not name.endswith("_task")})

@@ -219,27 +219,9 @@ class RunsRestMixin:
     async def aio_bulk_cancel(self, opts: BulkCancelReplayOpts) -> None:
         await asyncio.to_thread(self.bulk_cancel, opts)
 
-    # -- not provided yet: each raises naming itself -------------------------------------------------
+    # -- not provided: each raises naming itself -------------------------------------------------
     def _missing(self, name: str) -> NoReturn:
         raise UnsupportedFeatureError(f"hatchet.runs.{name}", _parity.MISSING_METHODS[f"RunsClient.{name}"])
-
-    def list_with_pagination(self, *args: Any, **kwargs: Any) -> NoReturn:
-        self._missing("list_with_pagination")
-
-    async def aio_list_with_pagination(self, *args: Any, **kwargs: Any) -> NoReturn:
-        self._missing("aio_list_with_pagination")
-
-    def bulk_cancel_by_filters_with_pagination(self, *args: Any, **kwargs: Any) -> NoReturn:
-        self._missing("bulk_cancel_by_filters_with_pagination")
-
-    async def aio_bulk_cancel_by_filters_with_pagination(self, *args: Any, **kwargs: Any) -> NoReturn:
-        self._missing("aio_bulk_cancel_by_filters_with_pagination")
-
-    def bulk_replay_by_filters_with_pagination(self, *args: Any, **kwargs: Any) -> NoReturn:
-        self._missing("bulk_replay_by_filters_with_pagination")
-
-    async def aio_bulk_replay_by_filters_with_pagination(self, *args: Any, **kwargs: Any) -> NoReturn:
-        self._missing("aio_bulk_replay_by_filters_with_pagination")
 
     def reset_durable_task(self, *args: Any, **kwargs: Any) -> NoReturn:
         self._missing("reset_durable_task")

@@ -27,7 +27,7 @@ from hatchet_worker._run_refs import WorkflowRunRef as WorkflowRunRef
 from hatchet_worker._run_refs import _warn_once
 from hatchet_worker._run_refs import _warned as _warned  # tests forget a warning through runs._warned
 from hatchet_worker._run_refs import merge_options as merge_options
-from hatchet_worker._runs_rest import RunsRestMixin
+from hatchet_worker._runs_paged import RunsPagedMixin
 from hatchet_worker._streaming import StreamSubscriber
 from hatchet_worker._task_scope import current_context
 from hatchet_worker.exceptions import FailedTaskRunExceptionGroup, TaskRunError, unsupported
@@ -115,7 +115,7 @@ def interpret_details(run_id: str, details: v1_workflows_pb2.GetRunDetailsRespon
     raise FailedTaskRunExceptionGroup(f"workflow run {run_id} {status}", errors)
 
 
-class RunsClient(RunsRestMixin, StreamSubscriber):
+class RunsClient(RunsPagedMixin, StreamSubscriber):
     def __init__(self, client: Hatchet) -> None:
         self._client = client
         self._lock = threading.Lock()
