@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from hatchet_worker.config import HealthcheckConfig as HealthcheckConfig
     from hatchet_worker.context import Context as Context
     from hatchet_worker.context import DurableContext as DurableContext
+    from hatchet_worker.exceptions import DedupeViolationError as DedupeViolationError
     from hatchet_worker.exceptions import FailedTaskRunExceptionGroup as FailedTaskRunExceptionGroup
     from hatchet_worker.exceptions import IllegalTaskOutputError as IllegalTaskOutputError
     from hatchet_worker.exceptions import LifespanSetupError as LifespanSetupError
@@ -92,6 +93,7 @@ _EXPORTS: dict[str, str] = {
     "HealthcheckConfig": "config",
     "Context": "context",
     "DurableContext": "context",
+    "DedupeViolationError": "exceptions",
     "FailedTaskRunExceptionGroup": "exceptions",
     "IllegalTaskOutputError": "exceptions",
     "LifespanSetupError": "exceptions",

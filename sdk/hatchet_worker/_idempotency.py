@@ -153,3 +153,12 @@ def collision(exc: BaseException) -> Exception | None:
             list(bulk.successful_workflow_run_external_ids),
             [IdempotencyCollisionError(c.existing_run_external_id) for c in bulk.collisions])
     return None
+
+
+def refused_as_duplicate(exc: BaseException) -> bool:
+    """An ``ALREADY_EXISTS`` answer other than an idempotency key collision: the official SDK's dedupe
+    refusal of a single trigger (``DedupeViolationError``)."""
+    import grpc
+
+    return (isinstance(exc, grpc.RpcError) and exc.code() == grpc.StatusCode.ALREADY_EXISTS
+            and exc.details() != "idempotency key collision")

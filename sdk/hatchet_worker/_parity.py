@@ -41,7 +41,6 @@ NO_EFFECT: dict[str, dict[str, str]] = {
         "disable_log_capture": "ctx.log ships lines; print/logging output is not captured",
         "log_queue_size": "log lines are sent without a separate bounded queue setting",
         "force_shutdown_on_shutdown_signal": "SIGTERM drains within worker_drain_timeout_seconds",
-        "tenacity": "client calls are not retried with a tenacity policy",
         "embedded": "not implemented",
         "sync_result_poll_interval": "result() polls with a growing interval from 20 ms to 1 s",
     },
@@ -82,8 +81,6 @@ MISSING_METHODS.update({"Standalone." + name.split(".", 1)[1]: reason for name, 
 # the official docs use) that ``hatchet_worker`` under the same path does not provide, and why.
 # Every other (path, name) of the list in tests/unit/sdk/test_parity_imports.py resolves.
 _MISSING_IMPORTS: dict[str, tuple[str, ...]] = {
-    "not provided: this SDK has no equivalent error type yet": (
-        "hatchet_sdk.exceptions:DedupeViolationError",),
     "MCP tool providers are not provided": ("hatchet_sdk.runnables.workflow:MCPProvider",),
     "internal names of the official SDK, used only by its own tests": (
         "hatchet_sdk.runnables.contextvars:ctx_action_key", "hatchet_sdk.runnables.contextvars:workflow_spawn_indices",

@@ -41,12 +41,14 @@ class RateLimitsClient:
         """Create (or update) the static rate limit ``key``: ``limit`` units per ``duration``."""
         runs = self._client.runs
         # The key is not namespaced, as in the official SDK (nor is a task's RateLimit key).
-        runs._calls()["put_rate_limit"](put_request(key, limit, duration), timeout=30.0, metadata=runs._md())
+        req = put_request(key, limit, duration)
+        runs._retrying("PutRateLimit", lambda: runs._calls()["put_rate_limit"](req, timeout=30.0, metadata=runs._md()))
 
     async def aio_put(self, key: str, limit: int, duration: RateLimitDuration = RateLimitDuration.SECOND) -> None:
         runs = self._client.runs
-        await runs._aio_calls()["put_rate_limit"](put_request(key, limit, duration), timeout=30.0,
-                                                  metadata=runs._md())
+        req = put_request(key, limit, duration)
+        await runs._aio_retrying("PutRateLimit", lambda: runs._aio_calls()["put_rate_limit"](
+            req, timeout=30.0, metadata=runs._md()))
 
     def pause(self, key: str, until: datetime) -> NoReturn:
         raise UnsupportedFeatureError("hatchet.rate_limits.pause", NO_PAUSE)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import ssl
-import time
-import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 from urllib.parse import urlencode
+
+from hatchet_worker import _retry
+from hatchet_worker._retry import TenacityConfig
 
 
 def call_json(server_url: str, token: str, method: str, path: str, body: object | None = None, *,
@@ -33,24 +34,17 @@ def call_json(server_url: str, token: str, method: str, path: str, body: object 
     return json.loads(raw) if raw else None
 
 
-def call_json_retrying(server_url: str, token: str, method: str, path: str, *, root_ca_file: str | None = None,
-                       timeout: float = 10.0, within: float = 15.0) -> Any:
-    """``call_json`` for a read, tried again on 404 and 5xx until ``within`` seconds have passed.
+def call_json_retrying(server_url: str, token: str, method: str, path: str, *, policy: TenacityConfig,
+                       root_ca_file: str | None = None, timeout: float = 10.0) -> Any:
+    """``call_json`` for a read, retried per ``policy`` (``ClientConfig.tenacity``).
 
     The engine writes a run to its read tables shortly after the run is known over gRPC, so a run
-    just triggered or just finished can be 404 for a moment; the official SDK retries reads on 404 and
-    5xx (5 attempts, about 15 s) for that reason. Intervals grow from 0.1 s to 2 s.
+    just triggered or just finished can be 404 for a moment; the official SDK retries its reads with
+    its tenacity policy (404 and 5xx; 429 and transport failures when configured) for that reason,
+    and so does this one (``_retry``).
     """
-    deadline = time.monotonic() + within
-    delay = 0.1
-    while True:
-        try:
-            return call_json(server_url, token, method, path, root_ca_file=root_ca_file, timeout=timeout)
-        except urllib.error.HTTPError as err:
-            if not (err.code == 404 or err.code >= 500) or time.monotonic() + delay > deadline:
-                raise
-        time.sleep(delay)
-        delay = min(delay * 2, 2.0)
+    return _retry.call(lambda: call_json(server_url, token, method, path, root_ca_file=root_ca_file,
+                                         timeout=timeout), policy, name=f"{method} {path}", method=method)
 
 
 def with_query(path: str, params: Mapping[str, Any]) -> str:

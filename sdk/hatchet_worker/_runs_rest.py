@@ -116,7 +116,7 @@ class RunsRestMixin:
 
     def _read(self, path: str) -> Any:
         config = self._client.config
-        return _rest.call_json_retrying(config.server_url, config.token, "GET", path,
+        return _rest.call_json_retrying(config.server_url, config.token, "GET", path, policy=config.tenacity,
                                         root_ca_file=config.tls_config.root_ca_file, timeout=30.0)
 
     def _tenant(self) -> str:

@@ -14,12 +14,14 @@ import asyncio
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import grpc
 
 from hatchet_worker import _rest, _tracing
 from hatchet_worker._proto import workflows_pb2
 from hatchet_worker.clients.rest.models.cron_workflows import CronWorkflows
-from hatchet_worker.exceptions import UnsupportedFeatureError
+from hatchet_worker.exceptions import DedupeViolationError, UnsupportedFeatureError
 from hatchet_worker.runs import TriggerWorkflowOptions, _dump_input, merge_options
 
 if TYPE_CHECKING:
@@ -83,6 +85,14 @@ def check_cron_expression(expression: str) -> str:
     return expression
 
 
+
+def _raise_duplicate(exc: grpc.RpcError) -> NoReturn:
+    """A schedule refused ``ALREADY_EXISTS`` raises ``DedupeViolationError``, whatever the message, as
+    in the official SDK; other errors as they came."""
+    if exc.code() == grpc.StatusCode.ALREADY_EXISTS:
+        raise DedupeViolationError(exc.details()) from exc
+    raise exc
+
 class SchedulesClient:
     """What ``Workflow.schedule`` / ``create_cron`` (and their ``aio_`` forms) call, on the client's
     connections."""
@@ -103,9 +113,12 @@ class SchedulesClient:
                  additional_metadata: Mapping[str, Any] | None, priority: int | None) -> workflows_pb2.WorkflowVersion:
         req = self._request(workflow, run_at, input, options, child_key, additional_metadata, priority)
         runs = self._client.runs
-        with _tracing.current().schedule(req, options):
-            version: workflows_pb2.WorkflowVersion = runs._calls()["schedule"](req, timeout=30.0,
-                                                                               metadata=runs._md())
+        try:
+            with _tracing.current().schedule(req, options):
+                version: workflows_pb2.WorkflowVersion = runs._retrying(
+                    "ScheduleWorkflow", lambda: runs._calls()["schedule"](req, timeout=30.0, metadata=runs._md()))
+        except grpc.RpcError as exc:
+            _raise_duplicate(exc)
         return version
 
     async def aio_schedule(self, workflow: Workflow[Any], run_at: datetime, input: Any,
@@ -114,9 +127,12 @@ class SchedulesClient:
                            priority: int | None) -> workflows_pb2.WorkflowVersion:
         req = self._request(workflow, run_at, input, options, child_key, additional_metadata, priority)
         runs = self._client.runs
-        with _tracing.current().schedule(req, options):
-            version: workflows_pb2.WorkflowVersion = await runs._aio_calls()["schedule"](req, timeout=30.0,
-                                                                                         metadata=runs._md())
+        try:
+            with _tracing.current().schedule(req, options):
+                version: workflows_pb2.WorkflowVersion = await runs._aio_retrying(
+                    "ScheduleWorkflow", lambda: runs._aio_calls()["schedule"](req, timeout=30.0, metadata=runs._md()))
+        except grpc.RpcError as exc:
+            _raise_duplicate(exc)
         return version
 
     def create_cron(self, workflow: Workflow[Any], cron_name: str, expression: str, input: Any,

@@ -28,7 +28,7 @@ class WorkersClient:
     def _call(self, method: str, path: str, body: object | None = None) -> Any:
         config = self._client.config
         if method == "GET":
-            return _rest.call_json_retrying(config.server_url, config.token, method, path,
+            return _rest.call_json_retrying(config.server_url, config.token, method, path, policy=config.tenacity,
                                             root_ca_file=config.tls_config.root_ca_file, timeout=30.0)
         return _rest.call_json(config.server_url, config.token, method, path, body,
                                root_ca_file=config.tls_config.root_ca_file, timeout=30.0)

@@ -24,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from hatchet_worker import _parity
 from hatchet_worker._otel_attributes import OpenTelemetryConfig
+from hatchet_worker._retry import HTTPMethod as HTTPMethod
+from hatchet_worker._retry import TenacityConfig as TenacityConfig
 
 ENV_PREFIX = "HATCHET_CLIENT_"
 _warned: set[str] = set()
@@ -159,27 +161,32 @@ _TLS_ENV = {"strategy": "STRATEGY", "cert_file": "CERT_FILE", "key_file": "KEY_F
 _OTEL_ENV = {"excluded_attributes": "EXCLUDED_ATTRIBUTES",
              "include_task_name_in_start_step_run_span_name": "INCLUDE_TASK_NAME_IN_START_STEP_RUN_SPAN_NAME",
              "individual_run_spans_for_bulk_run": "INDIVIDUAL_RUN_SPANS_FOR_BULK_RUN"}
+_TENACITY_ENV = {"max_attempts": "MAX_ATTEMPTS", "retry_429": "RETRY_429", "retry_not_found": "RETRY_NOT_FOUND",
+                 "retry_transport_errors": "RETRY_TRANSPORT_ERRORS",
+                 "retry_transport_methods": "RETRY_TRANSPORT_METHODS"}
 _HEALTH_ENV = {"enabled": "ENABLED", "port": "PORT", "bind_address": "BIND_ADDRESS",
                "event_loop_block_threshold_seconds": "EVENT_LOOP_BLOCK_THRESHOLD_SECONDS"}
 
 
 def _parse_env_value(field: str, name: str, raw: str) -> Any:
     if field in {"worker_slots", "worker_durable_slots", "grpc_max_recv_message_length",
-                 "grpc_max_send_message_length", "port"}:
+                 "grpc_max_send_message_length", "port", "max_attempts"}:
         return _env_int(name, raw)
     if field in {"worker_drain_timeout_seconds", "worker_listener_give_up_seconds",
                  "event_loop_block_threshold_seconds"}:
         return _env_number(name, raw)
-    if field in {"enabled", "include_task_name_in_start_step_run_span_name", "individual_run_spans_for_bulk_run"}:
+    if field in {"enabled", "include_task_name_in_start_step_run_span_name", "individual_run_spans_for_bulk_run",
+                 "retry_429", "retry_not_found", "retry_transport_errors"}:
         return _env_bool(name, raw)
-    if field == "excluded_attributes":
+    if field in {"excluded_attributes", "retry_transport_methods"}:
+        example = '["GET", "DELETE"]' if field == "retry_transport_methods" else '["payload"]'
         try:
-            excluded = json.loads(raw) if raw.strip() else []
+            items = json.loads(raw) if raw.strip() else []
         except ValueError:
-            raise ConfigError(f'{name} must be a JSON array such as ["payload"]') from None
-        if not isinstance(excluded, list):
-            raise ConfigError(f'{name} must be a JSON array such as ["payload"]')
-        return excluded
+            raise ConfigError(f"{name} must be a JSON array such as {example}") from None
+        if not isinstance(items, list):
+            raise ConfigError(f"{name} must be a JSON array such as {example}")
+        return items
     if field == "worker_preset_labels":
         try:
             labels = json.loads(raw) if raw.strip() else {}
@@ -237,6 +244,8 @@ class ClientConfig(BaseModel):
     healthcheck: HealthCheckConfig = HealthCheckConfig()
     otel: OpenTelemetryConfig = OpenTelemetryConfig()
     """What ``HatchetInstrumentor`` puts on spans (``HATCHET_CLIENT_OPENTELEMETRY_*``)."""
+    tenacity: TenacityConfig = TenacityConfig()
+    """How the client's engine calls are retried (``HATCHET_CLIENT_TENACITY_*``; see ``_retry``)."""
     grpc_max_recv_message_length: int = 4 * 1024 * 1024
     grpc_max_send_message_length: int = 4 * 1024 * 1024
     worker_preset_labels: dict[str, str | int] = Field(default_factory=dict)
@@ -279,6 +288,7 @@ class ClientConfig(BaseModel):
             ("tls_config", _TLS_ENV, ENV_PREFIX + "TLS_"),
             ("healthcheck", _HEALTH_ENV, ENV_PREFIX + "WORKER_HEALTHCHECK_"),
             ("otel", _OTEL_ENV, ENV_PREFIX + "OPENTELEMETRY_"),
+            ("tenacity", _TENACITY_ENV, ENV_PREFIX + "TENACITY_"),
         ):
             if key not in values:
                 values[key] = _section_from_env(env, prefix, names)

@@ -25,6 +25,17 @@ class LoopAlreadyRunningError(Exception):
     """``Worker.start()`` was called from a running event loop; use ``await worker.async_start()``."""
 
 
+class DedupeViolationError(Exception):
+    """The engine refused a trigger or a schedule as a duplicate (gRPC ``ALREADY_EXISTS``).
+
+    Raised where the official SDK raises it: by a single trigger answered ``ALREADY_EXISTS`` with
+    any other message than an idempotency key collision, and by a schedule answered
+    ``ALREADY_EXISTS`` at all. Engine v0.104.7 sends ``ALREADY_EXISTS`` only for idempotency key
+    collisions (``IdempotencyCollisionError``), so with it this is never raised; newer or other
+    engines may refuse duplicates this way.
+    """
+
+
 class TaskRunError(Exception):
     """One task of a run failed or was cancelled."""
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from pydantic import BaseModel
 
-from hatchet_worker import _channel, _idempotency, _run_details, _serde, _tracing
+from hatchet_worker import _channel, _idempotency, _retry, _run_details, _serde, _tracing
 from hatchet_worker._label_wire import desired_label_proto
 from hatchet_worker._proto import events_pb2, v1_trigger_pb2, v1_workflows_pb2, workflows_pb2
 from hatchet_worker._run_details import WorkflowRunDetail
@@ -30,7 +30,7 @@ from hatchet_worker._run_refs import merge_options as merge_options
 from hatchet_worker._runs_paged import RunsPagedMixin
 from hatchet_worker._streaming import StreamSubscriber
 from hatchet_worker._task_scope import current_context
-from hatchet_worker.exceptions import FailedTaskRunExceptionGroup, TaskRunError, unsupported
+from hatchet_worker.exceptions import DedupeViolationError, FailedTaskRunExceptionGroup, TaskRunError, unsupported
 
 if TYPE_CHECKING:
     from hatchet_worker.client import Hatchet
@@ -142,15 +142,23 @@ class RunsClient(RunsPagedMixin, StreamSubscriber):
             self._aio[id(loop)] = entry
         return entry[1]
 
+    def _retrying(self, name: str, call: Callable[[], R]) -> R:
+        """A client gRPC call, retried per ``ClientConfig.tenacity`` as the official SDK retries it."""
+        return _retry.call(call, self._client.config.tenacity, name=name)
+
+    async def _aio_retrying(self, name: str, call: Callable[[], Any]) -> Any:
+        return await _retry.aio_call(call, self._client.config.tenacity, name=name)
+
     # -- trigger -------------------------------------------------------------------------------------
     def trigger(self, workflow: Workflow[Any], input: Any,
                 options: TriggerWorkflowOptions | None) -> WorkflowRunRef:
         req = build_trigger(workflow.name, input, options, workflow.default_additional_metadata)
         try:
             with _tracing.current().trigger(req, options):
-                resp = self._calls()["trigger"](req, timeout=30.0, metadata=self._md())
+                resp = self._retrying("TriggerWorkflow", lambda: self._calls()["trigger"](
+                    req, timeout=30.0, metadata=self._md()))
         except Exception as exc:
-            _raise_collision(exc)
+            _raise_collision(exc, single=True)
         return WorkflowRunRef(self._client, resp.workflow_run_id)
 
     async def aio_trigger(self, workflow: Workflow[Any], input: Any,
@@ -158,9 +166,10 @@ class RunsClient(RunsPagedMixin, StreamSubscriber):
         req = build_trigger(workflow.name, input, options, workflow.default_additional_metadata)
         try:
             with _tracing.current().trigger(req, options):
-                resp = await self._aio_calls()["trigger"](req, timeout=30.0, metadata=self._md())
+                resp = await self._aio_retrying("TriggerWorkflow", lambda: self._aio_calls()["trigger"](
+                    req, timeout=30.0, metadata=self._md()))
         except Exception as exc:
-            _raise_collision(exc)
+            _raise_collision(exc, single=True)
         return WorkflowRunRef(self._client, resp.workflow_run_id)
 
     def _bulk_requests(self, workflow: Workflow[Any], items: Sequence[Any]) -> list[Any]:
@@ -176,13 +185,16 @@ class RunsClient(RunsPagedMixin, StreamSubscriber):
     def _bulk_send(self, reqs: list[Any]) -> list[WorkflowRunRef]:
         refs: list[WorkflowRunRef] = []
         for i in range(0, len(reqs), 500):
-            try:
-                resp = self._calls()["bulk"](workflows_pb2.BulkTriggerWorkflowRequest(workflows=reqs[i:i + 500]),
-                                             timeout=60.0, metadata=self._md())
-            except Exception as exc:
-                _raise_collision(exc)
+            resp = self._bulk_chunk(workflows_pb2.BulkTriggerWorkflowRequest(workflows=reqs[i:i + 500]))
             refs += [WorkflowRunRef(self._client, rid) for rid in resp.workflow_run_ids]
         return refs
+
+    def _bulk_chunk(self, req: workflows_pb2.BulkTriggerWorkflowRequest) -> Any:
+        try:
+            return self._retrying("BulkTriggerWorkflow", lambda: self._calls()["bulk"](
+                req, timeout=60.0, metadata=self._md()))
+        except Exception as exc:
+            _raise_collision(exc, single=False)
 
     async def aio_bulk_trigger(self, workflow: Workflow[Any], items: Sequence[Any]) -> list[WorkflowRunRef]:
         reqs = self._bulk_requests(workflow, items)
@@ -192,13 +204,16 @@ class RunsClient(RunsPagedMixin, StreamSubscriber):
     async def _aio_bulk_send(self, reqs: list[Any]) -> list[WorkflowRunRef]:
         refs: list[WorkflowRunRef] = []
         for i in range(0, len(reqs), 500):
-            req = workflows_pb2.BulkTriggerWorkflowRequest(workflows=reqs[i:i + 500])
-            try:
-                resp = await self._aio_calls()["bulk"](req, timeout=60.0, metadata=self._md())
-            except Exception as exc:
-                _raise_collision(exc)
+            resp = await self._aio_bulk_chunk(workflows_pb2.BulkTriggerWorkflowRequest(workflows=reqs[i:i + 500]))
             refs += [WorkflowRunRef(self._client, rid) for rid in resp.workflow_run_ids]
         return refs
+
+    async def _aio_bulk_chunk(self, req: workflows_pb2.BulkTriggerWorkflowRequest) -> Any:
+        try:
+            return await self._aio_retrying("BulkTriggerWorkflow", lambda: self._aio_calls()["bulk"](
+                req, timeout=60.0, metadata=self._md()))
+        except Exception as exc:
+            _raise_collision(exc, single=False)
 
     # -- results -------------------------------------------------------------------------------------
     def _details_proto(self, external_id: str) -> v1_workflows_pb2.GetRunDetailsResponse:
@@ -283,11 +298,15 @@ def _make_calls(ch: Any) -> dict[str, Any]:
     }
 
 
-def _raise_collision(exc: Exception) -> NoReturn:
-    """Re-raise a trigger's error, as the official idempotency error when it is a key collision."""
+def _raise_collision(exc: Exception, *, single: bool) -> NoReturn:
+    """Re-raise a trigger's error as the official SDK does: an idempotency key collision as its
+    collision error; any other ``ALREADY_EXISTS`` to a single trigger as ``DedupeViolationError``
+    (a bulk trigger re-raises it as it came)."""
     found = _idempotency.collision(exc)
     if found is not None:
         raise found from exc
+    if single and _idempotency.refused_as_duplicate(exc):
+        raise DedupeViolationError(exc.details()) from exc  # type: ignore[attr-defined]
     raise exc
 
 

@@ -266,8 +266,8 @@ class Worker(WorkerHealth, ListenerSupervisor, WorkerSignals, WorkerDrain):
 
         put = _channel.unary(channel, v1_workflows_pb2, "AdminService", "PutWorkflow")
         namespace = self.config.namespace
-        declare = [_declare.declare(put, workflow_proto(wf, namespace), name=wf.name, metadata=md)
-                   for wf in self.workflows]
+        declare = [_declare.declare(put, workflow_proto(wf, namespace), name=wf.name, metadata=md,
+                                    policy=self.config.tenacity) for wf in self.workflows]
         lifespan_task = asyncio.create_task(_lifespan.enter(self.lifespan))
         declare_task: asyncio.Future[Any] = asyncio.ensure_future(asyncio.gather(*declare))
         await asyncio.wait({lifespan_task, declare_task}, return_when=asyncio.FIRST_EXCEPTION)

@@ -68,10 +68,11 @@ class TcpProxy:
     """A TCP forwarder on 127.0.0.1 in front of the engine's gRPC port: closing it cuts the worker
     off the (still running) engine, so outages can be tested without touching the shared engine."""
 
-    def __init__(self, target: str) -> None:
-        host, port = target.rsplit(":", 1)
-        self.target = (host, int(port))
-        self.server = socket.create_server(("127.0.0.1", 0))
+    def __init__(self, target: str, port: int = 0) -> None:
+        """``port``: listen on this one (that of a closed proxy, to bring a cut connection back)."""
+        host, target_port = target.rsplit(":", 1)
+        self.target = (host, int(target_port))
+        self.server = socket.create_server(("127.0.0.1", port))
         self.address = f"127.0.0.1:{self.server.getsockname()[1]}"
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()

@@ -156,7 +156,7 @@ def test_no_import_cycle_inside_the_package() -> None:
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("declarations and protocol translation (pure)",
      ("workflow", "conditions", "labels", "rate_limit", "_run_refs", "_task_scope", "_filter_decls", "_register",
-      "_condition_wire", "_label_wire", "_serde", "_batch", "_otel_attributes", "_tracing")),
+      "_condition_wire", "_label_wire", "_serde", "_batch", "_otel_attributes", "_tracing", "_retry")),
     ("transport (the engine's gRPC and REST clients)",
      ("runs", "_runs_rest", "_runs_paged", "_event_push", "_filters", "_schedules", "_trigger_clients",
       "_workers_client", "_rate_limits", "_channel", "_rest", "_run_listener")),

@@ -28,7 +28,7 @@ BEGIN, END = "<!-- import-paths:begin -->", "<!-- import-paths:end -->"
 OFFICIAL_IMPORTS: dict[str, list[str]] = {
     "hatchet_sdk": [
         "BulkCancelReplayOpts", "BulkPushEventOptions", "BulkPushEventWithMetadata", "PushEventOptions",
-        "BulkTriggerIdempotencyCollisionError", "ClientConfig", "ConcurrencyExpression",
+        "BulkTriggerIdempotencyCollisionError", "ClientConfig", "ConcurrencyExpression", "DedupeViolationError",
         "ConcurrencyLimitStrategy", "Context", "DefaultFilter", "Depends", "DurableContext", "EmptyModel",
         "EvictionPolicy", "FailedTaskRunExceptionGroup", "Hatchet", "IdempotencyCollisionError", "ParentCondition",
         "Priority", "RateLimit", "RateLimitDuration", "RetryAfterException", "RunFilter", "RunStatus", "SleepCondition",
@@ -47,7 +47,8 @@ OFFICIAL_IMPORTS: dict[str, list[str]] = {
     "hatchet_sdk.clients.rest.models.v1_task_status": ["V1TaskStatus"],
     "hatchet_sdk.clients.rest.models.v1_task_summary": ["V1TaskSummary"],
     "hatchet_sdk.clients.rest.models.v1_workflow_run_details": ["V1WorkflowRunDetails"],
-    "hatchet_sdk.config": ["ClientConfig", "ClientTLSConfig", "HealthcheckConfig", "OpenTelemetryConfig"],
+    "hatchet_sdk.config": ["ClientConfig", "ClientTLSConfig", "HealthcheckConfig", "OpenTelemetryConfig",
+                           "TenacityConfig"],
     "hatchet_sdk.context.context": ["Context", "DurableContext"],
     "hatchet_sdk.exceptions": ["DedupeViolationError", "FailedTaskRunExceptionGroup", "IllegalTaskOutputError",
                                "InvalidDependencyError", "LoopAlreadyRunningError", "NonDeterminismError",
