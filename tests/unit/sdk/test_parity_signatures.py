@@ -43,6 +43,7 @@ from hatchet_worker._filters import FiltersClient
 from hatchet_worker._rate_limits import RateLimitsClient
 from hatchet_worker._trigger_clients import CronClient, ScheduledClient
 from hatchet_worker._workers_client import WorkersClient
+from hatchet_worker.config import TenacityConfig
 from hatchet_worker.exceptions import UnsupportedFeatureError
 from hatchet_worker.runs import RunsClient, build_trigger
 
@@ -92,6 +93,8 @@ out["TaskDefaults"] = list(hatchet_sdk.TaskDefaults.model_fields)
 out["ConcurrencyExpression"] = list(hatchet_sdk.ConcurrencyExpression.model_fields)
 out["RateLimit"] = list(hatchet_sdk.RateLimit.model_fields)
 out["ClientConfig"] = [f.alias or n for n, f in hatchet_sdk.ClientConfig.model_fields.items()]
+import hatchet_sdk.config
+out["TenacityConfig"] = list(hatchet_sdk.config.TenacityConfig.model_fields)
 print(json.dumps(out))
 """
 
@@ -106,7 +109,7 @@ def official() -> dict[str, list[str]]:
 
 
 MODELS = ("TriggerWorkflowOptions", "ClientConfig", "TaskDefaults", "ConcurrencyExpression", "RateLimit",
-          "PushEventOptions", "BulkPushEventWithMetadata", "BulkPushEventOptions")
+          "PushEventOptions", "BulkPushEventWithMetadata", "BulkPushEventOptions", "TenacityConfig")
 """Entries that are classes' fields, not a method's parameters."""
 
 
@@ -142,6 +145,8 @@ def our_params(entry: str) -> list[str]:
         return list(EVENT_MODELS[entry].model_fields)
     if entry == "ClientConfig":
         return [f.alias or n for n, f in ClientConfig.model_fields.items()]
+    if entry == "TenacityConfig":
+        return list(TenacityConfig.model_fields)
     return [p.name for p in inspect.signature(ours(entry)).parameters.values() if p.name != "self"]
 
 
