@@ -30,8 +30,12 @@ def rest(client: Hatchet, method: str, path: str, body: object | None = None, *,
     """A call to ``/api/v1[/stable]/tenants/{tenant}/{path}`` with the client's token."""
     config = client.config
     prefix = "/api/v1/stable" if stable else "/api/v1"
-    return _rest.call_json(config.server_url, config.token, method, f"{prefix}/tenants/{config.tenant_id}/{path}",
-                           body, root_ca_file=config.tls_config.root_ca_file, timeout=30.0)
+    full = f"{prefix}/tenants/{config.tenant_id}/{path}"
+    if method == "GET":  # reads are retried per ClientConfig.tenacity, as the official SDK retries them
+        return _rest.call_json_retrying(config.server_url, config.token, method, full, policy=config.tenacity,
+                                        root_ca_file=config.tls_config.root_ca_file, timeout=30.0)
+    return _rest.call_json(config.server_url, config.token, method, full, body,
+                           root_ca_file=config.tls_config.root_ca_file, timeout=30.0)
 
 
 def workflow_id(client: Hatchet, name: str) -> str:

@@ -47,8 +47,11 @@ class _RestFeature:
 
     def _call(self, method: str, path: str, body: object | None = None) -> Any:
         config = self._client.config
-        return _rest.call_json(config.server_url, config.token, method,
-                               f"/api/v1/tenants/{config.tenant_id}/workflows/{path}", body,
+        full = f"/api/v1/tenants/{config.tenant_id}/workflows/{path}"
+        if method == "GET":  # reads are retried per ClientConfig.tenacity, as the official SDK retries them
+            return _rest.call_json_retrying(config.server_url, config.token, method, full, policy=config.tenacity,
+                                            root_ca_file=config.tls_config.root_ca_file, timeout=30.0)
+        return _rest.call_json(config.server_url, config.token, method, full, body,
                                root_ca_file=config.tls_config.root_ca_file, timeout=30.0)
 
 

@@ -227,3 +227,48 @@ def test_a_duplicate_refusal_raises_dedupe_violation_where_the_official_sdk_does
     with pytest.raises(DedupeViolationError, match="idempotency key collision"):
         wf.schedule(datetime.now(tz=UTC) + timedelta(hours=1), {})
     assert exc_module.DedupeViolationError is DedupeViolationError
+
+
+def test_rest_reads_follow_the_policy() -> None:
+    """``_rest.call_json_retrying`` against a local HTTP server: 503 and 404 are retried, 429 only when
+    configured, and the number of calls is the policy's."""
+    import http.server
+    import threading
+
+    from hatchet_worker import _rest
+
+    answers: list[int] = []
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            code = answers.pop(0) if answers else 200
+            body = b'{"ok": true}' if code == 200 else b""
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    quick = {"wait": lambda: lambda s: 0.0}
+    try:
+        answers[:] = [503, 404]
+        assert _rest.call_json_retrying(url, "t", "GET", "/a", policy=TenacityConfig(**quick)) == {"ok": True}
+        assert len(seen) == 3
+        answers[:] = [429]
+        with pytest.raises(urllib.error.HTTPError):
+            _rest.call_json_retrying(url, "t", "GET", "/b", policy=TenacityConfig(**quick))
+        answers[:] = [429]
+        assert _rest.call_json_retrying(url, "t", "GET", "/c", policy=TenacityConfig(retry_429=True, **quick))
+        answers[:] = [503] * 3
+        with pytest.raises(urllib.error.HTTPError):
+            _rest.call_json_retrying(url, "t", "GET", "/d", policy=TenacityConfig(max_attempts=2, **quick))
+        assert seen.count("/d") == 2
+    finally:
+        server.shutdown()
