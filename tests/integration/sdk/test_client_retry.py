@@ -3,11 +3,12 @@
 The test process reaches the real engine through a ``TcpProxy``; the worker connects directly. With
 the proxy closed a trigger with retries off (``max_attempts=0``, one call) fails ``UNAVAILABLE`` at
 once; a trigger made with the official defaults while the proxy is closed, brought back 1.5 s later
-on the same port, succeeds after retrying, and its run completes.
+on the same port, succeeds after retrying, and its run completes (the sync and the ``aio_`` form).
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from typing import Any
@@ -42,19 +43,34 @@ def test_a_trigger_is_retried_through_a_cut_connection(hatchet: HatchetEngine, s
         single.run_no_wait({"value": "one attempt"})
     assert failed.value.code() == grpc.StatusCode.UNAVAILABLE
 
+    for form in ("sync", "aio"):
+        retries.clear()
+        took = _trigger_while_cut(hatchet.grpc_address, port, retrying, form)
+        assert retries and all(s.outcome.code() == grpc.StatusCode.UNAVAILABLE for s in retries), retries
+        assert 1.5 <= took < 20, took
+        print(f"{form} trigger succeeded {took:.2f} s after the cut, after {len(retries)} retries")
+
+
+def _trigger_while_cut(target: str, port: int, workflow: Any, form: str) -> float:
+    """Trigger ``workflow`` with the proxy on ``port`` closed, bringing it back 1.5 s later; the
+    seconds the trigger took. Closes the proxy again before returning (the connection stays cut)."""
     back: list[TcpProxy] = []
-    timer = threading.Timer(1.5, lambda: back.append(TcpProxy(hatchet.grpc_address, port=port)))
+    timer = threading.Timer(1.5, lambda: back.append(TcpProxy(target, port=port)))
     started = time.monotonic()
     timer.start()
     try:
-        ref = retrying.run_no_wait({"value": "after"})
-        took = time.monotonic() - started
-        assert ref.result(timeout=60)["echo"]["value"] == "after"  # a run_no_wait ref: {task: output}
+        if form == "aio":
+            async def trigger_and_wait() -> tuple[float, Any]:
+                ref = await workflow.aio_run_no_wait({"value": form})
+                return time.monotonic() - started, await ref.aio_result()
+            took, result = asyncio.run(trigger_and_wait())
+        else:
+            ref = workflow.run_no_wait({"value": form})
+            took, result = time.monotonic() - started, ref.result(timeout=60)
+        assert result["echo"]["value"] == form  # a run_no_wait ref: {task: output}
     finally:
         timer.cancel()
         timer.join()
-        for p in back:
-            p.close()
-    assert retries and all(s.outcome.code() == grpc.StatusCode.UNAVAILABLE for s in retries), retries
-    assert 1.5 <= took < 20, took
-    print(f"trigger succeeded {took:.2f} s after the cut, after {len(retries)} retries")
+        for proxy in back:
+            proxy.close()
+    return took
