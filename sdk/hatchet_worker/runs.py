@@ -226,8 +226,11 @@ class RunsClient(RunsPagedMixin, StreamSubscriber):
 
     def get_details(self, external_id: str) -> WorkflowRunDetail:
         """The run's status, input, metadata and each task's output or error (the official
-        ``WorkflowRunDetail``); a run the engine does not know yet is retried for about 15 s, as there."""
-        return _run_details.from_proto(external_id, _retry_not_found(lambda: self._details_proto(external_id)))
+        ``WorkflowRunDetail``); retried per ``ClientConfig.tenacity`` with ``retry_not_found`` on, as
+        there: a run the engine does not know yet is asked for again (by default 5 calls, about 15 s)."""
+        policy = self._client.config.tenacity.model_copy(update={"retry_not_found": True})
+        return _run_details.from_proto(external_id, _retry.call(lambda: self._details_proto(external_id), policy,
+                                                                name="GetRunDetails"))
 
     async def aio_get_details(self, external_id: str) -> WorkflowRunDetail:
         return await asyncio.to_thread(self.get_details, external_id)
@@ -308,19 +311,6 @@ def _raise_collision(exc: Exception, *, single: bool) -> NoReturn:
     if single and _idempotency.refused_as_duplicate(exc):
         raise DedupeViolationError(exc.details()) from exc  # type: ignore[attr-defined]
     raise exc
-
-
-def _retry_not_found(fetch: Callable[[], R], within: float = 15.0) -> R:
-    deadline = time.monotonic() + within
-    delay = 0.1
-    while True:
-        try:
-            return fetch()
-        except Exception as exc:
-            if not _is_not_found(exc) or time.monotonic() + delay > deadline:
-                raise
-        time.sleep(delay)
-        delay = min(delay * 2, 2.0)
 
 
 def _is_not_found(exc: BaseException) -> bool:

@@ -18,7 +18,7 @@ import pytest
 
 from hatchet_worker import ClientConfig, DedupeViolationError, Hatchet, IdempotencyCollisionError
 from hatchet_worker import exceptions as exc_module
-from hatchet_worker._proto import workflows_pb2
+from hatchet_worker._proto import v1_workflows_pb2, workflows_pb2
 from hatchet_worker._retry import HTTPMethod, RetryState, TenacityConfig, WaitExponentialJitter, call, should_retry
 from hatchet_worker.config import TenacityConfig as ConfigTenacity
 from tests.unit.sdk.test_config import make_token
@@ -145,7 +145,10 @@ class Engine:
             "PutRateLimit": workflows_pb2.PutRateLimitResponse()}
         handlers = {name: grpc.unary_unary_rpc_method_handler(self._handler(name, answer))
                     for name, answer in answers.items()}
-        self.server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("WorkflowService", handlers)])
+        details = v1_workflows_pb2.GetRunDetailsResponse(status=v1_workflows_pb2.COMPLETED, done=True)
+        admin = {"GetRunDetails": grpc.unary_unary_rpc_method_handler(self._handler("GetRunDetails", details))}
+        self.server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("WorkflowService", handlers),
+                                              grpc.method_handlers_generic_handler("v1.AdminService", admin)])
         self.port = self.server.add_insecure_port("127.0.0.1:0")
         self.server.start()
 
@@ -272,3 +275,14 @@ def test_rest_reads_follow_the_policy() -> None:
         assert seen.count("/d") == 2
     finally:
         server.shutdown()
+
+
+def test_get_details_retries_not_found_too_as_the_official_sdk(engine: Engine) -> None:
+    hatchet = client_for(engine)
+    engine.script["GetRunDetails"] = [(grpc.StatusCode.NOT_FOUND, "no run yet"), UNAVAILABLE, None]
+    assert hatchet.runs.get_details("r1").status.name == "COMPLETED"
+    assert engine.calls["GetRunDetails"] == 3
+    engine.script["GetRunDetails"] = [(grpc.StatusCode.NOT_FOUND, "no such run")]
+    with pytest.raises(grpc.RpcError):
+        client_for(engine, max_attempts=2).runs.get_details("r2")
+    assert engine.calls["GetRunDetails"] == 5
