@@ -17,8 +17,10 @@ small, so it is written out here with the same fields, defaults and decisions:
   ``wait_exponential_jitter`` defaults: about 1, 2, 4, 8 s), after calling ``before_sleep``.
 
 ``wait`` is a factory called once per retried call, returning ``f(state) -> seconds``, and
-``before_sleep`` gets the same :class:`RetryState`; a tenacity wait class (``wait_exponential``,
-``wait_random``...) fits both, as in the official SDK.
+``before_sleep`` gets the same :class:`RetryState`. A tenacity wait class (``wait_exponential``,
+``wait_random_exponential``...) fits ``wait`` as in the official SDK: it reads only
+``attempt_number``. The state is not tenacity's ``RetryCallState``: a callback reading more than
+``fn``, ``attempt_number`` and ``outcome`` (the exception) does not fit.
 """
 
 from __future__ import annotations

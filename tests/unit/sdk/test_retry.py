@@ -286,3 +286,11 @@ def test_get_details_retries_not_found_too_as_the_official_sdk(engine: Engine) -
     with pytest.raises(grpc.RpcError):
         client_for(engine, max_attempts=2).runs.get_details("r2")
     assert engine.calls["GetRunDetails"] == 5
+
+
+def test_tenacity_wait_classes_fit_when_tenacity_is_installed() -> None:
+    tenacity = pytest.importorskip("tenacity")  # test-only: the official SDK depends on it
+    state = RetryState("f", 3, ValueError())
+    assert TenacityConfig(wait=tenacity.wait_exponential).wait()(state) == 4
+    assert TenacityConfig(wait=tenacity.wait_none).wait()(state) == 0
+    assert 4 <= TenacityConfig(wait=tenacity.wait_exponential_jitter).wait()(state) <= 5
