@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from types import SimpleNamespace
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
-from hatchet_worker._runs_paged import chunks, day_ranges, external_ids_query, newest_first
+import pytest
+
+from hatchet_worker import _runs_paged
+from hatchet_worker._runs_paged import RunsPagedMixin, chunks, day_ranges, external_ids_query, newest_first
+from hatchet_worker._runs_rest import BulkCancelReplayOpts
 from hatchet_worker.clients.rest.models._enums import V1TaskStatus
 from hatchet_worker.clients.rest.models.v1_task_summary_list import V1TaskSummaryList
 
@@ -65,3 +70,43 @@ def test_external_ids_query() -> None:
     assert parse_qsl(parts.query) == [("statuses", "RUNNING"), ("statuses", "QUEUED"),
                                       ("since", since.isoformat()), ("until", until.isoformat()),
                                       ("additional_metadata", "k:v")]
+
+
+class _FakeRuns(RunsPagedMixin):
+    """The mixin over recorded REST calls: ``external-ids`` answers ``ids``; bulk actions are recorded."""
+
+    def __init__(self, ids: list[str]) -> None:
+        self._client: Any = SimpleNamespace(config=SimpleNamespace(tenant_id="ten"))
+        self.ids = ids
+        self.asked: list[str] = []
+        self.acted: list[tuple[str, list[str]]] = []
+
+    def _rest(self, method: str, path: str, body: object | None = None) -> Any:
+        self.asked.append(path)
+        return self.ids
+
+    def bulk_cancel(self, opts: BulkCancelReplayOpts) -> None:
+        self.acted.append(("cancel", list(opts.ids or [])))
+
+    def bulk_replay(self, opts: BulkCancelReplayOpts) -> None:
+        self.acted.append(("replay", list(opts.ids or [])))
+
+
+def test_bulk_by_filters_acts_in_chunks_with_a_pause_after_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(_runs_paged.time, "sleep", slept.append)
+    runs = _FakeRuns([f"r{i}" for i in range(5)])
+    runs.bulk_cancel_by_filters_with_pagination(sleep_time=2, chunk_size=2)
+    assert runs.acted == [("cancel", ["r0", "r1"]), ("cancel", ["r2", "r3"]), ("cancel", ["r4"])]
+    assert slept == [2, 2, 2]
+    query = parse_qs(urlsplit(runs.asked[0]).query)
+    assert query["statuses"] == ["RUNNING", "QUEUED"]
+    since, until = (datetime.fromisoformat(query[k][0]) for k in ("since", "until"))
+    assert until - since == timedelta(days=1)  # the last day by default
+    runs = _FakeRuns(["a"])
+    runs.bulk_replay_by_filters_with_pagination(sleep_time=0)
+    assert runs.acted == [("replay", ["a"])]
+    assert parse_qs(urlsplit(runs.asked[0]).query)["statuses"] == ["FAILED", "CANCELLED"]
+    runs = _FakeRuns([])
+    runs.bulk_cancel_by_filters_with_pagination(statuses=[V1TaskStatus.QUEUED])
+    assert runs.acted == [] and parse_qs(urlsplit(runs.asked[0]).query)["statuses"] == ["QUEUED"]
