@@ -52,6 +52,17 @@ MISSING_METHODS: dict[str, str] = {
     "RateLimitsClient.pause": NO_PAUSE, "RateLimitsClient.aio_pause": NO_PAUSE,
 }
 
+NOT_YET = "not implemented yet"
+MISSING_FEATURES: dict[str, tuple[str, str]] = {
+    # Official Hatchet feature-client properties that raise UnsupportedFeatureError when accessed:
+    # property -> (the official client class, whose public methods are then all not supported; reason).
+    # ``tenant`` is ``hatchet._client.tenant`` in the official SDK; here it is ``hatchet.tenant``.
+    "cel": ("CELClient", NOT_YET), "logs": ("LogsClient", NOT_YET), "metrics": ("MetricsClient", NOT_YET),
+    "webhooks": ("WebhooksClient", NOT_YET), "workflows": ("WorkflowsClient", NOT_YET),
+    "stubs": ("StubsClient", "test stubs of workflows and tasks are not provided"),
+    "tenant": ("TenantClient", NOT_YET),
+}
+
 SCHEDULE_DIFFERS = ("keyword options apply on top of options=, as for run; options= fields a scheduled run cannot "
                     "carry (sticky, desired worker id or labels, key) raise instead of being ignored")
 DIFFERENCES: dict[str, str] = {

@@ -11,6 +11,7 @@ from hatchet_worker import _filters
 from hatchet_worker._event_push import EventClient
 from hatchet_worker._eviction import DEFAULT_DURABLE_TASK_EVICTION_POLICY, EvictionPolicy
 from hatchet_worker._lifespan import LifespanFn
+from hatchet_worker._missing_features import missing
 from hatchet_worker._rate_limits import RateLimitsClient
 from hatchet_worker._schedules import SchedulesClient
 from hatchet_worker._trigger_clients import CronClient, ScheduledClient
@@ -52,6 +53,15 @@ class Hatchet:
         self.scheduled = ScheduledClient(self)
         self.workers = WorkersClient(self)
         self.filters = _filters.FiltersClient(self)
+
+    # Official feature clients not provided yet: accessing one raises UnsupportedFeatureError naming it.
+    cel = missing("cel")
+    logs = missing("logs")
+    metrics = missing("metrics")
+    webhooks = missing("webhooks")
+    workflows = missing("workflows")
+    stubs = missing("stubs")
+    tenant = missing("tenant")
 
     @property
     def tenant_id(self) -> str:

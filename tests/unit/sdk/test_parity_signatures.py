@@ -55,6 +55,7 @@ METHODS = ["task", "durable_task", "batch_task", "on_failure_task", "on_success_
            "aio_run_no_wait", "run_many", "aio_run_many", "run_many_no_wait", "aio_run_many_no_wait",
            "create_bulk_run_item", "schedule", "aio_schedule", "create_cron", "aio_create_cron", "create_filter",
            "aio_create_filter"]
+HATCHET_METHODS = ["task", "durable_task", "batch_task", "workflow", "worker"]
 
 ENUMERATE = f"""
 import inspect, json
@@ -64,8 +65,19 @@ from hatchet_sdk.runnables.workflow import Standalone, Workflow
 out = {{}}
 def params(f):
     return [p.name for p in inspect.signature(f).parameters.values() if p.name != "self"]
-for n in ["task", "durable_task", "batch_task", "workflow", "worker"]:
+for n in {HATCHET_METHODS!r}:
     out["Hatchet." + n] = params(getattr(hatchet_sdk.Hatchet, n))
+import typing
+feature_classes = []
+for n, v in vars(hatchet_sdk.Hatchet).items():  # the feature-client properties (hatchet.cron, ...)
+    if isinstance(v, property):
+        ret = typing.get_type_hints(v.fget).get("return")
+        if getattr(ret, "__module__", "").startswith("hatchet_sdk.features."):
+            out["Hatchet." + n] = []
+            feature_classes.append(ret)
+from hatchet_sdk.features.tenant import TenantClient
+out["Hatchet.tenant"] = []  # the official SDK reaches it as hatchet._client.tenant
+feature_classes.append(TenantClient)
 for cls in (Workflow, Standalone):
     for n in {METHODS!r}:
         if cls is Standalone and n in ("task", "durable_task", "batch_task", "on_failure_task", "on_success_task"):
@@ -79,7 +91,8 @@ from hatchet_sdk.features.runs import RunsClient
 from hatchet_sdk.features.workers import WorkersClient
 from hatchet_sdk.features.filters import FiltersClient
 from hatchet_sdk.clients.events import EventClient
-for cls in (CronClient, ScheduledClient, RateLimitsClient, RunsClient, WorkersClient, FiltersClient):
+for cls in dict.fromkeys((CronClient, ScheduledClient, RateLimitsClient, RunsClient, WorkersClient, FiltersClient,
+                          *feature_classes)):
     for n, f in vars(cls).items():
         if not n.startswith("_") and inspect.isfunction(f):
             out[cls.__name__ + "." + n] = params(f)
@@ -150,8 +163,27 @@ def our_params(entry: str) -> list[str]:
     return [p.name for p in inspect.signature(ours(entry)).parameters.values() if p.name != "self"]
 
 
+MISSING_CLIENTS = {cls: reason for cls, reason in _parity.MISSING_FEATURES.values()}
+"""Official feature-client classes whose every method is not supported (their property raises)."""
+
+
+def is_property(entry: str) -> bool:
+    owner, _, name = entry.partition(".")
+    return owner == "Hatchet" and name not in HATCHET_METHODS
+
+
+def missing_feature(entry: str) -> str | None:
+    """The reason an official feature property, or a method of its client, is not provided, or None."""
+    owner, _, name = entry.partition(".")
+    if owner == "Hatchet" and name in _parity.MISSING_FEATURES:
+        return _parity.MISSING_FEATURES[name][1]
+    return MISSING_CLIENTS.get(owner)
+
+
 def status(entry: str, param: str | None) -> tuple[str, str]:
     """(supported | not supported | no effect (warns) | differs, reason) for an official name."""
+    if param is None and missing_feature(entry) is not None:
+        return "not supported", missing_feature(entry) or ""
     if param is None:
         if entry in _parity.MISSING_METHODS:
             return "not supported", _parity.MISSING_METHODS[entry]
@@ -167,8 +199,13 @@ def status(entry: str, param: str | None) -> tuple[str, str]:
 
 def test_every_official_parameter_is_accepted_and_nothing_is_swallowed(official: dict[str, list[str]]) -> None:
     problems: list[str] = []
+    client = _client()
     for entry, params in official.items():
-        if entry in _parity.MISSING_METHODS:
+        if entry in _parity.MISSING_METHODS or missing_feature(entry) is not None:
+            continue
+        if is_property(entry):
+            if not hasattr(client, entry.partition(".")[2]):
+                problems.append(f"Hatchet lacks the official feature client {entry}")
             continue
         if entry not in MODELS:
             sig = inspect.signature(ours(entry))
@@ -182,6 +219,9 @@ def test_every_official_parameter_is_accepted_and_nothing_is_swallowed(official:
         for param in table:
             if param not in official.get(entry, []):
                 problems.append(f"_parity lists {entry}.{param}, which the official SDK does not have")
+    for feature in _parity.MISSING_FEATURES:
+        if f"Hatchet.{feature}" not in official:
+            problems.append(f"_parity lists the feature {feature}, which the official SDK does not have")
     assert not problems, "\n".join(problems)
 
 
@@ -227,6 +267,9 @@ def test_each_unsupported_option_raises_naming_it() -> None:
                 raise UnsupportedFeatureError(method, "coroutine")  # the async ones raise when awaited
         checked += 1
     assert checked == sum(map(len, _parity.UNSUPPORTED.values())) + len(_parity.MISSING_METHODS)
+    for feature in _parity.MISSING_FEATURES:
+        with pytest.raises(UnsupportedFeatureError, match=f"hatchet.{feature} "):
+            getattr(client, feature)
     # Default values are the official defaults and do not raise.
     client.task(name="ok", cron_input=None, default_filters=[], idempotency=None)(fn)
 
@@ -263,7 +306,7 @@ def render_table(official: dict[str, list[str]]) -> str:
         if "." in entry:
             state, reason = status(entry, None)
             lines.append(f"| `{entry}` | {state} | {reason} |")
-        if entry in _parity.MISSING_METHODS:
+        if entry in _parity.MISSING_METHODS or missing_feature(entry) is not None:
             continue
         for param in params:
             state, reason = status(entry, param)
