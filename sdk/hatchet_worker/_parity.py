@@ -58,10 +58,13 @@ MISSING_FEATURES: dict[str, tuple[str, str]] = {
     # property -> (the official client class, whose public methods are then all not supported; reason).
     # ``tenant`` is ``hatchet._client.tenant`` in the official SDK; here it is ``hatchet.tenant``.
     "cel": ("CELClient", NOT_YET), "logs": ("LogsClient", NOT_YET), "metrics": ("MetricsClient", NOT_YET),
-    "webhooks": ("WebhooksClient", NOT_YET), "workflows": ("WorkflowsClient", NOT_YET),
+    "webhooks": ("WebhooksClient", NOT_YET),
     "stubs": ("StubsClient", "test stubs of workflows and tasks are not provided"),
     "tenant": ("TenantClient", NOT_YET),
 }
+
+MISSING_METHODS.update({f"WorkflowsClient.{prefix}{name}": "pausing a workflow is not implemented yet"
+                        for prefix in ("", "aio_") for name in ("pause", "unpause")})
 
 SCHEDULE_DIFFERS = ("keyword options apply on top of options=, as for run; options= fields a scheduled run cannot "
                     "carry (sticky, desired worker id or labels, key) raise instead of being ignored")

@@ -16,6 +16,7 @@ from hatchet_worker._rate_limits import RateLimitsClient
 from hatchet_worker._schedules import SchedulesClient
 from hatchet_worker._trigger_clients import CronClient, ScheduledClient
 from hatchet_worker._workers_client import WorkersClient
+from hatchet_worker._workflows_client import WorkflowsClient
 from hatchet_worker.config import ClientConfig
 from hatchet_worker.runs import RunsClient
 from hatchet_worker.worker import Worker
@@ -53,13 +54,13 @@ class Hatchet:
         self.scheduled = ScheduledClient(self)
         self.workers = WorkersClient(self)
         self.filters = _filters.FiltersClient(self)
+        self.workflows = WorkflowsClient(self)
 
     # Official feature clients not provided yet: accessing one raises UnsupportedFeatureError naming it.
     cel = missing("cel")
     logs = missing("logs")
     metrics = missing("metrics")
     webhooks = missing("webhooks")
-    workflows = missing("workflows")
     stubs = missing("stubs")
     tenant = missing("tenant")
 

@@ -43,6 +43,7 @@ from hatchet_worker._filters import FiltersClient
 from hatchet_worker._rate_limits import RateLimitsClient
 from hatchet_worker._trigger_clients import CronClient, ScheduledClient
 from hatchet_worker._workers_client import WorkersClient
+from hatchet_worker._workflows_client import WorkflowsClient
 from hatchet_worker.config import TenacityConfig
 from hatchet_worker.exceptions import UnsupportedFeatureError
 from hatchet_worker.runs import RunsClient, build_trigger
@@ -128,7 +129,7 @@ MODELS = ("TriggerWorkflowOptions", "ClientConfig", "TaskDefaults", "Concurrency
 
 FEATURES = {"CronClient": CronClient, "ScheduledClient": ScheduledClient, "RateLimitsClient": RateLimitsClient,
             "RunsClient": RunsClient, "WorkersClient": WorkersClient, "EventClient": EventClient,
-            "FiltersClient": FiltersClient}
+            "FiltersClient": FiltersClient, "WorkflowsClient": WorkflowsClient}
 """The feature clients (``hatchet.cron``, ``hatchet.scheduled``, ``hatchet.rate_limits``) by official name."""
 
 
@@ -256,10 +257,12 @@ def test_each_unsupported_option_raises_naming_it() -> None:
                 calls[entry](param)
             checked += 1
     owners = {"Workflow": wf, "Standalone": wf, "RateLimitsClient": client.rate_limits,
-              "ScheduledClient": client.scheduled, "RunsClient": client.runs}
+              "ScheduledClient": client.scheduled, "RunsClient": client.runs,
+              "WorkflowsClient": client.workflows}
     for entry in _parity.MISSING_METHODS:
         owner, method = entry.split(".", 1)
         args = ("k", None) if method.endswith("pause") else ()
+        args = ("w",) if owner == "WorkflowsClient" and method.endswith("unpause") else args
         with pytest.raises(UnsupportedFeatureError, match=method):
             result = getattr(owners[owner], method)(*args)
             if inspect.iscoroutine(result):
