@@ -56,11 +56,8 @@ NOT_YET = "not implemented yet"
 MISSING_FEATURES: dict[str, tuple[str, str]] = {
     # Official Hatchet feature-client properties that raise UnsupportedFeatureError when accessed:
     # property -> (the official client class, whose public methods are then all not supported; reason).
-    # ``tenant`` is ``hatchet._client.tenant`` in the official SDK; here it is ``hatchet.tenant``.
-    "cel": ("CELClient", NOT_YET), "logs": ("LogsClient", NOT_YET), "metrics": ("MetricsClient", NOT_YET),
-    "webhooks": ("WebhooksClient", NOT_YET),
+    "cel": ("CELClient", NOT_YET), "webhooks": ("WebhooksClient", NOT_YET),
     "stubs": ("StubsClient", "test stubs of workflows and tasks are not provided"),
-    "tenant": ("TenantClient", NOT_YET),
 }
 
 MISSING_METHODS.update({f"WorkflowsClient.{prefix}{name}": "pausing a workflow is not implemented yet"

@@ -14,6 +14,7 @@ from hatchet_worker._lifespan import LifespanFn
 from hatchet_worker._missing_features import missing
 from hatchet_worker._rate_limits import RateLimitsClient
 from hatchet_worker._schedules import SchedulesClient
+from hatchet_worker._tenant_reads import LogsClient, MetricsClient, TenantClient
 from hatchet_worker._trigger_clients import CronClient, ScheduledClient
 from hatchet_worker._workers_client import WorkersClient
 from hatchet_worker._workflows_client import WorkflowsClient
@@ -55,14 +56,15 @@ class Hatchet:
         self.workers = WorkersClient(self)
         self.filters = _filters.FiltersClient(self)
         self.workflows = WorkflowsClient(self)
+        self.metrics = MetricsClient(self)
+        self.logs = LogsClient(self)
+        # The official SDK reaches this one as ``hatchet._client.tenant``.
+        self.tenant = TenantClient(self)
 
     # Official feature clients not provided yet: accessing one raises UnsupportedFeatureError naming it.
     cel = missing("cel")
-    logs = missing("logs")
-    metrics = missing("metrics")
     webhooks = missing("webhooks")
     stubs = missing("stubs")
-    tenant = missing("tenant")
 
     @property
     def tenant_id(self) -> str:

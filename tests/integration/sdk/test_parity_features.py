@@ -1,5 +1,5 @@
-"""``hatchet.workflows`` (and the other feature clients as they are implemented) answer as the
-official SDK's on the same engine and the same data.
+"""``hatchet.workflows``, ``.metrics``, ``.logs`` and ``.tenant`` answer as the official SDK's on the
+same engine and the same data.
 
 A worker of ``apps/app.py`` registers its workflows in the test's namespace; the official SDK's
 method is called in a subprocess (the test process never imports ``hatchet_sdk``) and its model,
@@ -13,6 +13,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+import urllib.error
 from collections.abc import Callable
 from typing import Any
 
@@ -28,26 +29,39 @@ OFFICIAL = """
 import asyncio, json, sys
 from hatchet_sdk import Hatchet
 feature, method, args = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-result = getattr(getattr(Hatchet(), feature), method)(*args)
+client = Hatchet()
+for part in feature.split("."):
+    client = getattr(client, part)
+result = getattr(client, method)(*args)
 if asyncio.iscoroutine(result):
     result = asyncio.run(result)
-print(json.dumps(None if result is None else result.model_dump(mode="json")))
+def dump(value):
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    return {k: dump(v) for k, v in value.items()} if isinstance(value, dict) else value
+print(json.dumps(dump(result)))
 """
 
 
 @pytest.fixture
 def official(worker_env: Callable[..., dict[str, str]]) -> Callable[..., Any]:
     """``official("workflows", "list", ...)``: the official SDK's answer, as JSON."""
-    def call(feature: str, method: str, *args: Any) -> Any:
+    def call(feature: str, method: str, *args: Any, fails: bool = False) -> Any:
+        """With ``fails``, the call must raise; returns the end of its traceback."""
         proc = subprocess.run([sys.executable, "-c", OFFICIAL, feature, method, json.dumps(args)],
                               capture_output=True, text=True, timeout=120, env=worker_env())
+        if fails:
+            assert proc.returncode != 0, proc.stdout[-3000:]
+            return proc.stderr[-3000:]
         assert proc.returncode == 0, proc.stderr[-3000:]
         return json.loads(proc.stdout.strip().splitlines()[-1])
     return call
 
 
-def dump(model: Any) -> Any:
-    return None if model is None else model.model_dump(mode="json")
+def dump(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    return {k: dump(v) for k, v in value.items()} if isinstance(value, dict) else value
 
 
 def test_workflows_client(client: Hatchet, start_worker: Any, official: Callable[..., Any]) -> None:
@@ -92,3 +106,42 @@ def test_workflows_client(client: Hatchet, start_worker: Any, official: Callable
     assert official("workflows", "delete", aecho_id) is None
     names = {w.name for w in client.workflows.list().rows or []}
     assert ns("echo") not in names and ns("aecho") not in names and ns("dag") in names
+
+
+def test_metrics_logs_and_tenant(client: Hatchet, start_worker: Any, official: Callable[..., Any]) -> None:
+    from .conftest import standalone
+
+    start_worker()
+    run = standalone(client, "refresher").run_no_wait({"seconds": 0.1})
+    run.result()
+    task_id = wait_until(lambda: client.runs.get(run.workflow_run_id).tasks[0].task_external_id, 30, "the task")
+
+    # logs.list: the task's ctx.log line, as the official SDK reads it (default limit, and limit=1).
+    logs = wait_until(lambda: client.logs.list(task_id).rows, 30, "the task's log line")
+    assert [line.message for line in logs] == ["refreshed the timeout"]
+    assert dump(client.logs.list(task_id)) == official("logs", "list", task_id)
+    assert dump(client.logs.list(task_id, 1)) == official("logs", "list", task_id, 1)
+    assert dump(asyncio.run(client.logs.aio_list(task_id))) == official("logs", "aio_list", task_id)
+
+    # metrics: task counts by status (the last day; and for one workflow), task stats, queue metrics.
+    refresher_id = next(w.metadata.id for w in client.workflows.list("refresher").rows or [])
+    counts = client.metrics.get_task_metrics(workflow_ids=[refresher_id])
+    assert counts.completed == 1 and counts.failed == counts.running == counts.queued == counts.cancelled == 0
+    assert dump(counts) == official("metrics", "get_task_metrics", None, None, [refresher_id])
+    assert dump(client.metrics.get_task_metrics()) == official("metrics", "get_task_metrics")
+    assert dump(asyncio.run(client.metrics.aio_get_task_metrics())) == official("metrics", "aio_get_task_metrics")
+    assert dump(client.metrics.get_task_stats()) == official("metrics", "get_task_stats")
+    assert dump(client.metrics.get_queue_metrics()) == official("metrics", "get_queue_metrics")
+    assert dump(asyncio.run(client.metrics.aio_get_queue_metrics())) == official("metrics",
+                                                                                 "aio_get_queue_metrics")
+    # Engine v0.104.7 without a Prometheus server configured answers 400 to both SDKs.
+    with pytest.raises(urllib.error.HTTPError) as failed:
+        client.metrics.scrape_tenant_prometheus_metrics()
+    assert failed.value.code == 400
+    assert "(400)" in official("metrics", "scrape_tenant_prometheus_metrics", fails=True)
+
+    # tenant.get (the official SDK's hatchet._client.tenant).
+    tenant = client.tenant.get()
+    assert tenant.metadata.id == client.config.tenant_id
+    assert dump(tenant) == official("_client.tenant", "get")
+    assert dump(asyncio.run(client.tenant.aio_get())) == official("_client.tenant", "aio_get")

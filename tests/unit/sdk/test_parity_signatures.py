@@ -41,6 +41,7 @@ from hatchet_worker._event_push import (
 )
 from hatchet_worker._filters import FiltersClient
 from hatchet_worker._rate_limits import RateLimitsClient
+from hatchet_worker._tenant_reads import LogsClient, MetricsClient, TenantClient
 from hatchet_worker._trigger_clients import CronClient, ScheduledClient
 from hatchet_worker._workers_client import WorkersClient
 from hatchet_worker._workflows_client import WorkflowsClient
@@ -129,7 +130,8 @@ MODELS = ("TriggerWorkflowOptions", "ClientConfig", "TaskDefaults", "Concurrency
 
 FEATURES = {"CronClient": CronClient, "ScheduledClient": ScheduledClient, "RateLimitsClient": RateLimitsClient,
             "RunsClient": RunsClient, "WorkersClient": WorkersClient, "EventClient": EventClient,
-            "FiltersClient": FiltersClient, "WorkflowsClient": WorkflowsClient}
+            "FiltersClient": FiltersClient, "WorkflowsClient": WorkflowsClient,
+            "MetricsClient": MetricsClient, "LogsClient": LogsClient, "TenantClient": TenantClient}
 """The feature clients (``hatchet.cron``, ``hatchet.scheduled``, ``hatchet.rate_limits``) by official name."""
 
 
