@@ -56,7 +56,7 @@ NOT_YET = "not implemented yet"
 MISSING_FEATURES: dict[str, tuple[str, str]] = {
     # Official Hatchet feature-client properties that raise UnsupportedFeatureError when accessed:
     # property -> (the official client class, whose public methods are then all not supported; reason).
-    "cel": ("CELClient", NOT_YET), "webhooks": ("WebhooksClient", NOT_YET),
+    "webhooks": ("WebhooksClient", NOT_YET),
     "stubs": ("StubsClient", "test stubs of workflows and tasks are not provided"),
 }
 

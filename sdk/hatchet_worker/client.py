@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from hatchet_worker import _filters
+from hatchet_worker._cel_client import CELClient
 from hatchet_worker._event_push import EventClient
 from hatchet_worker._eviction import DEFAULT_DURABLE_TASK_EVICTION_POLICY, EvictionPolicy
 from hatchet_worker._lifespan import LifespanFn
@@ -57,12 +58,12 @@ class Hatchet:
         self.filters = _filters.FiltersClient(self)
         self.workflows = WorkflowsClient(self)
         self.metrics = MetricsClient(self)
+        self.cel = CELClient(self)
         self.logs = LogsClient(self)
         # The official SDK reaches this one as ``hatchet._client.tenant``.
         self.tenant = TenantClient(self)
 
     # Official feature clients not provided yet: accessing one raises UnsupportedFeatureError naming it.
-    cel = missing("cel")
     webhooks = missing("webhooks")
     stubs = missing("stubs")
 

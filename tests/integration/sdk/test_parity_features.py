@@ -1,4 +1,4 @@
-"""``hatchet.workflows``, ``.metrics``, ``.logs`` and ``.tenant`` answer as the official SDK's on the
+"""``hatchet.workflows``, ``.metrics``, ``.logs``, ``.tenant`` and ``.cel`` answer as the official SDK's on the
 same engine and the same data.
 
 A worker of ``apps/app.py`` registers its workflows in the test's namespace; the official SDK's
@@ -145,3 +145,21 @@ def test_metrics_logs_and_tenant(client: Hatchet, start_worker: Any, official: C
     assert tenant.metadata.id == client.config.tenant_id
     assert dump(tenant) == official("_client.tenant", "get")
     assert dump(asyncio.run(client.tenant.aio_get())) == official("_client.tenant", "aio_get")
+
+
+def test_cel_debug(client: Hatchet, official: Callable[..., Any]) -> None:
+    cases: list[tuple[Any, ...]] = [
+        ("input.x > 1", {"x": 2}),  # true
+        ("input.x > 1", {"x": 0}),  # false
+        ("additional_metadata.k == 'v' && payload.n == 3", {}, {"k": "v"}, {"n": 3}),
+        ("input.x >", {"x": 1}),  # does not compile: a CELFailure
+        ("input.missing == 1", {}),  # fails to evaluate
+    ]
+    outcomes = []
+    for args in cases:
+        mine = dump(client.cel.debug(*args))
+        assert mine == official("cel", "debug", *args), args
+        outcomes.append(mine["result"].get("output", mine["result"]["status"]))
+    assert outcomes == [True, False, True, "failure", "failure"]
+    assert dump(asyncio.run(client.cel.aio_debug("input.x == 1", {"x": 1}))) == official(
+        "cel", "aio_debug", "input.x == 1", {"x": 1})

@@ -33,6 +33,7 @@ from hatchet_worker import (
     _parity,
 )
 from hatchet_worker import workflow as ours_workflow
+from hatchet_worker._cel_client import CELClient
 from hatchet_worker._event_push import (
     BulkPushEventOptions,
     BulkPushEventWithMetadata,
@@ -131,7 +132,8 @@ MODELS = ("TriggerWorkflowOptions", "ClientConfig", "TaskDefaults", "Concurrency
 FEATURES = {"CronClient": CronClient, "ScheduledClient": ScheduledClient, "RateLimitsClient": RateLimitsClient,
             "RunsClient": RunsClient, "WorkersClient": WorkersClient, "EventClient": EventClient,
             "FiltersClient": FiltersClient, "WorkflowsClient": WorkflowsClient,
-            "MetricsClient": MetricsClient, "LogsClient": LogsClient, "TenantClient": TenantClient}
+            "MetricsClient": MetricsClient, "LogsClient": LogsClient, "TenantClient": TenantClient,
+            "CELClient": CELClient}
 """The feature clients (``hatchet.cron``, ``hatchet.scheduled``, ``hatchet.rate_limits``) by official name."""
 
 
