@@ -52,11 +52,9 @@ MISSING_METHODS: dict[str, str] = {
     "RateLimitsClient.pause": NO_PAUSE, "RateLimitsClient.aio_pause": NO_PAUSE,
 }
 
-NOT_YET = "not implemented yet"
 MISSING_FEATURES: dict[str, tuple[str, str]] = {
     # Official Hatchet feature-client properties that raise UnsupportedFeatureError when accessed:
     # property -> (the official client class, whose public methods are then all not supported; reason).
-    "webhooks": ("WebhooksClient", NOT_YET),
     "stubs": ("StubsClient", "test stubs of workflows and tasks are not provided"),
 }
 

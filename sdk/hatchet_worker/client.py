@@ -17,6 +17,7 @@ from hatchet_worker._rate_limits import RateLimitsClient
 from hatchet_worker._schedules import SchedulesClient
 from hatchet_worker._tenant_reads import LogsClient, MetricsClient, TenantClient
 from hatchet_worker._trigger_clients import CronClient, ScheduledClient
+from hatchet_worker._webhooks_client import WebhooksClient
 from hatchet_worker._workers_client import WorkersClient
 from hatchet_worker._workflows_client import WorkflowsClient
 from hatchet_worker.config import ClientConfig
@@ -59,12 +60,12 @@ class Hatchet:
         self.workflows = WorkflowsClient(self)
         self.metrics = MetricsClient(self)
         self.cel = CELClient(self)
+        self.webhooks = WebhooksClient(self)
         self.logs = LogsClient(self)
         # The official SDK reaches this one as ``hatchet._client.tenant``.
         self.tenant = TenantClient(self)
 
     # Official feature clients not provided yet: accessing one raises UnsupportedFeatureError naming it.
-    webhooks = missing("webhooks")
     stubs = missing("stubs")
 
     @property

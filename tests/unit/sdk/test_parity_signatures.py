@@ -44,6 +44,7 @@ from hatchet_worker._filters import FiltersClient
 from hatchet_worker._rate_limits import RateLimitsClient
 from hatchet_worker._tenant_reads import LogsClient, MetricsClient, TenantClient
 from hatchet_worker._trigger_clients import CronClient, ScheduledClient
+from hatchet_worker._webhooks_client import WebhooksClient
 from hatchet_worker._workers_client import WorkersClient
 from hatchet_worker._workflows_client import WorkflowsClient
 from hatchet_worker.config import TenacityConfig
@@ -133,7 +134,7 @@ FEATURES = {"CronClient": CronClient, "ScheduledClient": ScheduledClient, "RateL
             "RunsClient": RunsClient, "WorkersClient": WorkersClient, "EventClient": EventClient,
             "FiltersClient": FiltersClient, "WorkflowsClient": WorkflowsClient,
             "MetricsClient": MetricsClient, "LogsClient": LogsClient, "TenantClient": TenantClient,
-            "CELClient": CELClient}
+            "CELClient": CELClient, "WebhooksClient": WebhooksClient}
 """The feature clients (``hatchet.cron``, ``hatchet.scheduled``, ``hatchet.rate_limits``) by official name."""
 
 
