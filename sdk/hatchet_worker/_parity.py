@@ -58,8 +58,6 @@ MISSING_FEATURES: dict[str, tuple[str, str]] = {
     "stubs": ("StubsClient", "test stubs of workflows and tasks are not provided"),
 }
 
-MISSING_METHODS.update({f"WorkflowsClient.{prefix}{name}": "pausing a workflow is not implemented yet"
-                        for prefix in ("", "aio_") for name in ("pause", "unpause")})
 
 SCHEDULE_DIFFERS = ("keyword options apply on top of options=, as for run; options= fields a scheduled run cannot "
                     "carry (sticky, desired worker id or labels, key) raise instead of being ignored")

@@ -1,22 +1,22 @@
-"""``hatchet.workflows``: list, get and delete the tenant's workflow declarations, and read a version.
+"""``hatchet.workflows``: list, get, pause and delete the tenant's workflow declarations, read a version.
 
 As in the official SDK these are the engine's REST API (``/api/v1/tenants/{tenant}/workflows``,
 ``/api/v1/workflows/{id}`` and its ``/versions``), answering with the official models. ``list``
 filters by the name with the client's namespace applied, as the official one does. Reads are
 retried per ``ClientConfig.tenacity``; ``delete`` is not (deleting twice is not the same request).
-The ``aio_`` forms run the call on a thread, as the official ones do. Pausing a workflow is not
-provided yet (``pause``/``unpause`` raise UnsupportedFeatureError).
+``pause``/``unpause`` set the workflow's pause state (``PATCH /api/v1/workflows/{id}``). The ``aio_``
+forms run the call on a thread, as the official ones do.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, NoReturn
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Literal
 
-from hatchet_worker import _rest
-from hatchet_worker._parity import MISSING_METHODS
+from hatchet_worker import _rest, _retry
+from hatchet_worker._duration import duration_expr
 from hatchet_worker.clients.rest.models.workflow import Workflow, WorkflowList, WorkflowVersion
-from hatchet_worker.exceptions import UnsupportedFeatureError
 
 if TYPE_CHECKING:
     from hatchet_worker.client import Hatchet
@@ -67,17 +67,38 @@ class WorkflowsClient:
     async def aio_delete(self, workflow_id: str) -> None:
         await asyncio.to_thread(self.delete, workflow_id)
 
-    def pause(self, workflow_id: str, queue_ttl: Any, paused_workflow_cron_run_queue_behavior: str = "QUEUE",
-              paused_workflow_scheduled_run_queue_behavior: str = "QUEUE") -> NoReturn:
-        raise UnsupportedFeatureError("WorkflowsClient.pause", MISSING_METHODS["WorkflowsClient.pause"])
+    def _update(self, workflow_id: str, pause: dict[str, str]) -> Workflow:
+        """PATCH the workflow's pause state; retried per ``ClientConfig.tenacity`` as the official call
+        is (setting the same state twice is the same request)."""
+        config = self._client.config
+        path = f"/api/v1/workflows/{workflow_id}"
+        answer = _retry.call(
+            lambda: _rest.call_json(config.server_url, config.token, "PATCH", path, {"pause": pause},
+                                    root_ca_file=config.tls_config.root_ca_file, timeout=30.0),
+            config.tenacity, name=f"PATCH {path}", method="PATCH")
+        return Workflow.model_validate(answer)
 
-    async def aio_pause(self, workflow_id: str, queue_ttl: Any,
-                        paused_workflow_cron_run_queue_behavior: str = "QUEUE",
-                        paused_workflow_scheduled_run_queue_behavior: str = "QUEUE") -> NoReturn:
-        raise UnsupportedFeatureError("WorkflowsClient.aio_pause", MISSING_METHODS["WorkflowsClient.aio_pause"])
+    def pause(self, workflow_id: str, queue_ttl: timedelta,
+              paused_workflow_cron_run_queue_behavior: Literal["DROP", "QUEUE"] = "QUEUE",
+              paused_workflow_scheduled_run_queue_behavior: Literal["DROP", "QUEUE"] = "QUEUE") -> Workflow:
+        """New runs of a paused workflow wait (up to ``queue_ttl``, then are dropped); the behaviours say
+        whether its cron and scheduled runs wait too (QUEUE) or are dropped (DROP). A string
+        ``queue_ttl`` is sent as it is (a Go duration such as ``"1h30m"``), as the official SDK does."""
+        ttl = queue_ttl if isinstance(queue_ttl, str) else duration_expr(queue_ttl)
+        return self._update(workflow_id, {
+            "action": "pause", "pausedWorkflowCronRunQueueBehavior": paused_workflow_cron_run_queue_behavior,
+            "pausedWorkflowScheduledRunQueueBehavior": paused_workflow_scheduled_run_queue_behavior,
+            "pausedWorkflowQueueTTL": ttl})
 
-    def unpause(self, workflow_id: str) -> NoReturn:
-        raise UnsupportedFeatureError("WorkflowsClient.unpause", MISSING_METHODS["WorkflowsClient.unpause"])
+    async def aio_pause(self, workflow_id: str, queue_ttl: timedelta,
+                        paused_workflow_cron_run_queue_behavior: Literal["DROP", "QUEUE"] = "QUEUE",
+                        paused_workflow_scheduled_run_queue_behavior: Literal["DROP", "QUEUE"] = "QUEUE",
+                        ) -> Workflow:
+        return await asyncio.to_thread(self.pause, workflow_id, queue_ttl, paused_workflow_cron_run_queue_behavior,
+                                       paused_workflow_scheduled_run_queue_behavior)
 
-    async def aio_unpause(self, workflow_id: str) -> NoReturn:
-        raise UnsupportedFeatureError("WorkflowsClient.aio_unpause", MISSING_METHODS["WorkflowsClient.aio_unpause"])
+    def unpause(self, workflow_id: str) -> Workflow:
+        return self._update(workflow_id, {"action": "unpause"})
+
+    async def aio_unpause(self, workflow_id: str) -> Workflow:
+        return await asyncio.to_thread(self.unpause, workflow_id)

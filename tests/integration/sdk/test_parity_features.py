@@ -15,6 +15,7 @@ import subprocess
 import sys
 import urllib.error
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -101,6 +102,24 @@ def test_workflows_client(client: Hatchet, start_worker: Any, official: Callable
                                                                              version_id)
     assert dump(asyncio.run(client.workflows.aio_get_version(dag_id))) == official("workflows",
                                                                                    "aio_get_version", dag_id)
+
+    # pause (a timedelta TTL, DROP for cron runs) and unpause, with ours then with the official SDK's, on
+    # the same workflow: the same answers but for the update time.
+    def paused_state(answer: Any) -> Any:
+        answer["metadata"].pop("updated_at")
+        return answer
+
+    mine_paused = client.workflows.pause(dag_id, timedelta(hours=1), "DROP")
+    assert mine_paused.is_paused is True and mine_paused.paused_workflow_cron_run_queue_behavior == "DROP"
+    assert client.workflows.get(dag_id).is_paused is True
+    mine_unpaused = asyncio.run(client.workflows.aio_unpause(dag_id))
+    assert mine_unpaused.is_paused is False and client.workflows.get(dag_id).is_paused is False
+    assert paused_state(dump(mine_paused)) == paused_state(official("workflows", "pause", dag_id, "1h", "DROP"))
+    assert paused_state(dump(mine_unpaused)) == paused_state(official("workflows", "aio_unpause", dag_id))
+    assert paused_state(dump(asyncio.run(client.workflows.aio_pause(dag_id, timedelta(minutes=5))))) == \
+        paused_state(official("workflows", "aio_pause", dag_id, "5m"))
+    assert paused_state(dump(client.workflows.unpause(dag_id))) == paused_state(official("workflows", "unpause",
+                                                                                        dag_id))
 
     # delete: each SDK deletes one workflow; both return None and the workflow is gone from the list.
     echo_id = next(w.metadata.id for w in mine if w.name == ns("echo"))

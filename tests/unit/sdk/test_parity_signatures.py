@@ -262,12 +262,10 @@ def test_each_unsupported_option_raises_naming_it() -> None:
                 calls[entry](param)
             checked += 1
     owners = {"Workflow": wf, "Standalone": wf, "RateLimitsClient": client.rate_limits,
-              "ScheduledClient": client.scheduled, "RunsClient": client.runs,
-              "WorkflowsClient": client.workflows}
+              "ScheduledClient": client.scheduled, "RunsClient": client.runs}
     for entry in _parity.MISSING_METHODS:
         owner, method = entry.split(".", 1)
         args = ("k", None) if method.endswith("pause") else ()
-        args = ("w",) if owner == "WorkflowsClient" and method.endswith("unpause") else args
         with pytest.raises(UnsupportedFeatureError, match=method):
             result = getattr(owners[owner], method)(*args)
             if inspect.iscoroutine(result):
