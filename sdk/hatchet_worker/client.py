@@ -12,9 +12,9 @@ from hatchet_worker._cel_client import CELClient
 from hatchet_worker._event_push import EventClient
 from hatchet_worker._eviction import DEFAULT_DURABLE_TASK_EVICTION_POLICY, EvictionPolicy
 from hatchet_worker._lifespan import LifespanFn
-from hatchet_worker._missing_features import missing
 from hatchet_worker._rate_limits import RateLimitsClient
 from hatchet_worker._schedules import SchedulesClient
+from hatchet_worker._stubs import StubsClient
 from hatchet_worker._tenant_reads import LogsClient, MetricsClient, TenantClient
 from hatchet_worker._trigger_clients import CronClient, ScheduledClient
 from hatchet_worker._webhooks_client import WebhooksClient
@@ -61,12 +61,10 @@ class Hatchet:
         self.metrics = MetricsClient(self)
         self.cel = CELClient(self)
         self.webhooks = WebhooksClient(self)
+        self.stubs = StubsClient(self)
         self.logs = LogsClient(self)
         # The official SDK reaches this one as ``hatchet._client.tenant``.
         self.tenant = TenantClient(self)
-
-    # Official feature clients not provided yet: accessing one raises UnsupportedFeatureError naming it.
-    stubs = missing("stubs")
 
     @property
     def tenant_id(self) -> str:

@@ -1,4 +1,4 @@
-"""``hatchet.workflows``, ``.metrics``, ``.logs``, ``.tenant``, ``.cel`` and ``.webhooks`` answer as the
+"""``hatchet.workflows``, ``.metrics``, ``.logs``, ``.tenant``, ``.cel``, ``.webhooks`` and ``.stubs`` answer as the
 same engine and the same data.
 
 A worker of ``apps/app.py`` registers its workflows in the test's namespace; the official SDK's
@@ -32,6 +32,21 @@ from hatchet_sdk import Hatchet
 import hatchet_sdk.clients.rest.models as models
 feature, method, args = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 # {"__model__": name, ...fields}: that official model (the webhooks' auth arguments)
+if feature == "stubs":  # a stub of the app's task "echo" (or workflow "dag"), run; its output dumped
+    from pydantic import BaseModel
+    from typing import Any
+    class EchoInput(BaseModel):
+        value: Any = None
+    class EchoOut(BaseModel):
+        value: Any = None
+        tag: str
+    stubs = Hatchet().stubs
+    if method == "task":
+        print(json.dumps(stubs.task(name="echo", input_validator=EchoInput, output_validator=EchoOut)
+                         .run(EchoInput(value=args[0])).model_dump(mode="json")))
+    else:
+        print(json.dumps(stubs.workflow(name="dag", input_validator=EchoInput).run(EchoInput(value=args[0]))))
+    sys.exit(0)
 args = [getattr(models, a.pop("__model__"))(**a) if isinstance(a, dict) and "__model__" in a else a for a in args]
 client = Hatchet()
 for part in feature.split("."):
@@ -254,3 +269,24 @@ def test_webhooks_client(client: Hatchet, ns: str, official: Callable[..., Any])
     for mine_name, their_name in zip(names[::2], names[1::2], strict=True):
         same(dump(client.webhooks.delete(mine_name)), official("webhooks", "delete", their_name))
     assert client.webhooks.list(webhook_names=names).rows in (None, [])
+
+
+def test_stubs(client: Hatchet, start_worker: Any, official: Callable[..., Any]) -> None:
+    from pydantic import BaseModel
+
+    class EchoInput(BaseModel):
+        value: Any = None
+
+    class EchoOut(BaseModel):
+        value: Any = None
+        tag: str
+
+    start_worker()
+    task = client.stubs.task(name="echo", input_validator=EchoInput, output_validator=EchoOut)
+    out = task.run(EchoInput(value=7))
+    assert isinstance(out, EchoOut) and out.value == 7
+    assert out.model_dump(mode="json") == official("stubs", "task", 7)
+    dag = client.stubs.workflow(name="dag", input_validator=EchoInput)
+    result = dag.run(EchoInput(value=3))
+    assert set(result) == {"first", "second", "join"}
+    assert json.loads(json.dumps(result)) == official("stubs", "workflow", 3)

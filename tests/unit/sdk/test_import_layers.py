@@ -160,7 +160,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("transport (the engine's gRPC and REST clients)",
      ("runs", "_runs_rest", "_runs_paged", "_event_push", "_filters", "_schedules", "_trigger_clients",
       "_workers_client", "_rate_limits", "_channel", "_rest", "_run_listener", "_missing_features",
-      "_workflows_client", "_tenant_reads", "_cel_client", "_webhooks_client")),
+      "_workflows_client", "_tenant_reads", "_cel_client", "_webhooks_client", "_stubs")),
     ("worker runtime",
      ("context", "_durable_ops", "_runner", "_events", "_durable", "_listener", "_ipc", "worker", "_worker_health",
       "_declare", "_worker_listener", "_worker_signals", "_worker_drain", "_health", "_metrics", "_batch_run")),

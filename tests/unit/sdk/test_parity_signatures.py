@@ -42,6 +42,7 @@ from hatchet_worker._event_push import (
 )
 from hatchet_worker._filters import FiltersClient
 from hatchet_worker._rate_limits import RateLimitsClient
+from hatchet_worker._stubs import StubsClient
 from hatchet_worker._tenant_reads import LogsClient, MetricsClient, TenantClient
 from hatchet_worker._trigger_clients import CronClient, ScheduledClient
 from hatchet_worker._webhooks_client import WebhooksClient
@@ -134,7 +135,8 @@ FEATURES = {"CronClient": CronClient, "ScheduledClient": ScheduledClient, "RateL
             "RunsClient": RunsClient, "WorkersClient": WorkersClient, "EventClient": EventClient,
             "FiltersClient": FiltersClient, "WorkflowsClient": WorkflowsClient,
             "MetricsClient": MetricsClient, "LogsClient": LogsClient, "TenantClient": TenantClient,
-            "CELClient": CELClient, "WebhooksClient": WebhooksClient}
+            "CELClient": CELClient, "WebhooksClient": WebhooksClient,
+            "StubsClient": StubsClient}
 """The feature clients (``hatchet.cron``, ``hatchet.scheduled``, ``hatchet.rate_limits``) by official name."""
 
 
