@@ -28,6 +28,8 @@ PROXY_CHAINS = frozenset({"KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING",
                           "KUBE-EXTERNAL-SERVICES", "KUBE-PROXY-FIREWALL", "KUBE-FORWARD"})
 """Chains only kube-proxy (iptables mode) creates: their presence means a kube-proxy runs on this host."""
 OWN_CHAIN_PREFIXES = ("KUBE-", "CNI-")
+BUILTIN_CHAINS = frozenset({"INPUT", "OUTPUT", "FORWARD", "PREROUTING", "POSTROUTING"})
+"""Always there before the node: never flushed or deleted, whatever a snapshot says."""
 
 
 @dataclass
@@ -59,7 +61,10 @@ def snapshot() -> Snapshot:
     for cmd in COMMANDS:
         if shutil.which(f"{cmd}-save") is None:
             continue
-        out[cmd] = {t: parse(run([f"{cmd}-save", "-t", t], check=False).stdout) for t in TABLES}
+        for t in TABLES:
+            saved = run([f"{cmd}-save", "-t", t], check=False)
+            if saved.returncode == 0:  # a table that cannot be read is left out, so never restored
+                out.setdefault(cmd, {})[t] = parse(saved.stdout)
     return out
 
 
@@ -128,7 +133,7 @@ class Plan:
 
 def plan(before: Table, now: Table, bridge: str, subnet: ipaddress.IPv4Network | None) -> Plan:
     """What the node added to one table and must go (pure)."""
-    old_chains = set(before.chains)
+    old_chains = set(before.chains) | BUILTIN_CHAINS
     new_chains = [c for c in now.chains if c not in old_chains]
 
     def chain_of(rule: str) -> str:
@@ -149,12 +154,13 @@ def plan(before: Table, now: Table, bridge: str, subnet: ipaddress.IPv4Network |
 
 
 def restore(before: Snapshot, bridge: str, subnet: ipaddress.IPv4Network | None) -> None:
-    """Undo what the node added since ``before`` (the host's state now, read again)."""
+    """Undo what the node added since ``before`` (the host's state now, read again); only in tables
+    ``before`` holds: without a table's snapshot nothing tells the node's chains from anyone's."""
     now = snapshot()
     for cmd, tables in now.items():
         for name, tab in tables.items():
-            p = plan(before.get(cmd, {}).get(name, Table()), tab, bridge, subnet)
-            _apply(cmd, name, p)
+            if name in before.get(cmd, {}):
+                _apply(cmd, name, plan(before[cmd][name], tab, bridge, subnet))
 
 
 def _apply(cmd: str, table: str, p: Plan) -> None:

@@ -184,7 +184,8 @@ class RealNode:
         n.workdir, n.bin_dir = Path(state["workdir"]), Path(state["bin_dir"])
         n.bridge, n.subnet = state["bridge"], ipaddress.IPv4Network(state["subnet"])
         n.cgroup_root, n.socket = state["cgroup_root"], Path(state["socket"])
-        n._iptables_before = hostnet.from_json(state.get("iptables_before", {}))
+        # A state file without a snapshot (written before there was one) leaves iptables alone.
+        n._iptables_before = hostnet.from_json(state["iptables_before"]) if "iptables_before" in state else None
         n._sysctls = dict(state["sysctls"])
         n._bridge_created = True
         n._clean_host()
