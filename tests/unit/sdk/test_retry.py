@@ -21,7 +21,8 @@ from hatchet_worker import exceptions as exc_module
 from hatchet_worker._proto import v1_workflows_pb2, workflows_pb2
 from hatchet_worker._retry import HTTPMethod, RetryState, TenacityConfig, WaitExponentialJitter, call, should_retry
 from hatchet_worker.config import TenacityConfig as ConfigTenacity
-from tests.unit.sdk.test_config import make_token
+
+from .test_config import make_token
 
 
 def rpc(code: grpc.StatusCode) -> grpc.aio.AioRpcError:
