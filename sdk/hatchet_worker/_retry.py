@@ -96,8 +96,9 @@ class TenacityConfig(BaseModel):
     """Retry REST calls that failed in transport (connection, timeout, TLS)."""
     retry_transport_methods: list[HTTPMethod] = Field(default_factory=lambda: [HTTPMethod.GET, HTTPMethod.DELETE])
     """The HTTP methods ``retry_transport_errors`` applies to."""
-    wait: Callable[[], Callable[[Any], float]] = WaitExponentialJitter
-    before_sleep: Callable[[Any], None] = log_before_sleep
+    # Code, not settings: left out of model_dump/model_dump_json (a dump of ClientConfig must not fail).
+    wait: Callable[[], Callable[[Any], float]] = Field(default=WaitExponentialJitter, exclude=True)
+    before_sleep: Callable[[Any], None] = Field(default=log_before_sleep, exclude=True)
 
 
 _NEVER_RETRIED = frozenset({grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.INVALID_ARGUMENT,
