@@ -179,10 +179,12 @@ def task_run(config: OpenTelemetryConfig, action: Any, worker_id: str) -> Attrib
     })
 
 
-def trigger(config: OpenTelemetryConfig, namespace: str, request: Any, options: Any) -> Attributes:
-    """The ``hatchet.run_workflow`` attributes of a ``TriggerWorkflowRequest`` (and its options)."""
-    return select(config, {
+def _run_request(namespace: str, request: Any, options: Any, run_at: str | None = None) -> dict[OTelAttribute, Any]:
+    """The values a trigger and a schedule request both carry. ``run_at`` (a schedule's only) is taken
+    here because the official SDK puts it right after the name, and span attributes keep their order."""
+    return {
         OTelAttribute.WORKFLOW_NAME: strip_namespace(namespace, request.name),
+        OTelAttribute.RUN_AT_TIMESTAMPS: run_at,
         OTelAttribute.ACTION_PAYLOAD: request.input,
         OTelAttribute.PARENT_ID: _opt(request, "parent_id"),
         OTelAttribute.PARENT_STEP_RUN_ID: _opt(request, "parent_task_run_external_id"),
@@ -191,6 +193,13 @@ def trigger(config: OpenTelemetryConfig, namespace: str, request: Any, options: 
         OTelAttribute.NAMESPACE: getattr(options, "namespace", None),
         OTelAttribute.ADDITIONAL_METADATA: metadata_text(_opt(request, "additional_metadata")),
         OTelAttribute.PRIORITY: _opt(request, "priority"),
+    }
+
+
+def trigger(config: OpenTelemetryConfig, namespace: str, request: Any, options: Any) -> Attributes:
+    """The ``hatchet.run_workflow`` attributes of a ``TriggerWorkflowRequest`` (and its options)."""
+    return select(config, {
+        **_run_request(namespace, request, options),
         OTelAttribute.DESIRED_WORKER_ID: _opt(request, "desired_worker_id"),
         OTelAttribute.STICKY: bool(getattr(options, "sticky", False)),
         OTelAttribute.KEY: getattr(options, "key", None),
@@ -207,18 +216,7 @@ def trigger_many(namespace: str, requests: Sequence[Any]) -> Attributes:
 def schedule(config: OpenTelemetryConfig, namespace: str, request: Any, options: Any) -> Attributes:
     """The ``hatchet.schedule_workflow`` attributes of a ``ScheduleWorkflowRequest``."""
     stamps = [datetime.fromtimestamp(s.seconds + s.nanos / 1e9, UTC).isoformat() for s in request.schedules]
-    return select(config, {
-        OTelAttribute.WORKFLOW_NAME: strip_namespace(namespace, request.name),
-        OTelAttribute.RUN_AT_TIMESTAMPS: json.dumps(stamps),
-        OTelAttribute.ACTION_PAYLOAD: request.input,
-        OTelAttribute.PARENT_ID: _opt(request, "parent_id"),
-        OTelAttribute.PARENT_STEP_RUN_ID: _opt(request, "parent_task_run_external_id"),
-        OTelAttribute.CHILD_INDEX: _opt(request, "child_index"),
-        OTelAttribute.CHILD_KEY: _opt(request, "child_key"),
-        OTelAttribute.NAMESPACE: getattr(options, "namespace", None),
-        OTelAttribute.ADDITIONAL_METADATA: metadata_text(_opt(request, "additional_metadata")),
-        OTelAttribute.PRIORITY: _opt(request, "priority"),
-    })
+    return select(config, _run_request(namespace, request, options, run_at=json.dumps(stamps)))
 
 
 def durable_wait(config: OpenTelemetryConfig, signal_key: str, conditions: int, task_run_id: str) -> Attributes:
