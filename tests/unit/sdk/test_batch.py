@@ -11,9 +11,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
-import os
-import subprocess
-import sys
 from datetime import timedelta
 from typing import Any
 
@@ -23,8 +20,8 @@ from pydantic import BaseModel
 from hatchet_worker import ClientConfig, Context, Hatchet, NonRetryableException, _batch_run, _events, _register
 from hatchet_worker.runnables.types import BatchMemberId
 
-TOKEN = ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ0ZW5hbnQiLCJzZXJ2ZXJfdXJsIjoiaHR0cDovLzEyNy4wLjAuMTo5IiwiZ3J"
-         "wY19icm9hZGNhc3RfYWRkcmVzcyI6IjEyNy4wLjAuMTo5In0.c2ln")
+from .two_sdks import TOKEN, by_task, run
+
 A, B = "aaaaaaaa-0000-0000-0000-000000000001", "bbbbbbbb-0000-0000-0000-000000000002"
 
 
@@ -171,20 +168,8 @@ def test_declaration_checks_and_the_batch_field_of_the_request() -> None:
 
 
 PROGRAM = """
-import inspect, json, sys, warnings
+import inspect
 from datetime import timedelta
-from typing import Any
-from pydantic import BaseModel
-from google.protobuf.json_format import MessageToDict
-import hatchet_sdk, hatchet_worker
-from hatchet_sdk.contracts.v1.workflows_pb2 import CreateWorkflowVersionRequest
-from hatchet_worker._register import workflow_proto
-
-warnings.simplefilter("ignore")
-
-
-class In(BaseModel):
-    n: int = 0
 
 
 def declare(sdk):
@@ -223,21 +208,14 @@ def declare(sdk):
     return [wf, standalone_batch, plain_broadcast]
 
 
-def as_dict(message):
-    return MessageToDict(CreateWorkflowVersionRequest.FromString(message.SerializeToString()),
-                         preserving_proto_field_name=True)
-
-
 def defaults(fn):
     return {p.name: repr(p.default) for p in inspect.signature(fn).parameters.values() if p.name != "self"}
 
 
-ours = [as_dict(workflow_proto(wf, "ns_")) for wf in declare(hatchet_worker)]
-theirs = [as_dict(wf.to_proto()) for wf in declare(hatchet_sdk)]
 signatures = {sdk.__name__: [defaults(sdk.Hatchet.batch_task), defaults(mod.Workflow.batch_task)]
               for sdk, mod in ((hatchet_worker, hatchet_worker.workflow),
                                (hatchet_sdk, hatchet_sdk.runnables.workflow))}
-print(json.dumps({"ours": ours, "theirs": theirs, "signatures": signatures}))
+print(json.dumps({**both(declare), "signatures": signatures}))
 """
 
 
@@ -245,17 +223,11 @@ print(json.dumps({"ours": ours, "theirs": theirs, "signatures": signatures}))
 def official() -> dict[str, Any]:
     if importlib.util.find_spec("hatchet_sdk") is None:
         pytest.skip("needs the official SDK")
-    proc = subprocess.run([sys.executable, "-c", PROGRAM, TOKEN], capture_output=True, text=True, timeout=120,
-                          env={k: v for k, v in os.environ.items() if not k.startswith("HATCHET_CLIENT_")})
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = run(PROGRAM)
     return result
 
 
 def test_batch_declarations_give_the_official_requests(official: dict[str, Any]) -> None:
-    def by_task(request: dict[str, Any]) -> dict[str, Any]:
-        return {**request, "tasks": {t["readable_id"]: t for t in request.get("tasks", [])}}
-
     ours, theirs = ([by_task(r) for r in official[k]] for k in ("ours", "theirs"))
     assert ours == theirs
     many = ours[0]["tasks"]["many"]

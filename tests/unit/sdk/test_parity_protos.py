@@ -13,35 +13,18 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
-import os
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 
+from .two_sdks import by_task, run
+
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("hatchet_sdk") is None, reason="needs the official SDK")
 
-TOKEN = ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ0ZW5hbnQiLCJzZXJ2ZXJfdXJsIjoiaHR0cDovLzEyNy4wLjAuMTo5IiwiZ3J"
-         "wY19icm9hZGNhc3RfYWRkcmVzcyI6IjEyNy4wLjAuMTo5In0.c2ln")
-
 PROGRAM = """
-import json, sys, warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
-from pydantic import BaseModel
-from google.protobuf.json_format import MessageToDict
-import hatchet_sdk, hatchet_worker
-from hatchet_sdk.contracts.v1.workflows_pb2 import CreateWorkflowVersionRequest
 from hatchet_sdk.contracts.workflows_pb2 import ScheduleWorkflowRequest
-from hatchet_worker._register import workflow_proto
-
-warnings.simplefilter("ignore")
-
-
-class In(BaseModel):
-    n: int = 0
 
 
 def declare(sdk):
@@ -205,32 +188,17 @@ def declare_scheduled(sdk):
     return hatchet.workflow(name="Later", input_validator=In, default_additional_metadata={"d": "x", "m": "0"})
 
 
-def as_dict(message):
-    return MessageToDict(CreateWorkflowVersionRequest.FromString(message.SerializeToString()),
-                         preserving_proto_field_name=True)
-
-
-ours = [as_dict(workflow_proto(wf, "ns_")) for wf in declare(hatchet_worker)]
-theirs = [as_dict(wf.to_proto()) for wf in declare(hatchet_sdk)]
 schedules = [MessageToDict(ScheduleWorkflowRequest.FromString(
     scheduled(sdk, declare_scheduled(sdk)).SerializeToString()), preserving_proto_field_name=True)
     for sdk in (hatchet_worker, hatchet_sdk)]
-print(json.dumps({"ours": ours, "theirs": theirs, "schedules": schedules}))
+print(json.dumps({**both(declare), "schedules": schedules}))
 """
 
 
 @pytest.fixture(scope="module")
 def requests() -> dict[str, list[dict[str, Any]]]:
-    proc = subprocess.run([sys.executable, "-c", PROGRAM, TOKEN], capture_output=True, text=True, timeout=120,
-                          env={k: v for k, v in os.environ.items() if not k.startswith("HATCHET_CLIENT_")})
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result: dict[str, list[dict[str, Any]]] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result: dict[str, list[dict[str, Any]]] = run(PROGRAM)
     return result
-
-
-def by_task(request: dict[str, Any]) -> dict[str, Any]:
-    """Every field of the request, tasks keyed by name (the official SDK lists durable tasks last)."""
-    return {**request, "tasks": {t["readable_id"]: t for t in request.get("tasks", [])}}
 
 
 def test_the_requests_are_equal(requests: dict[str, list[dict[str, Any]]]) -> None:
