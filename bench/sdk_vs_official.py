@@ -361,7 +361,7 @@ def order(round_: int, sdks: tuple[str, ...] = SDKS) -> tuple[str, ...]:
     """Each round starts with the next worker (ours, official / official, ours / ...): a slow drift of the
     engine (its tables grow) cancels out."""
     k = round_ % len(sdks)
-    return sdks[k:] + sdks[:k] if len(sdks) > 2 else (sdks if k == 0 else sdks[::-1])
+    return sdks[k:] + sdks[:k]
 
 
 @contextlib.contextmanager
