@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from typing import Any
 
-from conftest import Cluster, Operator, apiserver_writes, worker_manifest
+from conftest import Cluster, Operator, apiserver_writes, sum_samples, worker_manifest
 
 from harness.hatchet import HatchetEngine
 from harness.kube import ControlPlane
@@ -35,6 +34,12 @@ def hpa(name: str, target_kind: str, target_api: str, replicas: int) -> dict[str
                 "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}}],
         },
     }
+
+
+def hpa_lists(kube: ControlPlane) -> float:
+    """Namespaced LISTs of HorizontalPodAutoscalers the apiserver has served (all clients)."""
+    return sum_samples(kube.metrics(), "apiserver_request_total",
+                       {"resource": "horizontalpodautoscalers", "verb": "LIST", "scope": "namespace"})
 
 
 def test_an_hpa_on_the_deployment_makes_the_autoscaler_stand_aside_until_it_is_removed(
@@ -76,8 +81,20 @@ def test_an_hpa_on_the_deployment_makes_the_autoscaler_stand_aside_until_it_is_r
     events = json.loads(c.k("get", "events", "--field-selector",
                             f"involvedObject.name={NAME},reason=ExternalAutoscaler", "-o", "json").stdout)["items"]
     assert len(events) == 1 and events[0]["type"] == "Warning" and "ext-hpa" in events[0]["message"], events
-    # Over two more polls (15 s apart) the operator writes no count: the HPA's 2 stands.
-    time.sleep(35)
+    # Over two more polls the operator writes no count: the HPA's 2 stands. Each of its evaluations while
+    # the HPA is there lists the namespace's HPAs, and nothing else here lists them by namespace, so the
+    # apiserver's count of those lists counts the operator's chances to write. Once the scale-up's own
+    # events are handled (both pods Ready in the HatchetWorker's status), the only evaluations left are
+    # the polls, 15 s apart (in a timed run: one list each, none between).
+    wait_for(lambda: ((c.get("hatchetworker", NAME) or {}).get("status") or {}).get("readyReplicas") == 2, 60,
+             "the HatchetWorker's status to show the HPA's 2 pods Ready", procs=(operator.proc,))
+    lists_before = hpa_lists(kube)
+    try:
+        wait_for(lambda: hpa_lists(kube) >= lists_before + 2, 60,
+                 "two more evaluations by the operator with the HPA in place (two polls, about 15 s apart)",
+                 interval=1.0, procs=(operator.proc,))
+    except AssertionError as e:
+        raise AssertionError(f"{e}\nHPA lists: {lists_before:g} before, {hpa_lists(kube):g} now; {state()}") from None
     assert state()[2] == 2 and state()[0].get("externalAutoscaler")
     assert apiserver_writes(kube, "deployments", "scale", verbs=("PATCH",)) == ours_before
 
