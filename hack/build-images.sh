@@ -69,52 +69,7 @@ mkdir -p "$IMAGES_CACHE" "$OUT_DIR"
 exec 8>"$OUT_DIR/.lock"
 flock 8
 
-mirror() {
-  if [ -n "${DEBIAN_MIRROR:-}" ]; then echo "$DEBIAN_MIRROR"; return; fi
-  # deb822 (URIs:) or one-line (deb URL suite ...) sources; the first plain Debian archive wins.
-  local m
-  m=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null \
-      | sed -nE 's/^URIs:[[:space:]]*([^[:space:]]+).*/\1/p; s/^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?([^[:space:]]+).*/\2/p' \
-      | grep -v -- '-security' | head -n1)
-  [ -n "$m" ] || { echo "no Debian mirror found in apt sources; set DEBIAN_MIRROR" >&2; exit 1; }
-  echo "$m"
-}
-
-# ---- 1. base root filesystems (cached by package list) --------------------------------------------
-rootfs_key() { printf '%s\n' "$SUITE" "$1" "$ROOTFS_REVISION" "$UID_GID" | sha256sum | cut -c1-16; }
-build_rootfs() {  # build_rootfs DIR PACKAGES
-  local base=$1 packages=$2
-  [ -f "$base/.done" ] && return 0
-  local tmp=$base.tmp
-  rm -rf "$tmp"
-  log "debootstrap $SUITE ($packages) from $(mirror)"
-  debootstrap --variant=minbase --include="$packages" --components=main "$SUITE" "$tmp/rootfs" "$(mirror)" \
-    >"$base.debootstrap.log" 2>&1 \
-    || { tail -n 30 "$base.debootstrap.log" >&2; exit 1; }
-  local r=$tmp/rootfs
-  # Package manager state and caches are not needed at run time; documentation neither.
-  rm -rf "$r"/var/cache/apt/* "$r"/var/lib/apt/lists/* "$r"/var/log/* "$r"/var/cache/debconf/*-old \
-    "$r"/usr/share/doc/* "$r"/usr/share/man/* "$r"/usr/share/info/* "$r"/usr/share/locale/* \
-    "$r"/usr/share/lintian "$r"/tmp/* "$r"/root/.cache
-  : >"$r/etc/machine-id"
-  echo "hatchet:x:$UID_GID:$UID_GID:hatchet:/nonexistent:/usr/sbin/nologin" >>"$r/etc/passwd"
-  echo "hatchet:x:$UID_GID:" >>"$r/etc/group"
-  echo "hatchet:!:0:0:99999:7:::" >>"$r/etc/shadow"
-  chmod 1777 "$r/tmp"
-  touch "$tmp/.done"
-  mv "$tmp" "$base"
-}
-rootfs() {  # rootfs PACKAGES: the cached root filesystem for a package list (built on first use)
-  local key base
-  key=$(rootfs_key "$1")
-  base=$IMAGES_CACHE/rootfs-$SUITE-$key
-  mkdir -p "$CACHE_DIR/locks"
-  (
-    flock 9
-    build_rootfs "$base" "$1"
-  ) 9>"$CACHE_DIR/locks/images-rootfs-$key.lock" >&2
-  echo "$base"
-}
+source "$HACK_DIR/lib-image.sh"
 ROOTFS_KEY="$(rootfs_key "$PACKAGES") $(rootfs_key "$ENGINE_PACKAGES")"
 
 # ---- 2. wheels: the project's own (built now) and its dependencies (cached) -------------------------
@@ -254,28 +209,12 @@ build_image() {
   fi
   find "$r" -newermt "@$SOURCE_DATE_EPOCH" -print0 | xargs -0r touch -h -d "@$SOURCE_DATE_EPOCH"
 
-  local layout=$dir/oci bundle=$dir/bundle
-  umoci init --layout "$layout"
-  umoci new --image "$layout:$IMAGE_TAG"
-  umoci unpack --image "$layout:$IMAGE_TAG" "$bundle" >/dev/null
-  rm -rf "$bundle/rootfs" && mv "$r" "$bundle/rootfs"
-  umoci repack --image "$layout:$IMAGE_TAG" --history.created "$CREATED" --history.author hatchet-kube \
-    --history.created_by "hack/build-images.sh: Debian $SUITE ($packages) + $name $IMAGE_TAG" "$bundle"
-  local cfg=(--image "$layout:$IMAGE_TAG" --no-history --created "$CREATED" --author hatchet-kube
-    --architecture amd64 --os linux --config.user "$UID_GID:$UID_GID" --config.workingdir /
-    --config.env "PATH=$path" "${env[@]}"
-    --config.label "org.opencontainers.image.title=$IMAGE_PREFIX/$name"
-    --config.label "org.opencontainers.image.version=$IMAGE_TAG"
-    --config.label "org.opencontainers.image.created=$CREATED" "${ports[@]}")
-  umoci config "${cfg[@]}" --clear=config.entrypoint --clear=config.cmd
-  # umoci takes the entrypoint and cmd one argument per flag.
-  local args=() a
-  while IFS= read -r a; do args+=(--config.entrypoint "$a"); done < <(jq -r '.[]' <<<"$entry")
-  while IFS= read -r a; do args+=(--config.cmd "$a"); done < <(jq -r '.[]' <<<"$cmd")
-  umoci config --image "$layout:$IMAGE_TAG" --no-history "${args[@]}"
-  umoci gc --layout "$layout"
   local line
-  line=$("$VENV/bin/python" "$HACK_DIR/image-archive.py" "$layout" "$IMAGE_TAG" "$ref" "$OUT_DIR/$name.tar")
+  line=$(oci_archive "$dir" "$r" "$ref" "$OUT_DIR/$name.tar" \
+    "hack/build-images.sh: Debian $SUITE ($packages) + $name $IMAGE_TAG" "$UID_GID:$UID_GID" "$path" "$entry" "$cmd" \
+    "${env[@]}" --config.label "org.opencontainers.image.title=$IMAGE_PREFIX/$name" \
+    --config.label "org.opencontainers.image.version=$IMAGE_TAG" \
+    --config.label "org.opencontainers.image.created=$CREATED" "${ports[@]}")
   echo "${line##* }" >"$OUT_DIR/$name.digest"
   image_key "$name" >"$OUT_DIR/$name.key"
   echo "$line"
