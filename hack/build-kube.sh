@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kubelet and kube-proxy from the
+# Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kubelet, kube-proxy and kubeadm from the
 # k8s.io/kubernetes Go module, plus kwok, into $CACHE_DIR/kube/v$KUBERNETES_VERSION/bin.
 #
 # k8s.io/kubernetes cannot be `go install`ed: its go.mod replaces the k8s.io/* staging modules with
@@ -38,6 +38,7 @@ import (
 	_ "k8s.io/kubernetes/cmd/kubectl"
 	_ "k8s.io/kubernetes/cmd/kubelet"
 	_ "k8s.io/kubernetes/cmd/kube-proxy"
+	_ "k8s.io/kubernetes/cmd/kubeadm"
 )
 GO
   go mod tidy -e >/dev/null 2>&1 || true
@@ -51,21 +52,23 @@ GO
   go build -trimpath -ldflags "-s -w" -o "$OUT/etcd" go.etcd.io/etcd/server/v3
   touch "$OUT/.done"
 fi
-# kube-proxy (real-node e2e cluster): built later than the rest, so an existing cache entry gets it too.
-if [ ! -x "$OUT/kube-proxy" ]; then
-  log "  go build kube-proxy"
+# Built later than the rest, so an existing cache entry gets them too: kube-proxy (real-node e2e
+# cluster) and kubeadm (the kind node image, hack/build-kind.sh).
+for cmd in kube-proxy kubeadm; do
+  [ -x "$OUT/$cmd" ] && continue
+  log "  go build $cmd"
   LD="-s -w -X k8s.io/component-base/version.gitVersion=v$K -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$MINOR -X k8s.io/client-go/pkg/version.gitVersion=v$K"
   cd "$BASE/mod"
-  # A module made before kube-proxy was added lacks its imports and go.sum entries.
-  if ! grep -q 'cmd/kube-proxy"' tools.go; then
-    sed -i 's|^\t_ "k8s.io/kubernetes/cmd/kubelet"$|&\n\t_ "k8s.io/kubernetes/cmd/kube-proxy"|' tools.go
+  # A module made before the command was added lacks its imports and go.sum entries.
+  if ! grep -q "cmd/$cmd\"" tools.go; then
+    sed -i "s|^\t_ \"k8s.io/kubernetes/cmd/kubelet\"\$|&\n\t_ \"k8s.io/kubernetes/cmd/$cmd\"|" tools.go
     go mod tidy -e >/dev/null 2>&1 || true
     go get "k8s.io/kubernetes@v$K" >/dev/null
   fi
-  go build -trimpath -ldflags "$LD" -o "$OUT/kube-proxy.tmp" k8s.io/kubernetes/cmd/kube-proxy
+  go build -trimpath -ldflags "$LD" -o "$OUT/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd"
   cd - >/dev/null
-  mv "$OUT/kube-proxy.tmp" "$OUT/kube-proxy"
-fi
+  mv "$OUT/$cmd.tmp" "$OUT/$cmd"
+done
 KW=$CACHE_DIR/kwok/v$KWOK_VERSION
 if [ ! -f "$KW/bin/.done" ]; then
   log "building kwok v$KWOK_VERSION"

@@ -1,9 +1,12 @@
 """The main job: the operator, the example HatchetWorker and a workflow run, on a local cluster.
 
-Two modes (``--mode``, or HATCHET_UP_MODE; default ``auto``):
+Three modes (``--mode``, or HATCHET_UP_MODE; default ``auto``):
 
-real-node (chosen by ``auto`` where this machine can run it: Linux, root, the packages hack/bootstrap.sh
-installs; tests/harness/node.py says what is missing otherwise)
+kind (chosen by ``auto`` where a Docker daemon of this machine's own answers): the same steps as real-node
+below, on a kind cluster created from kind-config.yaml with a node image built here (tests/harness/kind.py).
+
+real-node (chosen by ``auto`` where there is no Docker daemon and this machine can run it: Linux, root, the
+packages hack/bootstrap.sh installs; tests/harness/node.py says what is missing otherwise)
   1. build the operator and example-worker images (hack/build-images.sh, cached) while a real Hatchet
      engine on PostgreSQL starts on 127.0.0.1;
   2. start the real-node cluster (control plane + kubelet + containerd + CNI + kube-proxy + cluster DNS)
@@ -47,7 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
-from harness import node  # noqa: E402
+from harness import kind, node  # noqa: E402
 from harness.hatchet import HatchetEngine  # noqa: E402
 from harness.helm import Helm  # noqa: E402
 from harness.kube import ControlPlane  # noqa: E402
@@ -60,17 +63,30 @@ OPERATOR_NS = "hatchet-system"
 ENGINE_HOST = f"hatchet-engine.{ENGINE_NS}.svc.cluster.local"
 WORKER = "example-worker"
 HEALTH_PORT = 8001  # examples/hatchetworker.yaml healthCheck.port
-MODES = ("auto", "real-node", "kwok")
+MODES = ("auto", "kind", "real-node", "kwok")
 
 
 def say(msg: str) -> None:
     print(f"\033[1m==> {msg}\033[0m", flush=True)
 
 
-def choose_mode(requested: str, missing: Callable[[], str | None] = node.missing) -> tuple[str, str]:
-    """(mode, why): the mode to run and the reason, which is printed."""
+def choose_mode(requested: str, missing: Callable[[], str | None] = node.missing,
+                docker: Callable[[], str | None] = kind.system_docker,
+                kind_missing: Callable[[], str | None] | None = None) -> tuple[str, str]:
+    """(mode, why): the mode to run and the reason, which is printed. ``auto``: kind where a Docker daemon
+    of the machine's own answers (what a developer with Docker expects), else the real node, else kwok."""
     if requested not in MODES:
         raise SystemExit(f"unsupported mode {requested!r} (HATCHET_UP_MODE / --mode: {', '.join(MODES)})")
+    if kind_missing is None:
+        from e2e_clusters import KindCluster
+
+        kind_missing = KindCluster.missing
+    if requested == "kind" or (requested == "auto" and docker() is None):
+        if (why_kind := kind_missing()) is None:
+            return "kind", ("kind mode was asked for" if requested == "kind" else
+                            "a Docker daemon answers here: a kind cluster in it, node image built locally")
+        if requested == "kind":
+            raise SystemExit(f"--mode kind: kind cannot run here: {why_kind}")
     why = "not Linux" if sys.platform != "linux" else missing()
     if requested == "kwok":
         return "kwok", "kwok mode was asked for (--mode kwok or HATCHET_UP_MODE=kwok)"
@@ -279,7 +295,7 @@ def health(address: str) -> dict[str, Any]:
         return {}
 
 
-# ---- real-node mode --------------------------------------------------------------------------------
+# ---- kind and real-node modes ---------------------------------------------------------------------
 def build_images(work: Path) -> subprocess.Popen[str]:
     """hack/build-images.sh in the background (cached: seconds when nothing changed)."""
     log = (work / "logs" / "build-images.log").open("w")
@@ -289,7 +305,7 @@ def build_images(work: Path) -> subprocess.Popen[str]:
 
 def engine_service(cluster: Any, relay: Relay, hatchet: HatchetEngine) -> None:
     """A Service ``hatchet-engine`` (gRPC 7070, REST 8888) whose endpoint is the relay to the harness engine."""
-    gateway = cluster.node.gateway
+    gateway = relay.host
     grpc, rest = relay.add(hatchet.grpc_port), relay.add(hatchet.api_port)
     cluster.kubectl("create", "namespace", ENGINE_NS)
     svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "hatchet-engine"},
@@ -349,8 +365,9 @@ def quiesce(cluster: Any) -> None:
     cluster.kubectl("delete", "hatchetworkers", "--all", "-A", "--wait=false", check=False, timeout=30)
 
 
-def run_real_node(work: Path, cleanups: list[Callable[[], object]], summary: dict[str, Any]) -> str:
-    from e2e_clusters import RealNodeCluster
+def run_cluster(mode: str, work: Path, cleanups: list[Callable[[], object]], summary: dict[str, Any]) -> str:
+    """kind or the real node: both run the pods in real containers; the engine runs on this machine."""
+    from e2e_clusters import KindCluster, RealNodeCluster
 
     t0 = time.monotonic()
     (work / "logs").mkdir(parents=True, exist_ok=True)
@@ -369,19 +386,22 @@ def run_real_node(work: Path, cleanups: list[Callable[[], object]], summary: dic
     say(f"images ready and engine up in {time.monotonic() - t0:.1f}s: "
         + ", ".join(ref for ref, _, _ in images.values()))
 
-    say("starting the real-node cluster: control plane + kubelet + containerd + CNI + kube-proxy + DNS "
-        "(one per machine: waits while another run holds it)")
-    cluster = RealNodeCluster(cluster_dir(work))
+    if mode == "kind":
+        say("creating a kind cluster from kind-config.yaml (node image built here: nothing is pulled)")
+        cluster: KindCluster | RealNodeCluster = KindCluster(cluster_dir(work))
+    else:
+        say("starting the real-node cluster: control plane + kubelet + containerd + CNI + kube-proxy + DNS "
+            "(one per machine: waits while another run holds it)")
+        cluster = RealNodeCluster(cluster_dir(work))
     cleanups.append(cluster.delete)
     cluster.create()
-    assert cluster.node is not None
     for name in ("operator", "example-worker"):
         cluster.load_image(Path(images[name][1]))
-    say(f"node {node.NODE_NAME} Ready at {cluster.node.gateway} in {cluster.create_seconds:.1f}s; "
-        "images imported into its containerd")
+    say(f"cluster Ready in {cluster.create_seconds:.1f}s; pods reach this machine at {cluster.host_address()}; "
+        "images imported into its nodes' containerd")
     print(cluster.kubectl("get", "nodes", "-o", "wide").stdout, flush=True)
 
-    relay = Relay(cluster.node.gateway)
+    relay = Relay(cluster.host_address())
     # Stopped after the cluster (cleanups run in reverse): pods keep reaching the engine while they drain.
     cleanups.insert(cleanups.index(cluster.delete), relay.stop)
     engine_service(cluster, relay, hatchet)
@@ -456,7 +476,8 @@ def main() -> int:
     cleanups: list[Callable[[], object]] = []
     t0 = time.monotonic()
     try:
-        where = (run_real_node if mode == "real-node" else run_kwok)(work, cleanups, summary)
+        where = (run_kwok(work, cleanups, summary) if mode == "kwok" else
+                 run_cluster(mode, work, cleanups, summary))
         summary["seconds"] = round(time.monotonic() - t0, 1)
         (work / "summary.json").write_text(json.dumps(summary, indent=2))
         say(f"converged in {time.monotonic() - t0:.1f}s ({mode}). {where}")

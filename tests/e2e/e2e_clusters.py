@@ -19,9 +19,10 @@ import os
 import shutil
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
-from harness import binaries, node
+from harness import binaries, kind, node
 from harness.proc import run
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,6 +37,8 @@ class ClusterProvider(abc.ABC):
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.kubeconfig = workdir / "kubeconfig"
+        # Foreign state a provider plants itself (inside its runtime) and found changed at delete().
+        self.foreign_problems: list[str] = []
 
     @classmethod
     @abc.abstractmethod
@@ -51,6 +54,10 @@ class ClusterProvider(abc.ABC):
         """Delete the cluster and everything it created on this machine."""
 
     @abc.abstractmethod
+    def host_address(self) -> str:
+        """An address of this machine that the cluster's pods reach."""
+
+    @abc.abstractmethod
     def load_image(self, archive: Path) -> None:
         """Make an image archive (hack/build-images.sh output) available to every node's runtime."""
 
@@ -62,38 +69,81 @@ class ClusterProvider(abc.ABC):
 
 
 class KindCluster(ClusterProvider):
-    """kind: Kubernetes in Docker containers, from kind-config.yaml."""
+    """kind: Kubernetes in Docker containers, from kind-config.yaml as users run it, with the node image
+    built on this machine (``--image``; nothing is pulled) and the developer's Docker daemon or a private
+    one (harness/kind.py)."""
 
     name = "kind"
 
-    def __init__(self, workdir: Path, cluster_name: str = "hatchet-kube-e2e") -> None:
+    def __init__(self, workdir: Path, cluster_name: str | None = None) -> None:
         super().__init__(workdir)
-        self.cluster_name = cluster_name
+        self.cluster_name = cluster_name or f"{kind.CLUSTER_PREFIX}{uuid.uuid4().hex[:6]}"
+        self.build: kind.Build | None = None
+        self.docker: kind.Docker | None = None
+        self.foreign = ""
 
     @classmethod
     def missing(cls) -> str | None:
         problems = []
-        if shutil.which("kind") is None:
-            problems.append("the `kind` command is not installed")
-        if shutil.which("docker") is None:
-            problems.append("the `docker` command is not installed")
-        else:
-            cp = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True,
-                                text=True, timeout=30)
-            if cp.returncode != 0:
-                reason = (cp.stderr.strip().splitlines() or ["no answer"])[-1]
-                problems.append(f"the Docker daemon is not reachable ({reason})")
+        if os.geteuid() != 0:
+            problems.append("the node image is built here with debootstrap, which needs root")
+        if shutil.which("go") is None:
+            problems.append("kind and the node's binaries are built from Go modules: no `go` command")
+        if kind.system_docker() is not None and (why := kind.private_missing()):
+            problems.append(why)
         return "; ".join(problems) or None
 
+    def _kind(self, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess[str]:
+        assert self.build is not None and self.docker is not None
+        return run([str(self.build.kind), *args], env=self.docker.env, timeout=timeout, check=check)
+
     def create(self) -> None:
-        run(["kind", "create", "cluster", "--name", self.cluster_name, "--config", str(KIND_CONFIG),
-             "--kubeconfig", str(self.kubeconfig), "--wait", "180s"], timeout=600)
+        t0 = time.monotonic()
+        self.build = kind.build()
+        self.docker = kind.Docker(self.workdir, self.build.docker_root).start()
+        try:
+            self.docker.ensure_image(self.build.node_image, self.build.node_tar)
+            self._plant_foreign()
+            self._kind("create", "cluster", "--name", self.cluster_name, "--config", str(KIND_CONFIG),
+                      "--image", self.build.node_image, "--kubeconfig", str(self.kubeconfig), "--wait", "180s")
+        except BaseException:
+            self.delete()
+            raise
+        self.create_seconds = time.monotonic() - t0
+
+    def _plant_foreign(self) -> None:
+        """A container of someone else's kind cluster (named "kind", kind's default), running in the same
+        daemon: the tier must leave it alone."""
+        assert self.docker is not None and self.build is not None
+        self.foreign = f"kind-foreign-{uuid.uuid4().hex[:6]}"
+        self.docker.docker("run", "-d", "--name", self.foreign, "--label", f"{kind.KIND_LABEL}=kind",
+                           "--entrypoint", "/usr/bin/sleep", self.build.node_image, "86400")
 
     def delete(self) -> None:
-        run(["kind", "delete", "cluster", "--name", self.cluster_name], check=False, timeout=300)
+        if self.docker is None:
+            return
+        if self.build is not None:
+            self._kind("delete", "cluster", "--name", self.cluster_name, "--kubeconfig", str(self.kubeconfig),
+                      timeout=300, check=False)
+        if self.foreign:
+            state = self.docker.docker("inspect", "--format", "{{.State.Running}}", self.foreign, check=False)
+            if state.stdout.strip() != "true":
+                self.foreign_problems.append(f"the foreign container {self.foreign} is gone or stopped: "
+                                             f"{state.stdout.strip() or state.stderr.strip()}")
+            self.docker.docker("rm", "-f", self.foreign, check=False)
+            self.foreign = ""
+        self.docker.stop()
+        self.docker = None
+
+    def host_address(self) -> str:
+        assert self.docker is not None
+        # kind's nodes sit on the Docker network "kind"; its gateway is this machine's end of the bridge.
+        out = self.docker.docker("network", "inspect", "kind", "--format",
+                                 "{{range .IPAM.Config}}{{.Gateway}} {{end}}").stdout
+        return next(a for a in out.split() if ":" not in a)
 
     def load_image(self, archive: Path) -> None:
-        run(["kind", "load", "image-archive", str(archive), "--name", self.cluster_name], timeout=600)
+        self._kind("load", "image-archive", str(archive), "--name", self.cluster_name)
 
 
 class RealNodeCluster(ClusterProvider):
@@ -137,6 +187,10 @@ class RealNodeCluster(ClusterProvider):
         if self.control_plane is not None:
             self.control_plane.stop()
             self.control_plane = None
+
+    def host_address(self) -> str:
+        assert self.node is not None
+        return self.node.gateway
 
     def load_image(self, archive: Path) -> None:
         assert self.node is not None

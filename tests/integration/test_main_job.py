@@ -44,29 +44,44 @@ def run_up(workdir: Path, mode: str, timeout: float) -> tuple[int, str, dict[str
 
 
 def test_mode_choice_says_why() -> None:
-    assert up.choose_mode("auto", lambda: None)[0] == "real-node"
-    mode, why = up.choose_mode("auto", lambda: "it needs root")
+    no_docker, docker_up = (lambda: "Cannot connect to the Docker daemon"), (lambda: None)
+    kind_ok, kind_no = (lambda: None), (lambda: "no `go` command")
+    assert up.choose_mode("auto", lambda: None, no_docker, kind_ok)[0] == "real-node"
+    mode, why = up.choose_mode("auto", lambda: "it needs root", no_docker, kind_ok)
     assert mode == "kwok" and "it needs root" in why and "falling back to kwok" in why
-    assert up.choose_mode("kwok", lambda: None)[0] == "kwok"
+    # A Docker daemon of the machine's own: kind, as a developer with Docker expects.
+    mode, why = up.choose_mode("auto", lambda: None, docker_up, kind_ok)
+    assert mode == "kind" and "Docker daemon answers" in why
+    assert up.choose_mode("auto", lambda: None, docker_up, kind_no)[0] == "real-node"
+    assert up.choose_mode("kind", lambda: None, no_docker, kind_ok)[0] == "kind"
+    with pytest.raises(SystemExit, match="kind cannot run here: no `go` command"):
+        up.choose_mode("kind", lambda: None, docker_up, kind_no)
+    assert up.choose_mode("kwok", lambda: None, docker_up, kind_ok)[0] == "kwok"
     with pytest.raises(SystemExit, match="cannot run here: it needs root"):
-        up.choose_mode("real-node", lambda: "it needs root")
-    with pytest.raises(SystemExit, match="unsupported mode 'kind'"):
-        up.choose_mode("kind", lambda: None)
+        up.choose_mode("real-node", lambda: "it needs root", no_docker, kind_ok)
+    with pytest.raises(SystemExit, match="unsupported mode 'minikube'"):
+        up.choose_mode("minikube", lambda: None, no_docker, kind_ok)
 
 
 @pytest.mark.integration
 @pytest.mark.e2e
 @pytest.mark.timeout(1500)
-@pytest.mark.skipif(node.missing() is not None, reason=f"the real node cannot run here: {node.missing()}")
-def test_up_once_runs_the_workflow_in_real_pods(tmp_path: Path) -> None:
-    rc, out, summary = run_up(tmp_path, "auto", 1300)
+@pytest.mark.parametrize("mode", ["real-node", "kind"])
+def test_up_once_runs_the_workflow_in_real_pods(tmp_path: Path, mode: str) -> None:
+    from e2e.e2e_clusters import KindCluster
+
+    why = node.missing() if mode == "real-node" else KindCluster.missing()
+    if why is not None:
+        pytest.skip(f"{mode} cannot run here: {why}")
+    rc, out, summary = run_up(tmp_path, mode, 1300)
     assert rc == 0, out[-8000:]
-    assert summary["mode"] == "real-node", summary
+    assert summary["mode"] == mode, summary
     pods = summary["pods"]
     assert len(pods) == 2  # examples/hatchetworker.yaml replicas
     for p in pods:
         # Started (startup probe), Ready (readiness probe), never restarted (liveness probe), on the node.
-        ok = p["started"] and p["ready"] and p["restarts"] == 0 and p["node"] == node.NODE_NAME
+        on_node = p["node"] == node.NODE_NAME if mode == "real-node" else p["node"].endswith("-control-plane")
+        ok = p["started"] and p["ready"] and p["restarts"] == 0 and on_node
         assert ok, json.dumps(p, indent=1)
         assert p["worker_id"]
     pod_ids = {p["worker_id"]: p["name"] for p in pods}
