@@ -63,7 +63,9 @@ if [ ! -x "$DOCKER_ROOT/usr/sbin/dockerd" ]; then
   apt_ensure runc runc
   [ -e /lib/x86_64-linux-gnu/libdevmapper.so.1.02.1 ] || apt_install libdevmapper1.02.1
   dl=$(mktemp -d)
-  (cd "$dl" && apt-get download -qq docker.io >/dev/null)
+  # The package lists may be older than the archive's current docker.io: refresh them once if so.
+  (cd "$dl" && { apt-get download -qq docker.io >/dev/null 2>&1 \
+    || { apt-get update -qq && apt-get download -qq docker.io >/dev/null; }; })
   rm -rf "$DOCKER_ROOT.tmp" && mkdir -p "$DOCKER_ROOT.tmp" && dpkg-deb -x "$dl"/docker.io_*.deb "$DOCKER_ROOT.tmp"
   rm -rf "$dl" "$DOCKER_ROOT" && mv "$DOCKER_ROOT.tmp" "$DOCKER_ROOT"
 fi

@@ -320,6 +320,16 @@ def engine_service(cluster: Any, relay: Relay, hatchet: HatchetEngine) -> None:
         cluster.kubectl("apply", "-n", ENGINE_NS, "-f", "-", input=json.dumps(doc))
 
 
+def pod_health(cluster: Any, pod: str) -> dict[str, Any]:
+    """The pod's own /health, through the apiserver's pod proxy (kind's pod IPs are not routed to this host)."""
+    cp = cluster.kubectl("get", "--raw", f"/api/v1/namespaces/{NAMESPACE}/pods/{pod}:{HEALTH_PORT}/proxy/health",
+                         check=False, timeout=15)
+    try:
+        return dict(json.loads(cp.stdout)) if cp.returncode == 0 else {}
+    except ValueError:
+        return {}
+
+
 def worker_pods(cluster: Any) -> list[dict[str, Any]]:
     pods = json.loads(cluster.kubectl("get", "pods", "-n", NAMESPACE, "-l", f"app.kubernetes.io/instance={WORKER}",
                                       "-o", "json").stdout)["items"]
@@ -332,7 +342,7 @@ def worker_pods(cluster: Any) -> list[dict[str, Any]]:
         out.append({"name": p["metadata"]["name"], "ip": ip, "node": p["spec"].get("nodeName"),
                     "phase": st.get("phase"), "ready": conds.get("Ready") == "True",
                     "started": bool(cs.get("started")), "restarts": cs.get("restartCount", 0),
-                    "worker_id": health(f"{ip}:{HEALTH_PORT}").get("worker_id") if ip else None})
+                    "worker_id": pod_health(cluster, p["metadata"]["name"]).get("worker_id") if ip else None})
         if cs.get("restartCount"):  # why the kubelet restarted it: the exit, the events, the last words
             prev = cluster.kubectl("logs", "-n", NAMESPACE, p["metadata"]["name"], "--previous", "--tail=40",
                                    check=False).stdout

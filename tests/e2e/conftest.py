@@ -96,8 +96,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterProvide
         finally:
             c.delete()
         problems = foreign.problems() if foreign is not None else []
-        problems += c.foreign_problems
-        assert not problems, "the e2e tier changed what it did not create:\n" + "\n".join(problems)
+        problems += c.teardown_problems
+        assert not problems, "the e2e tier changed what it did not create, or pulled:\n" + "\n".join(problems)
     finally:
         if foreign is not None:
             foreign.remove()

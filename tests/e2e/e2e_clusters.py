@@ -37,8 +37,9 @@ class ClusterProvider(abc.ABC):
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.kubeconfig = workdir / "kubeconfig"
-        # Foreign state a provider plants itself (inside its runtime) and found changed at delete().
-        self.foreign_problems: list[str] = []
+        # What delete() found wrong: foreign state the provider planted in its runtime changed, or an
+        # image was pulled (nothing may be).
+        self.teardown_problems: list[str] = []
 
     @classmethod
     @abc.abstractmethod
@@ -123,17 +124,28 @@ class KindCluster(ClusterProvider):
         if self.docker is None:
             return
         if self.build is not None:
+            self._check_no_pulls()
             self._kind("delete", "cluster", "--name", self.cluster_name, "--kubeconfig", str(self.kubeconfig),
                       timeout=300, check=False)
         if self.foreign:
             state = self.docker.docker("inspect", "--format", "{{.State.Running}}", self.foreign, check=False)
             if state.stdout.strip() != "true":
-                self.foreign_problems.append(f"the foreign container {self.foreign} is gone or stopped: "
+                self.teardown_problems.append(f"the foreign container {self.foreign} is gone or stopped: "
                                              f"{state.stdout.strip() or state.stderr.strip()}")
             self.docker.docker("rm", "-f", self.foreign, check=False)
             self.foreign = ""
         self.docker.stop()
         self.docker = None
+
+    def _check_no_pulls(self) -> None:
+        """Every image the cluster ran was preloaded or loaded: the CRI plugin logs each pull it tries."""
+        assert self.docker is not None
+        for name in self.docker.docker("ps", "--filter", f"label={kind.KIND_LABEL}={self.cluster_name}",
+                                       "--format", "{{.Names}}", check=False).stdout.split():
+            log = self.docker.docker("exec", name, "journalctl", "--no-pager", "-u", "containerd", check=False).stdout
+            pulls = [line for line in log.splitlines() if "PullImage" in line]
+            if pulls:
+                self.teardown_problems.append(f"{name} pulled (or tried to): " + "\n".join(pulls[:5]))
 
     def host_address(self) -> str:
         assert self.docker is not None

@@ -15,8 +15,8 @@ creates and deletes only its own cluster there, the way it would on a laptop. Ot
 - an IPv4 address pool that no route on the host overlaps;
 - runc through ``bin/runc-host-caps``, which asks only for capabilities this host can grant.
 
-A killed run leaves its daemon behind: the next start finds it by its socket, deletes the clusters of
-this tier that it still holds, and stops it before starting afresh.
+A killed run may leave its daemon, or its containers, behind: the next start stops that daemon (its pid
+file), starts afresh and deletes the clusters of this tier and the networks the daemon still holds.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import binaries
-from .proc import Proc, run, wait_for
+from .proc import Proc, host_lock, remove_cgroup_tree, run, wait_for
 
 RUN_DIR = Path("/run/hatchet-kube-docker")
 CGROUP_PARENT = "hatchet-kube-docker"
@@ -116,6 +116,7 @@ class Docker:
         self.docker_root = docker_root
         self.private = system_docker() is not None
         self.proc: Proc | None = None
+        self.lock_fd: int | None = None
         self.env = dict(os.environ)
         if self.private:
             bins = f"{docker_root / 'usr' / 'bin'}:{docker_root / 'usr' / 'sbin'}"
@@ -133,9 +134,11 @@ class Docker:
     def start(self) -> Docker:
         if not self.private:
             return self
-        if (RUN_DIR / "docker.sock").exists() and self.answers():
-            self.remove_clusters()
-            self._stop_leftover()
+        # One private daemon per machine (its paths are fixed): a second run waits for the first.
+        binaries.cache_dir().joinpath("locks").mkdir(parents=True, exist_ok=True)
+        self.lock_fd = host_lock(binaries.cache_dir() / "locks" / "kind-docker.lock", "kind tier's Docker daemon")
+        # A daemon left by a killed run: stopped first, so the one started here owns the paths.
+        self._stop_leftover()
         RUN_DIR.mkdir(parents=True, exist_ok=True)
         data = binaries.cache_dir() / "docker" / "data"
         data.mkdir(parents=True, exist_ok=True)
@@ -150,6 +153,9 @@ class Docker:
                 "--add-runtime", f"host-caps={RUNC}", "--default-runtime", "host-caps"]
         self.proc = Proc("dockerd", argv, self.workdir / "dockerd.log", env=self.env).start()
         wait_for(self.answers, 60, "the private Docker daemon", interval=0.5, procs=[self.proc])
+        # What a killed run left in the daemon's data: its clusters' containers and kind's network.
+        self.remove_clusters()
+        self.docker("network", "prune", "-f", check=False)
         return self
 
     def cluster_names(self) -> list[str]:
@@ -172,6 +178,13 @@ class Docker:
         # What kind's Dockerfile-built node images declare; `docker import` can set these two.
         self.docker("import", "--change", 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]',
                     "--change", "ENV container=docker", str(tar), ref, timeout=900)
+        if self.private:
+            # Node images of older inputs only fill the cache (about 650 MB each).
+            repo = ref.rsplit(":", 1)[0]
+            old = self.docker("images", repo, "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+            stale = [o for o in old if o != ref]
+            if stale:
+                self.docker("rmi", *stale, check=False)
 
     def stop(self) -> None:
         if not self.private:
@@ -184,16 +197,28 @@ class Docker:
             self.proc.stop(timeout=60)
             self.proc = None
         self._stop_leftover()
+        if self.lock_fd is not None:
+            os.close(self.lock_fd)
+            self.lock_fd = None
 
     def _stop_leftover(self) -> None:
         """Stop a daemon left by a killed run, then everything it leaves: mounts, its dir, cgroups."""
         pidfile = RUN_DIR / "dockerd.pid"
         with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
             pid = int(pidfile.read_text())
+            # Only ever our dockerd: a stale pid file's number may belong to another process by now.
+            if str(RUN_DIR / "docker.sock") not in Path(f"/proc/{pid}/cmdline").read_text():
+                raise ProcessLookupError(pid)
             os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
                 time.sleep(0.2)
+        # A daemon that died without stopping its containers leaves them and their shims running:
+        # the containers' processes go with their cgroups, then the shims and any containerd.
+        remove_cgroups(CGROUP_PARENT)
+        for pid, _ in leftover_processes():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()
                   if line.split()[4].startswith(str(RUN_DIR) + "/")]
         for m in sorted(mounts, key=len, reverse=True):
@@ -203,20 +228,21 @@ class Docker:
 
 
 def remove_cgroups(parent: str) -> None:
-    """Remove the cgroup subtree ``parent`` in every hierarchy, deepest first (bounded retries)."""
+    """The cgroup subtree ``parent`` in every hierarchy, with any process left in it."""
     base = Path("/sys/fs/cgroup")
     tops = [base / parent] if (base / "cgroup.controllers").exists() else [
         h / parent for h in base.iterdir() if (h / "cgroup.procs").exists()]
     for top in tops:
-        if not top.exists():
-            continue
-        for dirpath, _, _ in sorted(os.walk(top), key=lambda t: -t[0].count("/")):
-            for _ in range(25):
-                try:
-                    Path(dirpath).rmdir()
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    time.sleep(0.2)
+        remove_cgroup_tree(top)
 
+
+def leftover_processes() -> list[tuple[int, str]]:
+    """Processes of a private daemon's (pid, command line): its containerd, shims, dockerd itself."""
+    out = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                if str(RUN_DIR) + "/" in cmd:
+                    out.append((int(proc.name), cmd))
+    return out

@@ -21,7 +21,6 @@ kube-proxy's rules are host-wide, so one real node runs at a time on a machine (
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import ipaddress
 import json
 import os
@@ -37,7 +36,7 @@ from typing import Any
 
 from . import binaries, hostnet, pki
 from .kube import ControlPlane, write_kubeconfig
-from .proc import Proc, free_port, run, wait_for
+from .proc import Proc, free_port, host_lock, remove_cgroup_tree, run, wait_for
 
 ROOT = binaries.ROOT
 CNI_BIN = Path("/usr/lib/cni")
@@ -201,18 +200,7 @@ class RealNode:
 
     # ---- pieces ----------------------------------------------------------------------------------
     def _lock(self) -> None:
-        fd = os.open(HOST_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + 600
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    os.close(fd)
-                    raise TimeoutError(f"another real node holds {HOST_LOCK} for more than 600s") from None
-                time.sleep(1)
-        self._lock_fd = fd
+        self._lock_fd = host_lock(HOST_LOCK, "real node")
 
     def _unlock(self) -> None:
         if self._lock_fd is not None:
@@ -434,21 +422,7 @@ class RealNode:
 
     def _remove_cgroups(self) -> None:
         for h in self._hierarchies(unified=True):
-            top = h / self.cgroup_root.lstrip("/")
-            if not top.exists():
-                continue
-            for dirpath, _, _ in sorted(os.walk(top), key=lambda t: -t[0].count("/")):
-                for _ in range(20):
-                    try:
-                        Path(dirpath).rmdir()
-                        break
-                    except FileNotFoundError:
-                        break
-                    except OSError:
-                        for pid in (Path(dirpath) / "cgroup.procs").read_text().split():
-                            with contextlib.suppress(ProcessLookupError):
-                                os.kill(int(pid), 9)
-                        time.sleep(0.2)
+            remove_cgroup_tree(h / self.cgroup_root.lstrip("/"), attempts=20)
 
     # ---- teardown helpers ------------------------------------------------------------------------
     def _drain_pods(self) -> None:

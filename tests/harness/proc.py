@@ -162,3 +162,41 @@ def run(argv: Sequence[str], **kw: object) -> subprocess.CompletedProcess[str]:
     if check and cp.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} exited {cp.returncode}\n{cp.stdout}\n{cp.stderr}")
     return cp
+
+
+def remove_cgroup_tree(top: Path, attempts: int = 25) -> None:
+    """Remove a cgroup directory and everything under it, deepest first; processes still inside are
+    SIGKILLed (a container whose runtime died leaves its processes there). Bounded retries."""
+    if not top.exists():
+        return
+    for dirpath, _, _ in sorted(os.walk(top), key=lambda t: -t[0].count("/")):
+        for _ in range(attempts):
+            try:
+                Path(dirpath).rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                with contextlib.suppress(OSError):
+                    for pid in (Path(dirpath) / "cgroup.procs").read_text().split():
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(int(pid), signal.SIGKILL)
+                time.sleep(0.2)
+
+
+def host_lock(path: Path, what: str, timeout: float = 600) -> int:
+    """An exclusive lock on ``path`` for one user of a per-machine resource (waits up to ``timeout``);
+    the returned descriptor holds it until closed, and the kernel drops it when the process dies."""
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(fd)
+                raise TimeoutError(f"another {what} holds {path} for more than {timeout:.0f}s") from None
+            time.sleep(1)
