@@ -15,8 +15,10 @@ creates and deletes only its own cluster there, the way it would on a laptop. Ot
 - an IPv4 address pool that no route on the host overlaps;
 - runc through ``bin/runc-host-caps``, which asks only for capabilities this host can grant.
 
-A killed run may leave its daemon, or its containers, behind: the next start stops that daemon (its pid
-file), starts afresh and deletes the clusters of this tier and the networks the daemon still holds.
+One private daemon runs per machine (a lock in the cache). A killed run may leave its daemon, or its
+containers, behind: the next start stops that daemon (its pid file), kills what is left in its
+containers' cgroups and its shims, starts afresh and deletes this tier's clusters and the networks the
+daemon still holds.
 """
 
 from __future__ import annotations
@@ -163,11 +165,9 @@ class Docker:
                           f'{{{{.Label "{KIND_LABEL}"}}}}', check=False).stdout
         return sorted({n for n in out.split() if n.startswith(CLUSTER_PREFIX)})
 
-    def remove_clusters(self, kind: Path | None = None) -> None:
+    def remove_clusters(self) -> None:
         """Delete every cluster of this tier the daemon holds (a killed run's included), nothing else."""
         for name in self.cluster_names():
-            if kind is not None:
-                run([str(kind), "delete", "cluster", "--name", name], env=self.env, check=False, timeout=300)
             ids = self.docker("ps", "-aq", "--filter", f"label={KIND_LABEL}={name}", check=False).stdout.split()
             if ids:
                 self.docker("rm", "-f", "-v", *ids, check=False)
