@@ -31,8 +31,9 @@ def _missing() -> str | None:
     return KindCluster.missing()
 
 
+WHY = _missing()
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800),
-              pytest.mark.skipif(_missing() is not None, reason=f"kind cannot run here: {_missing()}")]
+              pytest.mark.skipif(WHY is not None, reason=f"kind cannot run here: {WHY}")]
 
 
 def walkthrough() -> tuple[str, str]:

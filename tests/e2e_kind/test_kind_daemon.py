@@ -19,12 +19,23 @@ def _why_not() -> str | None:
     return kind.private_missing()
 
 
+WHY = _why_not()
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900),
-              pytest.mark.skipif(_why_not() is not None, reason=f"no private Docker daemon here: {_why_not()}")]
+              pytest.mark.skipif(WHY is not None, reason=f"no private Docker daemon here: {WHY}")]
+
+
+def _host_rules() -> str:
+    """The host's whole packet filter, as iptables-save prints it without counters and comments."""
+    out = []
+    for cmd in ("iptables-save", "ip6tables-save"):
+        text = run([cmd], check=False).stdout
+        out += [line for line in text.splitlines() if not line.startswith("#")]
+    return "\n".join(line.split(" [")[0] if line.startswith(":") else line for line in out)
 
 
 def test_a_killed_runs_daemon_and_clusters_are_cleaned_up_by_the_next(tmp_path: Path) -> None:
     build = kind.build()
+    rules_before = _host_rules()
     first = kind.Docker(tmp_path / "first", build.docker_root).start()
     assert first.proc is not None
     first.ensure_image(build.node_image, build.node_tar)
@@ -54,6 +65,8 @@ def test_a_killed_runs_daemon_and_clusters_are_cleaned_up_by_the_next(tmp_path: 
         second.stop()
 
     assert not kind.leftover_processes(), kind.leftover_processes()
+    # The private daemon runs with --iptables=false etc.: the host's packet filter is exactly as before.
+    assert _host_rules() == rules_before
     assert not kind.RUN_DIR.exists()
     assert str(kind.RUN_DIR) not in Path("/proc/self/mountinfo").read_text()
     cgroups = [p for p in Path("/sys/fs/cgroup").glob(f"*/{kind.CGROUP_PARENT}")]
