@@ -240,6 +240,40 @@ def attribute_time(at: float, windows: list[tuple[str, float, float]]) -> str:
     return hits[-1] if hits else "no fault window"
 
 
+def explain(cluster: ClusterProvider, fleet: Fleet, run_ids: list[str], details: dict[str, dict[str, Any]],
+            execs: list[Execution], windows: list[tuple[str, float, float]]) -> str:
+    """What a failure message needs to tell a cause: for these runs, their executions (pod, attempt,
+    time), the engine's log lines and task events naming them, and each worker pod's log lines
+    naming them (ended pods are held by the finalizer, so their logs are still there)."""
+    def utc(t: float) -> str:
+        return f"{datetime.datetime.fromtimestamp(t, datetime.UTC):%H:%M:%S.%f}"[:-3]
+
+    ids = run_ids + [t["taskExternalId"] for rid in run_ids if rid in details for t in details[rid]["tasks"]]
+    out = "\n  fault windows (UTC): " + ", ".join(f"{name} {utc(a)}-{utc(b)}" for name, a, b in windows)
+    for rid in run_ids:
+        out += f"\n  run {rid}: executions " + ", ".join(
+            f"{e.pod} attempt {e.attempt} at {utc(e.at)}" for e in execs if e.run_id == rid)
+        out += "\n    engine events: " + ", ".join(
+            f"{e.get('timestamp')} {e['eventType']} {e.get('workerId')}"
+            for e in (details.get(rid) or {}).get("taskEvents") or ())
+    log = cluster.kubectl("logs", "-n", ENGINE_NS, "deploy/hatchet-engine", "--tail=-1", check=False).stdout
+    mentions = [line[:400] for line in log.splitlines() if any(i in line for i in ids)][:20]
+    out += "\n  engine log lines naming them: " + "\n  ".join(mentions)
+    pods_of = {e.worker_id: e.pod for e in execs}
+    workers = {ev.get("workerId") for rid in run_ids if rid in details
+               for ev in details[rid].get("taskEvents") or () if ev.get("workerId")}
+    for wid in sorted(workers):
+        pod = pods_of.get(wid)
+        out += f"\n  worker {wid} = pod {pod}"
+        if pod:
+            plog = cluster.kubectl("logs", "-n", fleet.ns, pod, "--tail=-1", check=False).stdout
+            said = [line[:300] for line in plog.splitlines()
+                    if any(i in line for i in ids) or "drain" in line or "paused" in line
+                    or "SIGTERM" in line or "listener" in line][:30]
+            out += ": " + ("\n    ".join(said) if said else "its log names none of them")
+    return out
+
+
 def test_every_run_executes_exactly_once_across_faults(
         cluster: ClusterProvider, images: dict[str, str], engine: dict[str, str], engine_forward: EngineForward,
         ledger: Ledger) -> None:
@@ -344,26 +378,9 @@ def test_every_run_executes_exactly_once_across_faults(
                "\n  " + "\n  ".join(notes))
     print(summary)
     problems = check_engine_records(details, unsent_ok=True)
-    if problems:
-        ids = [rid for rid, d in details.items() if d["run"]["status"] != "COMPLETED"]
-        ids += [t["taskExternalId"] for rid in ids for t in details[rid]["tasks"]]
-        log = cluster.kubectl("logs", "-n", ENGINE_NS, "deploy/hatchet-engine", "--tail=-1", check=False).stdout
-        mentions = [line[:400] for line in log.splitlines() if any(i in line for i in ids)][:20]
-        summary += "\n  engine log lines naming them: " + "\n  ".join(mentions)
-        # Which pod each worker id was (from the ledger), and what that pod's worker logged of them.
-        pods_of = {e.worker_id: e.pod for e in execs}
-        workers = {ev.get("workerId") for rid in ids if rid in details
-                   for ev in details[rid].get("taskEvents") or () if ev.get("workerId")}
-        summary += "\n  fault windows (UTC): " + ", ".join(
-            f"{name} {datetime.datetime.fromtimestamp(a, datetime.UTC):%H:%M:%S}-"
-            f"{datetime.datetime.fromtimestamp(b, datetime.UTC):%H:%M:%S}" for name, a, b in windows)
-        for wid in sorted(workers):
-            pod = pods_of.get(wid)
-            summary += f"\n  worker {wid} = pod {pod}"
-            if pod:
-                plog = cluster.kubectl("logs", "-n", fleet.ns, pod, "--tail=-1", check=False).stdout
-                said = [line[:300] for line in plog.splitlines() if any(i in line for i in ids)][:10]
-                summary += ": " + ("\n    ".join(said) if said else "its log names none of them")
+    suspects = [rid for rid in details if any(p.startswith(f"{rid}:") for p in problems)] + list(repeated)
+    if problems or repeated:
+        summary += explain(cluster, fleet, suspects, details, execs, windows)
     assert problems == [], f"{len(problems)} runs not completed cleanly: {problems[:10]}{summary}"
     assert not repeated, "executed more than once: " + "; ".join(
         f"{rid} on {[(e.pod, e.attempt) for e in es]} ({attribute(es, windows)})"
