@@ -81,6 +81,10 @@ class Runner:
         self.labels: dict[str, str | int] = dict(labels or {})
         """The worker's labels: declared, then changed by ``ctx.upsert_worker_labels``."""
         self._upsert_labels = _channel.unary(channel, pb, "Dispatcher", "UpsertWorkerLabels")
+        self.draining_since: float | None = None
+        """When the worker began to drain (monotonic); an assignment after it is logged."""
+        self.accepting = True
+        """False once the drain has ended: an assignment is then not started (``_start``)."""
 
     @property
     def in_flight(self) -> int:
@@ -109,6 +113,18 @@ class Runner:
                                            action.action_id,
                                            f"worker has no task registered for action {action.action_id}"))
             return
+        if not self.accepting:
+            # The process is about to exit: a task started now would be killed with it. Reporting
+            # nothing leaves the task assigned here, and the engine reassigns it (without using one
+            # of its retries) once this worker's heartbeats have stopped for 30 s.
+            log.warning("task %s (run %s) assigned after the drain ended: not started; the engine "
+                        "reassigns it", action.action_id, action.task_run_external_id)
+            return
+        if self.draining_since is not None:
+            # The engine assigns work to a paused worker for a few seconds more (its scheduler's view
+            # of workers is refreshed every 5 s): it runs here, and is cut if the drain ends first.
+            log.warning("task %s (run %s) assigned %.1f s into the drain; it runs here", action.action_id,
+                        action.task_run_external_id, time.monotonic() - self.draining_since)
         run = self._admit(action, task, key)
         self._events.put(_events.Event(_events.STARTED, action.task_run_external_id, action.retry_count,
                                        action.action_id))

@@ -31,25 +31,56 @@ class WorkerDrain:
     if TYPE_CHECKING:  # provided by _worker_listener.ListenerSupervisor
         async def _stop_listener(self, force: bool, timeout: float = 5.0) -> None: ...
 
-    async def _pause(self, timeout: float = _shutdown.PAUSE_SECONDS) -> None:
+    async def _pause(self, timeout: float = _shutdown.PAUSE_SECONDS) -> bool:
+        """One pause request; True when the engine took it (or there is no worker to pause)."""
         if not self.worker_id or not self.config.server_url:
-            return
+            return True
         from hatchet_worker._rest import pause_worker
 
         try:
             await asyncio.wait_for(asyncio.to_thread(
                 pause_worker, self.config.server_url, self.config.token, self.worker_id,
                 root_ca_file=self.config.tls_config.root_ca_file, timeout=max(0.1, timeout)), timeout + 0.5)
-            log.info("paused worker %s at the engine: no new tasks will be assigned", self.worker_id)
         except (OSError, TimeoutError) as exc:
-            log.warning("could not pause worker %s at the engine (%s); draining anyway", self.worker_id,
-                        type(exc).__name__)
+            log.warning("could not pause worker %s at the engine (%s); draining anyway and trying again",
+                        self.worker_id, type(exc).__name__)
+            return False
+        log.info("paused worker %s at the engine: no new tasks will be assigned", self.worker_id)
+        return True
+
+    async def _keep_pausing(self, until: float) -> None:
+        """Retry the pause until it lands or the drain ends.
+
+        An unpaused draining worker keeps being assigned new tasks for its whole drain, and those
+        still running at the drain deadline are cut there (the engine runs them again): one failed
+        request (an engine restarting, a slow API under load) must not leave the worker open.
+        """
+        delay = 0.5
+        while (remaining := until - time.monotonic()) > 0:
+            await asyncio.sleep(min(delay, remaining))
+            if await self._pause(min(_shutdown.PAUSE_SECONDS, left(until, time.monotonic(), 0.1))):
+                return
+            delay = min(delay * 2, 4.0)
 
     async def _drain(self, runner: Runner, events: Any, plan: ShutdownPlan) -> None:
         """Steps of the shutdown budget (see ``_shutdown``), each ending at its own deadline."""
         self._draining = True
+        runner.draining_since = plan.started
+        retrying = None
+        if not await self._pause(left(plan.pause, time.monotonic())):
+            retrying = asyncio.get_running_loop().create_task(self._keep_pausing(plan.drain))
+        try:
+            await self._wait_in_flight(runner, plan)
+        finally:
+            if retrying is not None:
+                retrying.cancel()
+        runner.accepting = False  # what arrives now could not finish: the engine reassigns it
+        if not await events.flush(left(plan.flush, time.monotonic(), 0.5)):
+            log.error("some task results could not be reported before shutdown")
+        await self._stop_listener(force=False, timeout=left(plan.listener, time.monotonic(), 0.5))
+
+    async def _wait_in_flight(self, runner: Runner, plan: ShutdownPlan) -> None:
         timeout = plan.drain_timeout
-        await self._pause(left(plan.pause, time.monotonic()))
         if evicted := await runner.evict_waiting():  # waiting durable tasks resume elsewhere (_eviction)
             log.info("evicted %d waiting durable task(s)", evicted)
         if runner.in_flight:
@@ -58,6 +89,3 @@ class WorkerDrain:
             log.error("drain timeout (%.0f s) reached with %d task(s) running; abandoning them (the engine "
                       "reassigns them)", timeout, runner.in_flight)
             await runner.cancel_all(left(plan.cancel, time.monotonic()))
-        if not await events.flush(left(plan.flush, time.monotonic(), 0.5)):
-            log.error("some task results could not be reported before shutdown")
-        await self._stop_listener(force=False, timeout=left(plan.listener, time.monotonic(), 0.5))

@@ -50,7 +50,7 @@ class ListenerSupervisor:
     _pump_at: float | None
 
     if TYPE_CHECKING:  # provided by _worker_drain.WorkerDrain
-        async def _pause(self, timeout: float = ...) -> None: ...
+        async def _pause(self, timeout: float = ...) -> bool: ...
 
     async def _spawn_listener(self) -> asyncio.StreamReader:
         parent_sock, child_sock = socket.socketpair()

@@ -107,6 +107,11 @@ class TcpProxy:
                     getattr(conn, name).hung.set()
             return len(self._conns)
 
+    def resume(self) -> None:
+        """New connections are forwarded again (the ones hung so far stay hung)."""
+        with self._lock:
+            self._hang_new = False
+
     def set_rate(self, down_rate: float | None = None, up_rate: float | None = None) -> None:
         """Set both directions' rates (None: unlimited) on the open connections and on new ones."""
         with self._lock:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.hatchet import HatchetEngine
+from harness.proxy import TcpProxy
 from hatchet_operator import render
 from hatchet_worker import Hatchet
 from hatchet_worker._shutdown import budget_seconds
@@ -78,3 +79,39 @@ def test_cancelled_sync_task_keeps_its_slot_until_its_thread_is_free(client: Hat
     assert (markers / "stuck").read_text().splitlines() == ["started"]
     wait_until(lambda: "returned" in (markers / "stuck").read_text(), 30, "the stuck function returned")
     wait_until(lambda: worker.metric("hatchet_worker_slots_in_use") == 0, 10, "the slot freed")
+
+
+def test_a_failed_pause_is_retried_so_a_draining_worker_gets_no_new_work(
+        client: Hatchet, start_worker: Any, hatchet: HatchetEngine, executions_db: ExecutionLog) -> None:
+    """The pause request is lost (the engine's API does not answer for a few seconds) while the worker
+    drains a long task: the worker pauses itself once the API answers, and work triggered after that
+    all goes to the other worker. Without the retry the draining worker stays open for its whole
+    drain and takes new tasks it may not finish."""
+    drain = 30
+    with TcpProxy(hatchet.rest_url) as api:
+        draining: WorkerProc = start_worker(APP_SLOTS="20", APP_TAG="a", HATCHET_CLIENT_SERVER_URL=f"http://{api.address}",
+                                            HATCHET_CLIENT_WORKER_DRAIN_TIMEOUT_SECONDS=str(drain), **executions_db.env)
+        long = standalone(client, "recorded").run_no_wait({"seconds": 20})
+        wait_until(lambda: executions_db.counts() == {long.workflow_run_id: 1}, 30, "the long task running")
+        start_worker(APP_SLOTS="20", APP_TAG="b", **executions_db.env)
+        worker_id = draining.health()[1]["worker_id"]
+        api.hang()
+        draining.signal(signal.SIGTERM)
+        wait_until(lambda: "could not pause worker" in draining.output(), 15, "the first pause to fail")
+        api.resume()
+        # Then the scheduler's view of the workers (refreshed every 5 s) has caught up: with one failed
+        # attempt and no retry, the worker would stay open for its whole drain.
+        deadline = time.monotonic() + 12
+        paused = False
+        while not paused and time.monotonic() < deadline:
+            paused = hatchet.rest("GET", f"/api/v1/workers/{worker_id}")["status"] == "PAUSED"
+            time.sleep(0.2)
+        time.sleep(max(0.0, deadline - time.monotonic()))
+        refs = [standalone(client, "echo").run_no_wait({"value": i}) for i in range(40)]
+        tags = [next(iter(ref.result(timeout=60).values()))["tag"] for ref in refs]
+        assert tags == ["b"] * 40, draining.output()
+        assert paused, "the engine never recorded the worker paused"
+        assert "into the drain; it runs here" not in draining.output()
+        assert "paused worker" in draining.output()
+        assert next(iter(long.result(timeout=60).values()))["tag"] == "a"
+        assert draining.wait_exit(grace_period(drain)) == 0, draining.output()
