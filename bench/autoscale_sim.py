@@ -22,9 +22,11 @@ The model (every figure is a parameter of ``Setup``; see bench/README.md for the
 * ReplicaSet controller: a lower count removes not-Ready pods first, then the lowest
   ``pod-deletion-cost``, then the pods Ready for the shortest time (``_rank``). A removed pod kills what it runs; each
   killed task is queued again after ``retry_delay`` (the engine's retry) and runs from the start.
-* Polls: every ``poll`` seconds. The reading is taken before that tick's assignments and acted on
-  after them, so a worker can take a task between the reading and its pause (the race the drain's
-  wait step exists for); the worker's own slot count (``local_in_use``) is read at act time.
+* Polls: every ``poll`` seconds, and ``scaledown.CONFIRM_SECONDS`` after ours starts a drain (the
+  interval then counts from that poll, as the operator's ``TenantPoller`` does). The reading is
+  taken before that tick's assignments and acted on after them, so a worker can take a task
+  between the reading and its pause (the race the drain's wait step exists for); the worker's own
+  slot count (``local_in_use``) is read at act time.
 """
 
 from __future__ import annotations
@@ -158,6 +160,8 @@ class Cluster:
         self.pod_seconds = 0.0
         self.ups = self.downs = 0
         self.history: list[tuple[float, int]] = []
+        self.soon: float | None = None
+        """A poll the autoscaler asked for before the interval ends (``TenantPoller.poll_soon``)."""
         self._scale(setup.initial_replicas, 0.0, count=False)
         for p in self.pods:
             p.ready_at = 0.0  # the initial fleet is up already
@@ -281,13 +285,16 @@ class Cluster:
     def run(self, controller: Controller) -> Result:
         s = self.setup
         steps = round(s.horizon / s.dt)
-        every = max(1, round(s.poll / s.dt))
+        due = 0.0
         for i in range(steps + 1):
             now = i * s.dt
             self._arrive(now)
             self._finish(now)
             # Taken before this tick's assignments, acted on after them (see the module doc).
-            reading = self.reading(now) if i % every == 0 else None
+            reading = None
+            if now >= min(due, self.soon if self.soon is not None else due) - 1e-9:
+                reading = self.reading(now)
+                due, self.soon = now + s.poll, None
             self._assign(now)
             if reading is not None:
                 controller.poll(self, reading, now)
@@ -348,6 +355,8 @@ class Ours:
             cluster.set_paused(worker_id, True)
         for worker_id in plan.pause:
             cluster.set_paused(worker_id, True)
+        if plan.drain:
+            cluster.soon = now + scaledown.CONFIRM_SECONDS  # as EngineAutoscaling.evaluate asks its poller
         if plan.note:
             self.notes.append((now, plan.note))
         if plan.replicas is not None:

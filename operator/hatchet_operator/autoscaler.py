@@ -25,7 +25,7 @@ from typing import Any
 
 import aiohttp
 
-from hatchet_operator import autoscale, render
+from hatchet_operator import autoscale, render, scaledown
 from hatchet_operator.api import autoscaling as api
 from hatchet_operator.api import v1alpha1
 from hatchet_operator.enginemetrics import EngineClient, IdleClock, Reading, TenantPoller, to_inputs, token_claims
@@ -304,6 +304,8 @@ class EngineAutoscaling:
                 metrics_ok=reading.ok, now=now,
             )
             memory.acted_on, memory.note = reading.at, outcome.note
+            if any(event.reason == "Draining" for event in outcome.events):
+                poller.poll_soon(scaledown.CONFIRM_SECONDS)  # tell the drained pods without a whole interval
         if self._metrics is not None:
             for event in outcome.events:
                 if event.reason in ("ScaledUp", "ScaledDown"):

@@ -261,6 +261,11 @@ class TenantPoller:
     _at: float | None = None
     _error: str | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set to make the sleeping loop look again at when the next poll is due."""
+    _now: bool = False
+    """Poll at once (``watch`` with new names to read)."""
+    _soon: float | None = None
+    """A poll asked for before the interval ends (``poll_soon``), on the monotonic clock."""
     definitions: Definitions = field(default_factory=Definitions)
     _seen_workers: set[str] = field(default_factory=set)
 
@@ -275,7 +280,18 @@ class TenantPoller:
         previous = self._interest.get(key)
         self._interest[key] = _Interest(dict(owner), known)
         if (previous is None or not known <= previous.actions) and self.errors == 0:
-            self._wake.set()  # new names to read: do not wait a whole interval (nor skip a back-off)
+            self._now = True  # new names to read: do not wait a whole interval (nor skip a back-off)
+            self._wake.set()
+
+    def poll_soon(self, delay: float) -> None:
+        """Poll again within ``delay`` seconds instead of at the end of the interval (once: the
+        interval resumes after it). A back-off after errors is not shortened."""
+        if self.errors:
+            return
+        at = time.monotonic() + delay
+        if self._soon is None or at < self._soon:
+            self._soon = at
+            self._wake.set()
 
     def unwatch(self, key: Any) -> None:
         self._interest.pop(key, None)
@@ -359,9 +375,19 @@ class TenantPoller:
                     await self.on_poll(list(self._interest))
                 except Exception:
                     log.exception("autoscaling callback failed")
+            await self._sleep(time.monotonic() + self.next_delay())
+
+    async def _sleep(self, due: float) -> None:
+        """Until ``due``, an earlier ``poll_soon`` time, or a ``watch`` that needs new names read."""
+        while not self._now:
+            until = due if self._soon is None or self.errors else min(due, self._soon)
+            if until <= time.monotonic():
+                break
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.next_delay())
+                await asyncio.wait_for(self._wake.wait(), until - time.monotonic())
+        self._now = False
+        self._soon = None
 
 
 class IdleClock:

@@ -2,7 +2,8 @@
 the Deployment's replica count may drop so that exactly the drained pods go (no I/O; the clock is an
 input).
 
-A scale-down the decision (``autoscale.decide``) asks for goes through these steps, one per poll:
+A scale-down the decision (``autoscale.decide``) asks for goes through these steps, one per poll
+(the poll after a drain starts comes ``CONFIRM_SECONDS`` later, not a whole interval):
 
 1. **Drain**: each chosen idle worker's pod is annotated (``DRAIN_ANNOTATION``: the engine worker id
    and the time; ``DELETION_COST`` at the lowest value) and the worker is paused at the engine, so
@@ -37,6 +38,11 @@ from hatchet_operator import autoscale
 DRAIN_ANNOTATION = "hatchetkube.io/scale-down"
 """On a pod being drained for removal: ``<engine worker id> <RFC 3339 time the drain started>``."""
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
+CONFIRM_SECONDS = 6.0
+"""How soon after pausing workers for a scale-down the tenant is read again (instead of a whole poll
+interval later): the engine's scheduler refreshes its list of assignable workers every 5 s, so from
+then on a paused worker is assigned nothing new, and a reading that shows it with no slot in use
+shows it drained."""
 REMOVAL_COST = str(-(2**31))
 """The lowest deletion cost (int32): the ReplicaSet controller removes this pod before any Ready pod
 with a higher one."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import time
 
 import pytest
 
@@ -81,3 +83,22 @@ def test_idle_clock_remembers_since_when() -> None:
     now_idle = em.EngineWorker.of({**ROW, "metadata": {"id": "a"}, "slotConfig": {}})
     assert clock.update([now_idle], 200.0) == {"a": 200.0}  # b is gone and forgotten
     assert clock.update([now_idle, idle], 210.0)["b"] == 210.0
+
+
+def test_poll_soon_cuts_one_sleep_short_but_never_a_backoff() -> None:
+    async def scenario() -> tuple[float, bool, bool]:
+        p = em.TenantPoller(_NoClient(), interval=10, jitter=0)  # type: ignore[arg-type]
+        started = time.monotonic()
+        sleeping = asyncio.ensure_future(p._sleep(started + 600))
+        await asyncio.sleep(0.05)
+        p.poll_soon(0.2)
+        p.poll_soon(30)  # a later ask does not push the earlier one back
+        await asyncio.wait_for(sleeping, 30)  # bounded: fails here rather than hang if it were ignored
+        took = time.monotonic() - started
+        asked_again = p._soon is not None  # the ask is used up by the poll it brought forward
+        p.errors = 1
+        p.poll_soon(0.2)
+        return took, asked_again, p._soon is not None
+
+    took, asked_again, during_backoff = asyncio.run(scenario())
+    assert took < 600 and not asked_again and not during_backoff
