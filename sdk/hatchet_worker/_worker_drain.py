@@ -74,7 +74,6 @@ class WorkerDrain:
         finally:
             if retrying is not None:
                 retrying.cancel()
-        runner.accepting = False  # what arrives now could not finish: the engine reassigns it
         if not await events.flush(left(plan.flush, time.monotonic(), 0.5)):
             log.error("some task results could not be reported before shutdown")
         await self._stop_listener(force=False, timeout=left(plan.listener, time.monotonic(), 0.5))
@@ -85,7 +84,9 @@ class WorkerDrain:
             log.info("evicted %d waiting durable task(s)", evicted)
         if runner.in_flight:
             log.info("waiting up to %.0f s for %d in-flight task(s)", timeout, runner.in_flight)
-        if not await runner.wait_idle(left(plan.drain, time.monotonic())):
+        idle = await runner.wait_idle(left(plan.drain, time.monotonic()))
+        runner.accepting = False  # what arrives from now on could not finish: the engine reassigns it
+        if not idle:
             log.error("drain timeout (%.0f s) reached with %d task(s) running; abandoning them (the engine "
                       "reassigns them)", timeout, runner.in_flight)
             await runner.cancel_all(left(plan.cancel, time.monotonic()))
