@@ -86,19 +86,18 @@ def test_idle_clock_remembers_since_when() -> None:
 
 
 def test_poll_soon_cuts_one_sleep_short_but_never_a_backoff() -> None:
-    async def scenario() -> tuple[float, bool, bool]:
+    async def scenario() -> tuple[bool, bool]:
         p = em.TenantPoller(_NoClient(), interval=10, jitter=0)  # type: ignore[arg-type]
-        started = time.monotonic()
-        sleeping = asyncio.ensure_future(p._sleep(started + 600))
+        sleeping = asyncio.ensure_future(p._sleep(time.monotonic() + 600))
         await asyncio.sleep(0.05)
         p.poll_soon(0.2)
         p.poll_soon(30)  # a later ask does not push the earlier one back
-        await asyncio.wait_for(sleeping, 30)  # bounded: fails here rather than hang if it were ignored
-        took = time.monotonic() - started
+        # Ends within 5 s or raises TimeoutError: neither the 600 s due time nor the 30 s ask held it.
+        await asyncio.wait_for(sleeping, 5)
         asked_again = p._soon is not None  # the ask is used up by the poll it brought forward
         p.errors = 1
         p.poll_soon(0.2)
-        return took, asked_again, p._soon is not None
+        return asked_again, p._soon is not None
 
-    took, asked_again, during_backoff = asyncio.run(scenario())
-    assert took < 600 and not asked_again and not during_backoff
+    asked_again, during_backoff = asyncio.run(scenario())
+    assert not asked_again and not during_backoff

@@ -13,7 +13,7 @@ from typing import Any, cast
 
 import grpc.aio
 
-from hatchet_worker import ClientConfig, Context, Hatchet
+from hatchet_worker import ClientConfig, Context, Hatchet, _events
 from hatchet_worker._proto import dispatcher_pb2 as pb
 from hatchet_worker._register import all_tasks
 from hatchet_worker._runner import Runner
@@ -23,6 +23,11 @@ from .two_sdks import TOKEN
 
 
 class Sent:
+    """Collects what the runner reports (the parts of ``_events.EventSender`` it uses)."""
+
+    max_send = 4 << 20
+    payload_limit = _events.payload_limit(max_send)
+
     def __init__(self) -> None:
         self.events: list[Any] = []
 
@@ -30,7 +35,7 @@ class Sent:
         self.events.append(event)
 
 
-def assign(runner_state: str) -> tuple[int, list[str], list[str]]:
+def assign(runner_state: str) -> tuple[int, list[int], list[str]]:
     """Hand one START_STEP_RUN to a runner in ``runner_state``; (tasks in flight, events, calls)."""
     hatchet = Hatchet(config=ClientConfig(token=TOKEN))
     calls: list[str] = []
@@ -40,7 +45,7 @@ def assign(runner_state: str) -> tuple[int, list[str], list[str]]:
         calls.append(ctx.task_run_id)
         return {}
 
-    async def main() -> tuple[int, list[str], list[str]]:
+    async def main() -> tuple[int, list[int], list[str]]:
         sent = Sent()
         channel = grpc.aio.insecure_channel("127.0.0.1:9")
         tasks = {wf.action_id(t): t for wf, t in all_tasks([job])}
@@ -53,7 +58,7 @@ def assign(runner_state: str) -> tuple[int, list[str], list[str]]:
                                         task_run_external_id="run-1", action_payload='{"input": {}}')
                       .SerializeToString())
         in_flight = runner.in_flight
-        await asyncio.sleep(0.05)
+        assert await runner.wait_idle(5), "the task did not finish"
         await channel.close()
         runner.close()
         return in_flight, [e.kind for e in sent.events], calls
@@ -68,4 +73,4 @@ def test_an_assignment_after_the_drain_is_not_started_and_not_reported() -> None
 def test_an_assignment_during_the_drain_still_runs() -> None:
     in_flight, kinds, calls = assign("draining")
     assert (in_flight, calls) == (1, ["run-1"])
-    assert len(kinds) == 2 and kinds[0] != kinds[1]  # started, then completed
+    assert kinds == [_events.STARTED, _events.COMPLETED]
