@@ -22,8 +22,10 @@ The model (every figure is a parameter of ``Setup``; see bench/README.md for the
 * ReplicaSet controller: a lower count removes not-Ready pods first, then the lowest
   ``pod-deletion-cost``, then the pods Ready for the shortest time (``_rank``). A removed pod kills what it runs; each
   killed task is queued again after ``retry_delay`` (the engine's retry) and runs from the start.
-* Polls: every ``poll`` seconds, and ``scaledown.CONFIRM_SECONDS`` after ours starts a drain (the
-  interval then counts from that poll, as the operator's ``TenantPoller`` does). The reading is
+* Polls: every ``poll`` seconds, and sooner when ours asks (``scaledown.early_poll``:
+  ``CONFIRM_SECONDS`` after it starts a drain, and when its scale-down window lets the count go
+  lower), no sooner than ``MIN_INTERVAL`` after the last poll; the interval then counts from that
+  poll, as the operator's ``TenantPoller`` does. The reading is
   taken before that tick's assignments and acted on after them, so a worker can take a task
   between the reading and its pause (the race the drain's wait step exists for); the worker's own
   slot count (``local_in_use``) is read at act time.
@@ -42,7 +44,7 @@ from hatchet_operator import scaledown
 from hatchet_operator.api import autoscaling as api
 from hatchet_operator.api import v1alpha1
 from hatchet_operator.autoscaler import State
-from hatchet_operator.enginemetrics import EngineWorker, Reading
+from hatchet_operator.enginemetrics import MIN_INTERVAL, EngineWorker, Reading
 from hatchet_operator.scaler import engine_views
 
 ACTION = "bench:task"
@@ -355,8 +357,11 @@ class Ours:
             cluster.set_paused(worker_id, True)
         for worker_id in plan.pause:
             cluster.set_paused(worker_id, True)
-        if plan.drain:
-            cluster.soon = now + scaledown.CONFIRM_SECONDS  # as EngineAutoscaling.evaluate asks its poller
+        delay = scaledown.early_poll(decision, bool(plan.drain), now)  # as EngineAutoscaling.evaluate asks
+        if delay is not None:
+            # The poller takes the earliest ask, and polls no sooner than MIN_INTERVAL after the last.
+            at = max(now + delay, now + MIN_INTERVAL)
+            cluster.soon = at if cluster.soon is None else min(cluster.soon, at)
         if plan.note:
             self.notes.append((now, plan.note))
         if plan.replicas is not None:

@@ -11,7 +11,8 @@ The rule, in order:
    Work queued while there are no workers always recommends at least one (scale from zero).
 3. Stabilization, as the HPA's ``behavior``: go up only to the *lowest* recommendation of the
    scale-up window, down only to the *highest* of the scale-down window (so a spike or a lull
-   shorter than the window changes nothing, and a constant load never flaps).
+   shorter than the window changes nothing, and a constant load never flaps). The scale-down window
+   is counted to when the pods go, which is ``DRAIN_LEAD_SECONDS`` after their drain starts.
 4. Step limits per decision, then [min, max] again (a lowered ``maxReplicas`` wins over the step).
    Without history (after an operator restart) the current count is a recommendation of the
    scale-down window, so nothing is removed on the strength of a single reading.
@@ -29,6 +30,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from hatchet_operator.api import autoscaling as api
+
+DRAIN_LEAD_SECONDS = 6.0
+"""How long a scale-down takes from its decision to the pods going: the workers are paused, and the
+pods removed once a reading this much later shows them drained (the engine's scheduler refreshes its
+list of assignable workers every 5 s; see ``scaledown``). A scale-down may therefore start this much
+before its window ends, so that the pods go when the window ends rather than a drain after it, as
+they would under the HPA, whose scale-down takes no time of its own."""
+RELEASE_MARGIN_SECONDS = 0.5
+"""``Decision.release_at`` comes this long after the holding reading leaves the window, so that a
+reading taken then is past it on any clock rounding."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +147,11 @@ class Decision:
     demand_slots: int = 0
     busy_workers: int = 0
     idle_workers: int = 0
+    release_at: float | None = None
+    """When the scale-down window next lets the count go lower than it holds it now (the oldest
+    reading that holds it leaves the window then); None when the window holds nothing back. The
+    operator reads the engine again then, so the pods go when the window ends, not up to a poll
+    interval after it."""
 
 
 def servable(required: Mapping[str, str], labels: Mapping[str, str]) -> bool:
@@ -205,7 +221,9 @@ def decide(
         kept.append(Recommendation(inputs.now, current, down_only=True))
     kept.append(Recommendation(inputs.now, recommended))
     in_up = [r.replicas for r in kept if inputs.now - r.at <= policy.up_window and not r.down_only]
-    in_down = [r.replicas for r in kept if inputs.now - r.at <= policy.down_window]
+    # The window is counted to when the pods go, a drain after this decision (see DRAIN_LEAD_SECONDS).
+    down_span = max(0.0, policy.down_window - DRAIN_LEAD_SECONDS)
+    in_down = [r.replicas for r in kept if inputs.now - r.at <= down_span]
     up_floor, down_ceiling = min(in_up), max(in_down)
 
     target = current
@@ -218,8 +236,13 @@ def decide(
         target = down_ceiling
     if recommended > current and target < recommended:
         notes.append(f"scale-up window holds at {target} (lowest in {policy.up_window:g}s)")
+    release_at = None
     if recommended < current and target > recommended:
         notes.append(f"scale-down window holds at {target} (highest in {policy.down_window:g}s)")
+        if down_ceiling > recommended:
+            # The ceiling drops once the last reading that set it has left the window.
+            last = max(r.at for r in kept if inputs.now - r.at <= down_span and r.replicas == down_ceiling)
+            release_at = last + down_span + RELEASE_MARGIN_SECONDS
 
     if policy.max_up_step is not None and target > current + policy.max_up_step:
         target = current + policy.max_up_step
@@ -268,4 +291,5 @@ def decide(
         demand_slots=demand,
         busy_workers=busy,
         idle_workers=idle,
+        release_at=release_at,
     )

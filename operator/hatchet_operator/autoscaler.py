@@ -304,8 +304,10 @@ class EngineAutoscaling:
                 metrics_ok=reading.ok, now=now,
             )
             memory.acted_on, memory.note = reading.at, outcome.note
-            if any(event.reason == "Draining" for event in outcome.events):
-                poller.poll_soon(scaledown.CONFIRM_SECONDS)  # tell the drained pods without a whole interval
+            drain_started = any(event.reason == "Draining" for event in outcome.events)
+            delay = scaledown.early_poll(decision, drain_started, now)
+            if delay is not None:
+                poller.poll_soon(delay)
         if self._metrics is not None:
             for event in outcome.events:
                 if event.reason in ("ScaledUp", "ScaledDown"):

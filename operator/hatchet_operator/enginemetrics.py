@@ -266,6 +266,8 @@ class TenantPoller:
     """Poll at once (``watch`` with new names to read)."""
     _soon: float | None = None
     """A poll asked for before the interval ends (``poll_soon``), on the monotonic clock."""
+    _polled: float = float("-inf")
+    """When the last poll started, on the monotonic clock."""
     definitions: Definitions = field(default_factory=Definitions)
     _seen_workers: set[str] = field(default_factory=set)
 
@@ -285,10 +287,11 @@ class TenantPoller:
 
     def poll_soon(self, delay: float) -> None:
         """Poll again within ``delay`` seconds instead of at the end of the interval (once: the
-        interval resumes after it). A back-off after errors is not shortened."""
+        interval resumes after it). A back-off after errors is not shortened, and no poll comes
+        sooner than ``MIN_INTERVAL`` after the one before, however many HatchetWorkers ask."""
         if self.errors:
             return
-        at = time.monotonic() + delay
+        at = max(time.monotonic() + delay, self._polled + MIN_INTERVAL)
         if self._soon is None or at < self._soon:
             self._soon = at
             self._wake.set()
@@ -313,6 +316,7 @@ class TenantPoller:
     async def poll_once(self) -> bool:
         """One tenant-wide poll; True if it succeeded. On failure the last good data is kept."""
         self.polls += 1
+        self._polled = time.monotonic()
         try:
             workers = tuple(await self.client.workers())
             self._workers = workers

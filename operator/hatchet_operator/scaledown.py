@@ -38,14 +38,25 @@ from hatchet_operator import autoscale
 DRAIN_ANNOTATION = "hatchetkube.io/scale-down"
 """On a pod being drained for removal: ``<engine worker id> <RFC 3339 time the drain started>``."""
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
-CONFIRM_SECONDS = 6.0
+CONFIRM_SECONDS = autoscale.DRAIN_LEAD_SECONDS
 """How soon after pausing workers for a scale-down the tenant is read again (instead of a whole poll
 interval later): the engine's scheduler refreshes its list of assignable workers every 5 s, so from
 then on a paused worker is assigned nothing new, and a reading that shows it with no slot in use
-shows it drained."""
+shows it drained. The decision starts a scale-down this much before its window ends."""
 REMOVAL_COST = str(-(2**31))
 """The lowest deletion cost (int32): the ReplicaSet controller removes this pod before any Ready pod
 with a higher one."""
+
+
+def early_poll(decision: autoscale.Decision, drain_started: bool, now: float) -> float | None:
+    """Seconds until the tenant should be read again, when that is to come before the poll
+    interval ends (the poller takes the earliest ask): ``CONFIRM_SECONDS`` after a drain started,
+    so the drained pods go without waiting a whole interval; and when the scale-down window lets
+    the count go lower (``Decision.release_at``), so the pods go when the window ends. None: no ask."""
+    asks = [CONFIRM_SECONDS] if drain_started else []
+    if decision.release_at is not None:
+        asks.append(max(0.0, decision.release_at - now))
+    return min(asks, default=None)
 
 
 def drain_value(worker_id: str, since: float) -> str:

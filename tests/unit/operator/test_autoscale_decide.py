@@ -10,7 +10,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hatchet_operator.api.autoscaling import Autoscaling
-from hatchet_operator.autoscale import Decision, Inputs, Policy, Recommendation, Work, Worker, decide, servable
+from hatchet_operator.autoscale import (
+    DRAIN_LEAD_SECONDS,
+    RELEASE_MARGIN_SECONDS,
+    Decision,
+    Inputs,
+    Policy,
+    Recommendation,
+    Work,
+    Worker,
+    decide,
+    servable,
+)
 
 
 def idle(wid: str, since: float = 0.0) -> Worker:
@@ -136,6 +147,30 @@ def test_down_window_keeps_the_highest_recent_recommendation() -> None:
     # Once the 4 has left the window, the highest left is 2.
     d = decide(p, inputs(4, 0, workers, now=1101.0), history)
     assert d.desired == 2 and len(d.remove) == 2
+
+
+def test_the_down_window_ends_when_the_pods_go_and_says_when_that_is() -> None:
+    # The drain takes DRAIN_LEAD_SECONDS from the decision to the pods going, so the decision lets
+    # the count down that much before the window ends: the pods go 300 s after the reading that
+    # needed them, not a drain later. And it says when it will let the count go lower, so the
+    # operator reads the engine then instead of up to a poll later.
+    p = Policy(min_replicas=0, max_replicas=10, target_percent=100, up_window=0, down_window=300)
+    history = [Recommendation(700.0, 4), Recommendation(800.0, 4), Recommendation(900.0, 2)]
+    workers = [idle(f"w{i}") for i in range(4)]
+    release = 800.0 + 300 - DRAIN_LEAD_SECONDS + RELEASE_MARGIN_SECONDS
+    held = decide(p, inputs(4, 0, workers, now=1000.0), history)
+    assert held.desired == 4 and held.release_at == release  # the later 4 sets it, not the earlier one
+    assert decide(p, inputs(4, 0, workers, now=release - 1), history).desired == 4
+    at_release = decide(p, inputs(4, 0, workers, now=release), history)
+    assert at_release.desired == 2 and len(at_release.remove) == 2
+    assert release < 800.0 + 300 and at_release.release_at == 900.0 + 300 - DRAIN_LEAD_SECONDS + RELEASE_MARGIN_SECONDS
+    # Nothing held back (going up, holding without a window, at the recommendation): no time.
+    assert decide(p, inputs(2, 10, workers[:2], now=1200.0), [Recommendation(1100.0, 3)]).release_at is None
+    assert decide(FAST, inputs(4, 0, workers, now=1000.0), history).release_at is None
+    assert decide(p, inputs(1, 20, [busy("a", 5)], now=1000.0)).release_at is None
+    # A window shorter than the drain is no window at all.
+    short = Policy(min_replicas=0, max_replicas=10, target_percent=100, up_window=0, down_window=5)
+    assert decide(short, inputs(4, 0, workers, now=1000.0), [Recommendation(999.0, 4)]).desired == 0
 
 
 def test_up_window_keeps_the_lowest_recent_recommendation() -> None:

@@ -101,3 +101,16 @@ def test_poll_soon_cuts_one_sleep_short_but_never_a_backoff() -> None:
 
     asked_again, during_backoff = asyncio.run(scenario())
     assert not asked_again and not during_backoff
+
+
+def test_early_polls_are_never_closer_than_the_shortest_interval() -> None:
+    # However many HatchetWorkers of the tenant ask, the poll rate stays within what the shortest
+    # allowed interval gives.
+    p = em.TenantPoller(_NoClient(), interval=60, jitter=0)  # type: ignore[arg-type]
+    p._polled = time.monotonic()
+    p.poll_soon(0)
+    assert p._soon is not None and p._soon >= p._polled + em.MIN_INTERVAL
+    p._soon, p._polled = None, time.monotonic() - 100
+    before = time.monotonic()
+    p.poll_soon(0.5)
+    assert p._soon is not None and before + 0.5 <= p._soon <= time.monotonic() + 0.5

@@ -114,6 +114,16 @@ def test_a_worker_gone_from_the_engine_counts_as_drained() -> None:
     assert (p.replicas, p.removing) == (1, ("p1",))
 
 
+def test_early_polls_confirm_a_drain_and_meet_the_window_end() -> None:
+    held = autoscale.Decision(3, 1, (), 0, (), "", release_at=NOW + 40)
+    assert scaledown.early_poll(held, False, NOW) == 40
+    assert scaledown.early_poll(held, True, NOW) == scaledown.CONFIRM_SECONDS
+    assert scaledown.early_poll(autoscale.Decision(3, 1, (), 0, (), "", release_at=NOW + 2), True, NOW) == 2
+    assert scaledown.early_poll(autoscale.Decision(3, 1, (), 0, (), "", release_at=NOW - 1), False, NOW) == 0
+    assert scaledown.early_poll(decision(3), False, NOW) is None
+    assert scaledown.early_poll(decision(3), True, NOW) == scaledown.CONFIRM_SECONDS
+
+
 def test_annotation_round_trip_and_unreadable_values() -> None:
     assert scaledown.parse_drain(scaledown.drain_value("w-1", 1_700_000_000)) == ("w-1", 1_700_000_000.0)
     assert scaledown.parse_drain("garbage") is None
