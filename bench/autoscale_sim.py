@@ -14,21 +14,24 @@ re-pause, replica write. Nothing of the decision is reimplemented here.
 
 The model (every figure is a parameter of ``Setup``; see bench/README.md for the defaults):
 
-* Engine: one FIFO queue; each tick, queued tasks go to a free slot of an ACTIVE (not paused)
-  registered worker, by default a slot picked uniformly at random among all free ones (so load
-  spreads over the workers: the assumption least favourable to ours, which can only remove idle
-  ones); ``assign="pack"`` fills the busiest worker first instead.
+* Engine: one FIFO queue; each tick, queued tasks go to a free slot of a registered worker the
+  scheduler does not hold paused (it reads which are paused every ``scheduler_refresh`` seconds,
+  so a worker just paused can still be given tasks until its next read), by default a slot picked
+  uniformly at random among all free ones (so load spreads over the workers: the assumption least
+  favourable to ours, which can only remove idle ones); ``assign="pack"`` fills the busiest worker
+  first instead.
 * Pods: a created pod registers its worker about ``pod_start`` seconds later (Ready from then on).
 * ReplicaSet controller: a lower count removes not-Ready pods first, then the lowest
   ``pod-deletion-cost``, then the pods Ready for the shortest time (``_rank``). A removed pod kills what it runs; each
   killed task is queued again after ``retry_delay`` (the engine's retry) and runs from the start.
-* Polls: every ``poll`` seconds, and sooner when ours asks (``scaledown.early_poll``:
-  ``CONFIRM_SECONDS`` after it starts a drain, and when its scale-down window lets the count go
-  lower), no sooner than ``MIN_INTERVAL`` after the last poll; the interval then counts from that
-  poll, as the operator's ``TenantPoller`` does. The reading is
-  taken before that tick's assignments and acted on after them, so a worker can take a task
-  between the reading and its pause (the race the drain's wait step exists for); the worker's own
-  slot count (``local_in_use``) is read at act time.
+* Polls: every ``poll`` seconds, and sooner when ours asks (``scaledown.early_poll``: when a
+  reading can show its draining pods drained, ``CONFIRM_SECONDS`` after their drain started, and
+  when its scale-down window lets the count go lower), no sooner than ``MIN_INTERVAL`` after the
+  last poll; the interval then counts from that poll, as the operator's ``TenantPoller`` does. The
+  reading is taken before that tick's assignments and acted on after them, so a worker can take a
+  task between the reading and its pause, and until the scheduler reads the pause (the races the
+  drain's wait step exists for); the worker's own slot count (``local_in_use``) is read at act
+  time.
 """
 
 from __future__ import annotations
@@ -72,6 +75,9 @@ class Setup:
     assign: str = "spread"
     """How the engine picks a free slot: ``spread`` (uniformly at random among all free slots) or
     ``pack`` (on the busiest worker with a free slot first, which leaves other workers idle)."""
+    scheduler_refresh: float = 5.0
+    """The engine's scheduler reads which workers are paused this often (its lease manager), so a
+    worker paused since its last read can still be given tasks until the next one."""
     dt: float = 0.1
     horizon: float = 600.0
 
@@ -164,6 +170,10 @@ class Cluster:
         self.history: list[tuple[float, int]] = []
         self.soon: float | None = None
         """A poll the autoscaler asked for before the interval ends (``TenantPoller.poll_soon``)."""
+        # The scheduler's view of paused workers, read at its own refresh (its phase seeded apart, so
+        # the other draws of a seed stay as they were).
+        self.refresh_at = random.Random(seed + 1_000_003).uniform(0.0, setup.scheduler_refresh)
+        self.scheduler_paused: set[str] = set()
         self._scale(setup.initial_replicas, 0.0, count=False)
         for p in self.pods:
             p.ready_at = 0.0  # the initial fleet is up already
@@ -263,10 +273,16 @@ class Cluster:
                 p.running = [(end, t) for end, t in p.running if end > now + 1e-9]
 
     def _assign(self, now: float) -> None:
+        while now >= self.refresh_at - 1e-9:
+            self.scheduler_paused = {p.name for p in self.pods if p.paused}
+            self.refresh_at += self.setup.scheduler_refresh
         if not self.queue:
             return
         free = [
-            p for p in self.pods if self.ready(p, now) and not p.paused for _ in range(self.setup.slots - self.used(p))
+            p
+            for p in self.pods
+            if self.ready(p, now) and p.name not in self.scheduler_paused
+            for _ in range(self.setup.slots - self.used(p))
         ]
         self.rng.shuffle(free)  # a free slot picked at random: load spreads over the workers
         if self.setup.assign == "pack":
@@ -346,18 +362,19 @@ class Ours:
             for p in cluster.pods
         ]
         plan = scaledown.plan(decision, cluster.replicas, pods, engine_views(reading.workers), now=now,
-                              drain_timeout=self.drain_timeout)
+                              drain_timeout=self.drain_timeout, read_at=reading.at)
         by_name = {p.name: p for p in cluster.pods}
         for name, worker_id in plan.release:
             cluster.set_paused(worker_id, False)
             if name in by_name:
                 by_name[name].draining, by_name[name].cost = None, 0
         for name, worker_id in plan.drain:
-            by_name[name].draining, by_name[name].cost = (worker_id, now), -(2**31)
+            # The annotation records the drain's start in whole seconds, as scaledown.drain_value does.
+            by_name[name].draining, by_name[name].cost = (worker_id, float(math.floor(now))), -(2**31)
             cluster.set_paused(worker_id, True)
         for worker_id in plan.pause:
             cluster.set_paused(worker_id, True)
-        delay = scaledown.early_poll(decision, bool(plan.drain), now)  # as EngineAutoscaling.evaluate asks
+        delay = scaledown.early_poll(decision, plan, now)  # as EngineAutoscaling.evaluate asks
         if delay is not None:
             # The poller takes the earliest ask, and polls no sooner than MIN_INTERVAL after the last.
             at = max(now + delay, now + MIN_INTERVAL)

@@ -31,12 +31,13 @@ from dataclasses import dataclass, field
 
 from hatchet_operator.api import autoscaling as api
 
-DRAIN_LEAD_SECONDS = 6.0
+DRAIN_LEAD_SECONDS = 7.0
 """How long a scale-down takes from its decision to the pods going: the workers are paused, and the
-pods removed once a reading this much later shows them drained (the engine's scheduler refreshes its
-list of assignable workers every 5 s; see ``scaledown``). A scale-down may therefore start this much
-before its window ends, so that the pods go when the window ends rather than a drain after it, as
-they would under the HPA, whose scale-down takes no time of its own."""
+pods removed once a reading taken this much later shows them drained (the engine's scheduler
+refreshes its list of assignable workers every 5 s; see ``scaledown.CONFIRM_SECONDS``). A
+scale-down may therefore start this much before its window ends, so that the pods go when the
+window ends rather than a drain after it, as they would under the HPA, whose scale-down takes no
+time of its own."""
 RELEASE_MARGIN_SECONDS = 0.5
 """``Decision.release_at`` comes this long after the holding reading leaves the window, so that a
 reading taken then is past it on any clock rounding."""

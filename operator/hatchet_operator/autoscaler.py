@@ -301,11 +301,10 @@ class EngineAutoscaling:
         else:
             outcome = await self._scaler.step(
                 memory, worker, decision, reading.workers, poller.client, current_replicas,
-                metrics_ok=reading.ok, now=now,
+                metrics_ok=reading.ok, now=now, read_at=reading.at,
             )
             memory.acted_on, memory.note = reading.at, outcome.note
-            drain_started = any(event.reason == "Draining" for event in outcome.events)
-            delay = scaledown.early_poll(decision, drain_started, now)
+            delay = scaledown.early_poll(decision, outcome.plan, now)
             if delay is not None:
                 poller.poll_soon(delay)
         if self._metrics is not None:

@@ -221,7 +221,7 @@ class Reading:
     """What one HatchetWorker's autoscaling decision needs, cut from one tenant-wide poll."""
 
     at: float
-    """Wall-clock time of the poll that produced it."""
+    """Wall-clock time the poll that produced it started: its data is no older than this."""
     ok: bool
     """False: the last poll failed; the rest is from the last good poll (or empty) and is stale."""
     error: str | None
@@ -317,6 +317,7 @@ class TenantPoller:
         """One tenant-wide poll; True if it succeeded. On failure the last good data is kept."""
         self.polls += 1
         self._polled = time.monotonic()
+        started = self.clock()
         try:
             workers = tuple(await self.client.workers())
             self._workers = workers
@@ -332,7 +333,7 @@ class TenantPoller:
             return False
         await self._read_definitions(needed)
         self._stats = stats
-        self._at = self.clock()
+        self._at = started
         self._error = None
         self.errors = 0
         return True

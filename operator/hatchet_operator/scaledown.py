@@ -10,9 +10,11 @@ A scale-down the decision (``autoscale.decide``) asks for goes through these ste
    nothing new is assigned to it. The annotation is the scale-down's memory: an operator restart
    finds it on the pod and resumes or rolls back from there.
 2. **Wait, bounded**: a draining pod counts as drained once the engine lists its worker as paused
-   with no slot in use, and the worker's own ``/metrics`` (when it serves them) shows no slot in use
-   either. A worker that took a task in the race before the pause is waited for up to the drain
-   timeout, then given back (unpaused, annotation removed) and another is chosen.
+   with no slot in use, in a reading taken at least ``CONFIRM_SECONDS`` after the drain started
+   (by then the engine's scheduler has seen the pause), and the worker's own ``/metrics`` (when it
+   serves them) shows no slot in use either. A worker that took a task in the race before the
+   pause is waited for up to the drain timeout, then given back (unpaused, annotation removed) and
+   another is chosen.
 3. **Remove exactly those pods**: the replica count drops by the drained pods only while the
    ReplicaSet controller is certain to pick them: one pod template (no rollout, whose proportional
    scaling spreads a removal over ReplicaSets), every other pod Ready, no other pod marked (all marked
@@ -39,24 +41,25 @@ DRAIN_ANNOTATION = "hatchetkube.io/scale-down"
 """On a pod being drained for removal: ``<engine worker id> <RFC 3339 time the drain started>``."""
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 CONFIRM_SECONDS = autoscale.DRAIN_LEAD_SECONDS
-"""How soon after pausing workers for a scale-down the tenant is read again (instead of a whole poll
-interval later): the engine's scheduler refreshes its list of assignable workers every 5 s, so from
-then on a paused worker is assigned nothing new, and a reading that shows it with no slot in use
-shows it drained. The decision starts a scale-down this much before its window ends."""
+"""How long after its drain started a reading must have been taken to show a pod drained, and how
+soon after pausing workers the tenant is read again (not a whole poll interval later). The engine's
+scheduler refreshes its list of assignable workers every 5 s, so until then a paused worker can
+still be given a task, which a reading taken earlier would not show; the drain's start is recorded
+in whole seconds (up to 1 s early); 1 s more is margin. The decision starts a scale-down this much
+before its window ends."""
 REMOVAL_COST = str(-(2**31))
 """The lowest deletion cost (int32): the ReplicaSet controller removes this pod before any Ready pod
 with a higher one."""
 
 
-def early_poll(decision: autoscale.Decision, drain_started: bool, now: float) -> float | None:
+def early_poll(decision: autoscale.Decision, step: Plan | None, now: float) -> float | None:
     """Seconds until the tenant should be read again, when that is to come before the poll
-    interval ends (the poller takes the earliest ask): ``CONFIRM_SECONDS`` after a drain started,
-    so the drained pods go without waiting a whole interval; and when the scale-down window lets
-    the count go lower (``Decision.release_at``), so the pods go when the window ends. None: no ask."""
-    asks = [CONFIRM_SECONDS] if drain_started else []
-    if decision.release_at is not None:
-        asks.append(max(0.0, decision.release_at - now))
-    return min(asks, default=None)
+    interval ends (the poller takes the earliest ask): when a reading can show the pods draining
+    now as drained (``Plan.recheck_at``), so they go without waiting a whole interval; and when the
+    scale-down window lets the count go lower (``Decision.release_at``), so the pods go when the
+    window ends. None: no ask."""
+    asks = [t - now for t in (step.recheck_at if step else None, decision.release_at) if t is not None]
+    return max(0.0, min(asks)) if asks else None
 
 
 def drain_value(worker_id: str, since: float) -> str:
@@ -142,6 +145,9 @@ class Plan:
     """Workers of draining pods the engine does not list as paused (a stop between the annotation and
     the pause): paused again (idempotent)."""
     note: str = ""
+    recheck_at: float | None = None
+    """When a reading can first show a pod draining now as drained (``CONFIRM_SECONDS`` after its
+    drain started); None when no pod waits for that."""
 
 
 def plan(
@@ -152,8 +158,11 @@ def plan(
     *,
     now: float,
     drain_timeout: float,
+    read_at: float | None = None,
 ) -> Plan:
-    """The next step towards ``decision.desired`` from ``current`` replicas (see the module doc)."""
+    """The next step towards ``decision.desired`` from ``current`` replicas (see the module doc);
+    ``workers`` is the engine's view read at ``read_at`` (default ``now``)."""
+    read_at = now if read_at is None else read_at
     live = [p for p in pods if not p.terminating]
     draining = [p for p in live if p.draining is not None]
     if decision.desired >= current:
@@ -166,6 +175,8 @@ def plan(
     by_id = {w.id: w for w in workers}
     drained: list[Pod] = []
     waiting: list[Pod] = []
+    settling: list[Pod] = []
+    """Draining pods no reading has been late enough to judge (see CONFIRM_SECONDS)."""
     release: list[tuple[str, str]] = []
     for p in sorted(draining, key=lambda p: (p.draining or ("", 0.0))[1]):
         assert p.draining is not None
@@ -174,12 +185,17 @@ def plan(
         # A worker the engine no longer lists as active or paused has stopped heartbeating: the
         # engine gives its tasks to others whatever happens to the pod, so removing it loses nothing.
         quiet = w is None or (w.paused and w.used_slots == 0)
-        if quiet and (p.local_in_use is None or p.local_in_use == 0):
+        # A pause the engine's scheduler may not have seen yet proves nothing: wait for a reading
+        # taken after it must have (a worker gone from the engine needs no such wait).
+        settled = w is None or read_at - since >= CONFIRM_SECONDS
+        if quiet and settled and (p.local_in_use is None or p.local_in_use == 0):
             drained.append(p)
         elif now - since > drain_timeout:
             release.append((p.name, worker_id))  # took work in the race and kept it too long
         else:
             waiting.append(p)
+            if not settled:
+                settling.append(p)
     # More draining than the scale-down still wants: give back the newest first.
     keep = drained + waiting
     while len(keep) > want:
@@ -233,8 +249,11 @@ def plan(
     replicas = current - len(removing) - unregistered if (removing or unregistered) else None
     if new:
         notes.append(f"draining {', '.join(name for name, _ in new)}")
-    if waiting:
-        notes.append(f"waiting for {', '.join(p.name for p in waiting)} to finish their tasks")
+    settling = [p for p in settling if p in waiting]
+    if settling:
+        notes.append(f"waiting until the engine's scheduler has seen {', '.join(p.name for p in settling)} paused")
+    if busy_waiting := [p for p in waiting if p not in settling]:
+        notes.append(f"waiting for {', '.join(p.name for p in busy_waiting)} to finish their tasks")
     if release:
         notes.append(f"giving back {', '.join(name for name, _ in release)}")
     pause = tuple(
@@ -242,6 +261,8 @@ def plan(
         for p in waiting
         if p.draining and p.draining[0] in by_id and not by_id[p.draining[0]].paused
     )
+    recheck = [p.draining[1] + CONFIRM_SECONDS for p in settling if p.draining]
+    recheck += [now + CONFIRM_SECONDS] if new else []
     return Plan(
         replicas,
         drain=tuple(new),
@@ -249,6 +270,7 @@ def plan(
         removing=tuple(p.name for p in removing),
         pause=pause,
         note="; ".join(notes),
+        recheck_at=min(recheck, default=None),
     )
 
 

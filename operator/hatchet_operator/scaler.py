@@ -57,6 +57,8 @@ class Memory:
 class Outcome:
     note: str = ""
     events: tuple[Event, ...] = field(default_factory=tuple)
+    plan: scaledown.Plan | None = None
+    """The scale-down step taken, if one was planned."""
 
 
 def engine_views(workers: Sequence[EngineWorker]) -> list[scaledown.EngineView]:
@@ -189,6 +191,7 @@ class Scaler:
         *,
         metrics_ok: bool,
         now: float,
+        read_at: float | None = None,
     ) -> Outcome:
         """One poll's worth of scaling for one HatchetWorker."""
         namespace, name = worker.metadata.namespace or "default", worker.metadata.name
@@ -229,7 +232,7 @@ class Scaler:
         ]
         drain_timeout = (worker.spec.drain or api.Drain()).timeout_seconds
         plan = scaledown.plan(decision, current, pods, engine_views(engine_workers), now=now,
-                              drain_timeout=drain_timeout)
+                              drain_timeout=drain_timeout, read_at=read_at)
         for pod, worker_id in plan.release:
             try:
                 await engine.set_paused(worker_id, False)
@@ -270,4 +273,4 @@ class Scaler:
             log.info("%s/%s: %s: %s", namespace, name, event.reason, event.message)
         if plan.note:
             log.info("%s/%s: scale-down step: %s", namespace, name, plan.note)
-        return Outcome(plan.note, tuple(events))
+        return Outcome(plan.note, tuple(events), plan)

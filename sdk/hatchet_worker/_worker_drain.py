@@ -27,6 +27,8 @@ class WorkerDrain:
     config: ClientConfig
     worker_id: str | None
     _draining: bool
+    _drain_until: float
+    """When the drain wait ends (monotonic): pauses are retried until then."""
 
     if TYPE_CHECKING:  # provided by _worker_listener.ListenerSupervisor
         async def _stop_listener(self, force: bool, timeout: float = 5.0) -> None: ...
@@ -62,9 +64,16 @@ class WorkerDrain:
                 return
             delay = min(delay * 2, 4.0)
 
+    async def _pause_while_draining(self) -> None:
+        """Pause the worker as it is registered now (a listener that registered again during the
+        drain), retried like the drain's first pause."""
+        if not await self._pause(min(_shutdown.PAUSE_SECONDS, left(self._drain_until, time.monotonic(), 0.1))):
+            await self._keep_pausing(self._drain_until)
+
     async def _drain(self, runner: Runner, events: Any, plan: ShutdownPlan) -> None:
         """Steps of the shutdown budget (see ``_shutdown``), each ending at its own deadline."""
         self._draining = True
+        self._drain_until = plan.drain
         runner.draining_since = plan.started
         retrying = None
         if not await self._pause(left(plan.pause, time.monotonic())):

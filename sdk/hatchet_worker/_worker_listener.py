@@ -48,9 +48,11 @@ class ListenerSupervisor:
     _start: dict[str, Any] | None
     _reconnect_base: int
     _pump_at: float | None
+    _repausing: asyncio.Task[None] | None
+    """The pause of a worker registered again during the drain (held so it is not collected)."""
 
     if TYPE_CHECKING:  # provided by _worker_drain.WorkerDrain
-        async def _pause(self, timeout: float = ...) -> bool: ...
+        async def _pause_while_draining(self) -> None: ...
 
     async def _spawn_listener(self) -> asyncio.StreamReader:
         parent_sock, child_sock = socket.socketpair()
@@ -161,7 +163,7 @@ class ListenerSupervisor:
         if self._runner is not None:
             self._runner.worker_id = info["worker_id"]
         if self._draining:  # re-registered while draining: the new worker id must not get work either
-            asyncio.get_running_loop().create_task(self._pause())
+            self._repausing = asyncio.get_running_loop().create_task(self._pause_while_draining())
 
     async def _stop_listener(self, force: bool, timeout: float = 5.0) -> None:
         self._stopping_listener = True

@@ -89,6 +89,8 @@ class Worker(WorkerHealth, ListenerSupervisor, WorkerSignals, WorkerDrain):
         self._listener_state: dict[str, Any] = {}
         self._registered = False
         self._draining = False
+        self._drain_until = 0.0
+        self._repausing: asyncio.Task[None] | None = None
         self._listener_died = False
         self._started_mono = time.monotonic()
         self._loop_lag = 0.0

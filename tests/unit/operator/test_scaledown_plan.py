@@ -20,7 +20,7 @@ def pods(*names: str, ready: bool = True, template: str = "a") -> list[Pod]:
     return [Pod(n, ready, template=template) for n in names]
 
 
-def draining(name: str, worker: str, since: float = NOW - 5, **kw: object) -> Pod:
+def draining(name: str, worker: str, since: float = NOW - 10, **kw: object) -> Pod:
     return Pod(name, True, template="a", draining=(worker, since), **kw)  # type: ignore[arg-type]
 
 
@@ -114,14 +114,40 @@ def test_a_worker_gone_from_the_engine_counts_as_drained() -> None:
     assert (p.replicas, p.removing) == (1, ("p1",))
 
 
+def test_a_pause_the_scheduler_may_not_have_seen_proves_nothing() -> None:
+    # The engine shows the worker paused and idle 2 s after the pause, but its scheduler reads
+    # pauses every 5 s and may still give it a task: the pod waits for a reading taken
+    # CONFIRM_SECONDS after the drain started, and the plan says when that is.
+    since = NOW - 2
+    workers = [EngineView("w1", "p1", 0, True), EngineView("w2", "p2", 0, False)]
+    live = [draining("p1", "w1", since=since, local_in_use=0), *pods("p2")]
+    early = scaledown.plan(decision(1), 2, live, workers, now=NOW, drain_timeout=TIMEOUT)
+    assert (early.replicas, early.removing, early.recheck_at) == (None, (), since + scaledown.CONFIRM_SECONDS)
+    # Acting later on a reading taken too early does not count either: the reading's time decides.
+    later = NOW + 10
+    stale = scaledown.plan(decision(1), 2, live, workers, now=later, drain_timeout=TIMEOUT, read_at=NOW)
+    assert stale.removing == ()
+    ok = scaledown.plan(decision(1), 2, live, workers, now=later, drain_timeout=TIMEOUT,
+                        read_at=since + scaledown.CONFIRM_SECONDS)
+    assert (ok.replicas, ok.removing, ok.recheck_at) == (1, ("p1",), None)
+    # A worker gone from the engine needs no such wait.
+    assert scaledown.plan(decision(1), 2, live, workers[1:], now=NOW, drain_timeout=TIMEOUT).removing == ("p1",)
+
+
 def test_early_polls_confirm_a_drain_and_meet_the_window_end() -> None:
     held = autoscale.Decision(3, 1, (), 0, (), "", release_at=NOW + 40)
-    assert scaledown.early_poll(held, False, NOW) == 40
-    assert scaledown.early_poll(held, True, NOW) == scaledown.CONFIRM_SECONDS
-    assert scaledown.early_poll(autoscale.Decision(3, 1, (), 0, (), "", release_at=NOW + 2), True, NOW) == 2
-    assert scaledown.early_poll(autoscale.Decision(3, 1, (), 0, (), "", release_at=NOW - 1), False, NOW) == 0
-    assert scaledown.early_poll(decision(3), False, NOW) is None
-    assert scaledown.early_poll(decision(3), True, NOW) == scaledown.CONFIRM_SECONDS
+    confirm_in_7 = scaledown.Plan(None, recheck_at=NOW + 7)
+    assert scaledown.early_poll(held, None, NOW) == 40
+    assert scaledown.early_poll(held, scaledown.Plan(None), NOW) == 40
+    assert scaledown.early_poll(held, confirm_in_7, NOW) == 7
+    assert scaledown.early_poll(autoscale.Decision(3, 1, (), 0, (), "", release_at=NOW + 2), confirm_in_7, NOW) == 2
+    assert scaledown.early_poll(autoscale.Decision(3, 1, (), 0, (), "", release_at=NOW - 1), None, NOW) == 0
+    assert scaledown.early_poll(decision(3), None, NOW) is None
+    assert scaledown.early_poll(decision(3), confirm_in_7, NOW) == 7
+    # A drain started now asks for its confirming reading.
+    fresh = scaledown.plan(decision(1, ("w2",)), 2, pods("p1", "p2"), [EngineView("w2", "p2", 0, False)],
+                           now=NOW, drain_timeout=TIMEOUT)
+    assert fresh.drain == (("p2", "w2"),) and scaledown.early_poll(decision(1), fresh, NOW) == scaledown.CONFIRM_SECONDS
 
 
 def test_annotation_round_trip_and_unreadable_values() -> None:
@@ -150,7 +176,7 @@ def fleets(draw: st.DrawFn) -> tuple[autoscale.Decision, int, list[Pod], list[En
         used = draw(st.integers(0, 2))
         paused = draw(st.booleans())
         marked = draw(st.booleans())
-        since = NOW - draw(st.floats(0, 2 * TIMEOUT))
+        since = NOW - draw(st.one_of(st.floats(0, 2 * scaledown.CONFIRM_SECONDS), st.floats(0, 2 * TIMEOUT)))
         local = draw(st.one_of(st.none(), st.integers(0, 1)))
         live.append(Pod(f"p{i}", draw(st.booleans()), template=draw(st.sampled_from("aab")),
                         draining=(f"w{i}", since) if marked else None, local_in_use=local if marked else None))
@@ -165,12 +191,13 @@ def fleets(draw: st.DrawFn) -> tuple[autoscale.Decision, int, list[Pod], list[En
 
 
 @settings(max_examples=400, derandomize=True, deadline=None)
-@given(fleets())
+@given(fleets(), st.floats(0, 3))
 def test_never_removes_a_pod_whose_worker_runs_a_task(
-    fleet: tuple[autoscale.Decision, int, list[Pod], list[EngineView]],
+    fleet: tuple[autoscale.Decision, int, list[Pod], list[EngineView]], age: float,
 ) -> None:
     d, current, live, workers = fleet
-    p = scaledown.plan(d, current, live, workers, now=NOW, drain_timeout=TIMEOUT)
+    read_at = NOW - age  # the engine's view may be a little older than the step
+    p = scaledown.plan(d, current, live, workers, now=NOW, drain_timeout=TIMEOUT, read_at=read_at)
     by_pod = {w.pod: w for w in workers}
     by_name = {x.name: x for x in live}
     for name in p.removing:
@@ -178,6 +205,7 @@ def test_never_removes_a_pod_whose_worker_runs_a_task(
         w = by_pod.get(name)
         assert pod.draining is not None, "only pods marked in an earlier step go"
         assert w is None or (w.paused and w.used_slots == 0), "the engine shows it paused and idle"
+        assert w is None or read_at - pod.draining[1] >= scaledown.CONFIRM_SECONDS, "after its scheduler saw it"
         assert pod.local_in_use in (None, 0), "the worker's own metrics agree"
     if p.replicas is not None and p.replicas < current:
         # Exactly the removed pods are the ones the ReplicaSet controller ranks first: every pod that
@@ -201,6 +229,8 @@ def test_never_removes_a_pod_whose_worker_runs_a_task(
     # Nothing is both drained and released, and only idle workers the decision chose start draining.
     assert not {n for n, _ in p.release} & set(p.removing)
     assert {w for _, w in p.drain} <= set(d.remove)
+    # Every pod left draining gets a reading as soon as one can show it drained.
+    assert not p.drain or (p.recheck_at is not None and p.recheck_at <= NOW + scaledown.CONFIRM_SECONDS)
     assert p.replicas is None or p.replicas >= 0
     if d.desired >= current:
         assert not p.drain and not p.removing
