@@ -234,3 +234,20 @@ def test_never_removes_a_pod_whose_worker_runs_a_task(
     assert p.replicas is None or p.replicas >= 0
     if d.desired >= current:
         assert not p.drain and not p.removing
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(st.lists(st.floats(0, 3 * scaledown.CONFIRM_SECONDS), min_size=1, max_size=6), st.floats(0, 3))
+def test_a_drain_counts_only_on_a_reading_the_scheduler_had_seen_it_by(ages: list[float], age: float) -> None:
+    # Every pod marked, its worker paused and idle at the engine: the reading's time alone decides.
+    live = [draining(f"p{i}", f"w{i}", since=NOW - a) for i, a in enumerate(ages)]
+    workers = [EngineView(f"w{i}", f"p{i}", 0, True) for i in range(len(ages))]
+    read_at = NOW - age
+    p = scaledown.plan(decision(0), len(live), live, workers, now=NOW, drain_timeout=TIMEOUT, read_at=read_at)
+    settled = [x for x in live if x.draining and read_at - x.draining[1] >= scaledown.CONFIRM_SECONDS]
+    unsettled = [x for x in live if x not in settled]
+    # All together or none (every marked pod shares the lowest deletion cost).
+    assert p.removing == (tuple(x.name for x in sorted(settled, key=lambda x: (x.draining or ("", 0))[1]))
+                          if not unsettled else ())
+    expected = min((x.draining[1] + scaledown.CONFIRM_SECONDS for x in unsettled if x.draining), default=None)
+    assert p.recheck_at == expected
