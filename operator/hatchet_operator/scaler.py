@@ -11,6 +11,7 @@ draining pod's own ``/metrics`` (slots in use, the worker's view, checked agains
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -104,6 +105,14 @@ class Scaler:
             resource="pods",
         )
         return list((body or {}).get("items") or ())
+
+    async def local_in_use(self, pods: Sequence[Mapping[str, Any]], port: int) -> dict[str, int | None]:
+        """Slots in use by each pod's own ``/metrics``, by pod name (None: not read), read all at once:
+        where a network policy drops the operator's packets every read waits out METRICS_TIMEOUT, and
+        one after another they would hold up the step (and every HatchetWorker reconciled after it)
+        for that times the pods draining."""
+        reads = await asyncio.gather(*(self._local_in_use(p, port) for p in pods))
+        return {str(p["metadata"]["name"]): n for p, n in zip(pods, reads, strict=True)}
 
     async def _local_in_use(self, pod: Mapping[str, Any], port: int) -> int | None:
         ip = (pod.get("status") or {}).get("podIP")
@@ -223,11 +232,11 @@ class Scaler:
                 events.append(scaled_up(current, decision.desired, decision.reason))
             return Outcome("engine metrics unavailable: scale-down steps wait", tuple(events))
         port = (worker.spec.health_check or api.HealthCheck()).port
-        by_name = {b["metadata"]["name"]: b for b in bodies}
+        local = await self.local_in_use([b for b, p in zip(bodies, pods, strict=True)
+                                         if p.draining is not None and not p.terminating], port)
         pods = [
-            p if p.draining is None or p.terminating
-            else scaledown.Pod(p.name, p.ready, p.terminating, p.template, p.draining,
-                               await self._local_in_use(by_name[p.name], port))
+            p if p.name not in local
+            else scaledown.Pod(p.name, p.ready, p.terminating, p.template, p.draining, local[p.name])
             for p in pods
         ]
         drain_timeout = (worker.spec.drain or api.Drain()).timeout_seconds
