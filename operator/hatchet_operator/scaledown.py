@@ -13,8 +13,9 @@ A scale-down the decision (``autoscale.decide``) asks for goes through these ste
    with no slot in use, in a reading taken at least ``CONFIRM_SECONDS`` after the drain started
    (by then the engine's scheduler has seen the pause), and the worker's own ``/metrics`` (when it
    serves them) shows no slot in use either. A worker that took a task in the race before the
-   pause is waited for up to the drain timeout, then given back (unpaused, annotation removed) and
-   another is chosen.
+   pause (the engine or its own metrics show a slot in use) is given back at once (unpaused,
+   annotation removed; its task runs on) and another idle worker is chosen; one still not shown
+   drained after the drain timeout is given back too.
 3. **Remove exactly those pods**: the replica count drops by the drained pods only while the
    ReplicaSet controller is certain to pick them: one pod template (no rollout, whose proportional
    scaling spreads a removal over ReplicaSets), every other pod Ready, no other pod marked (all marked
@@ -177,6 +178,7 @@ def plan(
     waiting: list[Pod] = []
     settling: list[Pod] = []
     """Draining pods no reading has been late enough to judge (see CONFIRM_SECONDS)."""
+    raced: list[str] = []
     release: list[tuple[str, str]] = []
     for p in sorted(draining, key=lambda p: (p.draining or ("", 0.0))[1]):
         assert p.draining is not None
@@ -188,10 +190,16 @@ def plan(
         # A pause the engine's scheduler may not have seen yet proves nothing: wait for a reading
         # taken after it must have (a worker gone from the engine needs no such wait).
         settled = w is None or read_at - since >= CONFIRM_SECONDS
-        if quiet and settled and (p.local_in_use is None or p.local_in_use == 0):
+        took_work = (w is not None and w.used_slots > 0) or bool(p.local_in_use)
+        if quiet and settled and not took_work:
             drained.append(p)
-        elif now - since > drain_timeout:
-            release.append((p.name, worker_id))  # took work in the race and kept it too long
+        elif took_work or now - since > drain_timeout:
+            # It took a task in the race before its pause (the decision names idle workers only):
+            # give it back at once, so the task runs on and another idle worker goes instead,
+            # rather than holding this one paused, and every other drain with it, until the task
+            # ends. (The timeout covers a worker the engine never shows paused.)
+            raced.append(p.name)
+            release.append((p.name, worker_id))
         else:
             waiting.append(p)
             if not settled:
@@ -252,10 +260,12 @@ def plan(
     settling = [p for p in settling if p in waiting]
     if settling:
         notes.append(f"waiting until the engine's scheduler has seen {', '.join(p.name for p in settling)} paused")
-    if busy_waiting := [p for p in waiting if p not in settling]:
-        notes.append(f"waiting for {', '.join(p.name for p in busy_waiting)} to finish their tasks")
-    if release:
-        notes.append(f"giving back {', '.join(name for name, _ in release)}")
+    if unpaused := [p for p in waiting if p not in settling]:
+        notes.append(f"waiting for the engine to list {', '.join(p.name for p in unpaused)} as paused")
+    if raced:
+        notes.append(f"{', '.join(raced)} took a task before the pause: given back")
+    if rest := [name for name, _ in release if name not in raced]:
+        notes.append(f"giving back {', '.join(rest)}")
     pause = tuple(
         p.draining[0]
         for p in waiting

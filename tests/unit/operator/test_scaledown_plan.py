@@ -51,23 +51,33 @@ def test_drained_pods_are_removed_when_the_controller_must_pick_them() -> None:
     assert (p.replicas, p.removing, p.drain) == (1, ("p1",), ())
 
 
-def test_a_drained_pod_waits_while_the_worker_still_reports_a_slot_in_use() -> None:
+def test_a_worker_whose_own_metrics_show_a_task_is_given_back() -> None:
+    # The engine's slot view lags the worker's own: it took a task in the race before its pause.
     workers = [EngineView("w1", "p1", 0, True), EngineView("w3", "p3", 1, False)]
     live = [draining("p1", "w1", local_in_use=1), *pods("p3")]
     p = scaledown.plan(decision(1, ("w1",)), 2, live, workers, now=NOW, drain_timeout=TIMEOUT)
-    assert p.replicas is None and p.removing == ()
-    assert "waiting for p1" in p.note
+    assert p.replicas is None and p.removing == () and p.release == (("p1", "w1"),)
+    assert "p1 took a task before the pause" in p.note
 
 
-def test_a_worker_that_took_a_task_in_the_race_is_waited_for_then_given_back() -> None:
+def test_a_worker_that_took_a_task_in_the_race_is_given_back_and_another_chosen() -> None:
+    # Given back at once, not held paused until its task ends: the task runs on, and an idle
+    # worker goes instead.
     workers = [EngineView("w1", "p1", 1, True), EngineView("w2", "p2", 0, False), EngineView("w3", "p3", 1, False)]
     live = [draining("p1", "w1", since=NOW - 10), *pods("p2", "p3")]
-    waiting = scaledown.plan(decision(2, ("w2",)), 3, live, workers, now=NOW, drain_timeout=TIMEOUT)
-    assert waiting.release == () and waiting.drain == () and waiting.replicas is None
-    live = [draining("p1", "w1", since=NOW - TIMEOUT - 1), *pods("p2", "p3")]
-    late = scaledown.plan(decision(2, ("w2",)), 3, live, workers, now=NOW, drain_timeout=TIMEOUT)
-    assert late.release == (("p1", "w1"),)
-    assert late.drain == (("p2", "w2"),)  # another idle worker is chosen instead
+    p = scaledown.plan(decision(2, ("w2",)), 3, live, workers, now=NOW, drain_timeout=TIMEOUT)
+    assert p.release == (("p1", "w1"),) and p.drain == (("p2", "w2"),) and p.replicas is None
+
+
+def test_a_worker_never_shown_paused_waits_then_is_given_back_after_the_drain_timeout() -> None:
+    workers = [EngineView("w1", "p1", 0, False), EngineView("w2", "p2", 0, False)]
+    live = [draining("p1", "w1", since=NOW - 10), *pods("p2")]
+    waiting = scaledown.plan(decision(1, ("w2",)), 2, live, workers, now=NOW, drain_timeout=TIMEOUT)
+    assert (waiting.release, waiting.drain, waiting.pause, waiting.replicas) == ((), (), ("w1",), None)
+    assert "waiting for the engine to list p1 as paused" in waiting.note
+    live = [draining("p1", "w1", since=NOW - TIMEOUT - 1), *pods("p2")]
+    late = scaledown.plan(decision(1, ("w2",)), 2, live, workers, now=NOW, drain_timeout=TIMEOUT)
+    assert late.release == (("p1", "w1"),) and late.drain == (("p2", "w2"),)
 
 
 def test_no_removal_while_another_pod_is_not_ready_or_a_rollout_runs() -> None:
