@@ -193,13 +193,15 @@ def plan(
         took_work = (w is not None and w.used_slots > 0) or bool(p.local_in_use)
         if quiet and settled and not took_work:
             drained.append(p)
-        elif took_work or now - since > drain_timeout:
+        elif took_work:
             # It took a task in the race before its pause (the decision names idle workers only):
             # give it back at once, so the task runs on and another idle worker goes instead,
             # rather than holding this one paused, and every other drain with it, until the task
-            # ends. (The timeout covers a worker the engine never shows paused.)
+            # ends.
             raced.append(p.name)
             release.append((p.name, worker_id))
+        elif now - since > drain_timeout:
+            release.append((p.name, worker_id))  # the engine never listed it as paused in time
         else:
             waiting.append(p)
             if not settled:

@@ -164,7 +164,7 @@ def test_the_down_window_ends_when_the_pods_go_and_says_when_that_is() -> None:
     at_release = decide(p, inputs(4, 0, workers, now=release), history)
     assert at_release.desired == 2 and len(at_release.remove) == 2
     assert release < 800.0 + 300 and at_release.release_at == 900.0 + 300 - DRAIN_LEAD_SECONDS + RELEASE_MARGIN_SECONDS
-    # Nothing held back (going up, holding without a window, at the recommendation): no time.
+    # Nothing held back (at the recommendation already, no window, going up): no time.
     assert decide(p, inputs(2, 10, workers[:2], now=1200.0), [Recommendation(1100.0, 3)]).release_at is None
     assert decide(FAST, inputs(4, 0, workers, now=1000.0), history).release_at is None
     assert decide(p, inputs(1, 20, [busy("a", 5)], now=1000.0)).release_at is None

@@ -78,6 +78,7 @@ def test_a_worker_never_shown_paused_waits_then_is_given_back_after_the_drain_ti
     live = [draining("p1", "w1", since=NOW - TIMEOUT - 1), *pods("p2")]
     late = scaledown.plan(decision(1, ("w2",)), 2, live, workers, now=NOW, drain_timeout=TIMEOUT)
     assert late.release == (("p1", "w1"),) and late.drain == (("p2", "w2"),)
+    assert "giving back p1" in late.note and "took a task" not in late.note
 
 
 def test_no_removal_while_another_pod_is_not_ready_or_a_rollout_runs() -> None:
