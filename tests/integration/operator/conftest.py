@@ -3,6 +3,7 @@ operator running as a real subprocess (`python -m hatchet_operator run`) against
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import urllib.request
@@ -125,6 +126,17 @@ def install_crd(kube: ControlPlane) -> str:
         "hatchetworkers in discovery",
     )
     return "hatchetworkers.hatchetkube.io"
+
+
+@contextlib.contextmanager
+def lone_operator(kube: ControlPlane, tmp_path_factory: pytest.TempPathFactory, *extra: str) -> Iterator[Operator]:
+    """An operator without leader election, with its own flags (a module's ``operator`` fixture
+    when the shared one's settings do not fit), stopped on leaving."""
+    op = Operator(kube, tmp_path_factory.mktemp("operator"), "hatchet-operator", "--no-leader-election", *extra)
+    try:
+        yield op.start()
+    finally:
+        op.stop()
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Cluster, Operator, worker_manifest
+from conftest import Cluster, Operator, lone_operator, worker_manifest
 
 from harness.hatchet import HatchetEngine
 from harness.kube import ControlPlane
@@ -41,12 +41,8 @@ NAME = "drainer"
 
 @pytest.fixture(scope="module")
 def operator(kube: ControlPlane, crd: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
-    op = Operator(kube, tmp_path_factory.mktemp("operator"), "hatchet-operator", "--no-leader-election",
-                  "--autoscaling-interval=2")
-    try:
-        yield op.start()
-    finally:
-        op.stop()
+    with lone_operator(kube, tmp_path_factory, "--autoscaling-interval=2") as op:
+        yield op
 
 
 def start_worker(hatchet: HatchetEngine, namespace: str, pod: str, kube_ns: str,
@@ -59,6 +55,16 @@ def start_worker(hatchet: HatchetEngine, namespace: str, pod: str, kube_ns: str,
                 "APP_MARKERS": str(log.parent)})
     return subprocess.Popen([sys.executable, str(APP)], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
                             cwd=str(APP.parent))
+
+
+def stop_worker(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (the worker drains), SIGKILL if it has not exited 30 s later."""
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
 
 
 def engine(hatchet: HatchetEngine, method: str, path: str, body: Any = None) -> Any:
@@ -176,9 +182,4 @@ def test_unfinished_drains_are_given_back_and_a_scale_down_drains_first(
                               if not p["metadata"].get("deletionTimestamp")], 60, "the pod removed")
         assert not any(r == "ScaleDownMismatch" for r, _ in reasons), reasons
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop_worker(proc)

@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import base64
 import datetime
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Cluster, Operator, worker_manifest
-from test_autoscaling_drain import NAME, my_worker, start_worker
+from conftest import Cluster, Operator, lone_operator, worker_manifest
+from test_autoscaling_drain import NAME, my_worker, start_worker, stop_worker
 
 from harness.hatchet import HatchetEngine
 from harness.kube import ControlPlane
@@ -44,12 +43,8 @@ EARLIEST_INTERVAL_POLL = INTERVAL * 0.9
 
 @pytest.fixture(scope="module")
 def operator(kube: ControlPlane, crd: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
-    op = Operator(kube, tmp_path_factory.mktemp("operator"), "hatchet-operator", "--no-leader-election",
-                  f"--autoscaling-interval={INTERVAL}")
-    try:
-        yield op.start()
-    finally:
-        op.stop()
+    with lone_operator(kube, tmp_path_factory, f"--autoscaling-interval={INTERVAL}") as op:
+        yield op
 
 
 def stamp(value: str) -> datetime.datetime:
@@ -92,9 +87,4 @@ def test_the_window_end_and_the_drain_confirmation_are_read_early(
         assert (my_worker(hatchet, pod) or {}).get("status") == "PAUSED", "paused before its pod went"
         assert not any(r == "ScaleDownMismatch" for r, _, _ in reasons), reasons
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop_worker(proc)

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Cluster, Operator, apiserver_writes, worker_manifest
+from conftest import Cluster, Operator, apiserver_writes, lone_operator, worker_manifest
 
 from harness.hatchet import HatchetEngine
 from harness.kube import ControlPlane
@@ -77,12 +77,8 @@ class CountingProxy:
 
 @pytest.fixture(scope="module")
 def operator(kube: ControlPlane, crd: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
-    op = Operator(kube, tmp_path_factory.mktemp("operator"), "hatchet-operator", "--no-leader-election",
-                  f"--autoscaling-interval={INTERVAL:g}")
-    try:
-        yield op.start()
-    finally:
-        op.stop()
+    with lone_operator(kube, tmp_path_factory, f"--autoscaling-interval={INTERVAL:g}") as op:
+        yield op
 
 
 def cpu_and_rss(pid: int) -> tuple[float, float]:
